@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// The entry point of the glidein executable. Only this file calls process.exit: every command
+// returns an exit code or throws; errors are mapped to exit codes here (STYLE.md example 10).
+import { COMMAND_HELP, MAIN_HELP } from './help.ts';
+import type { CommandContext, CommandModule } from './command.ts';
+import { GlideinError, UsageError, isGlideinError } from '../shared/errors.ts';
+import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type Logger } from '../shared/log.ts';
+import { VERSION } from '../shared/version.ts';
+
+// Command modules load lazily so `--version` and `--help` stay as fast as a bare runtime start.
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  validate: () => import('./commands/validate.ts'),
+  exec: () => import('./commands/exec.ts'),
+  run: () => import('./commands/run.ts'),
+  demo: () => import('./commands/demo.ts'),
+  wrapper: () => import('./sandbox/wrapper-main.ts'),
+  'refresh-service serve': () => import('../refresh-service/commands/serve.ts'),
+  'refresh-service register': () => import('../refresh-service/commands/register.ts'),
+  'refresh-service revoke': () => import('../refresh-service/commands/revoke.ts'),
+};
+const SUBCOMMAND_GROUPS = new Set(['refresh-service']);
+
+interface GlobalOptions {
+  logFormat: LogFormat | undefined;
+  logLevel: string | undefined;
+  rest: string[];
+}
+
+/** Pull the global flags out of argv (anywhere before a literal `--`). */
+function extractGlobals(argv: readonly string[]): GlobalOptions {
+  const rest: string[] = [];
+  let logFormat: LogFormat | undefined;
+  let logLevel: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const [flag, inline] = a.startsWith('--log-') ? a.split(/=(.*)/s, 2) : [a, undefined];
+    if (flag === '--log-format' || flag === '--log-level') {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new UsageError(`${flag} needs a value`);
+      if (flag === '--log-format') {
+        if (value !== 'human' && value !== 'json') throw new UsageError(`--log-format '${value}' is not valid; expected human or json`);
+        logFormat = value;
+      } else {
+        if (!parseLogLevel(value)) throw new UsageError(`--log-level '${value}' is not valid; expected debug, info, warn or error`);
+        logLevel = value;
+      }
+      continue;
+    }
+    rest.push(a);
+  }
+  return { logFormat, logLevel, rest };
+}
+
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+export interface MainIo {
+  stdout: CommandContext['stdout'];
+  stderr: CommandContext['stderr'];
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+}
+
+export async function main(argv: readonly string[], io: MainIo): Promise<number> {
+  let log: Logger = createLogger({ format: defaultLogFormat(io.stderr), sink: io.stderr });
+  try {
+    const globals = extractGlobals(argv);
+    log = createLogger({ format: globals.logFormat ?? defaultLogFormat(io.stderr), level: parseLogLevel(globals.logLevel) ?? 'info', sink: io.stderr });
+    const args = globals.rest;
+    const first = args[0];
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      io.stdout.write(MAIN_HELP);
+      return first === undefined ? 2 : 0;
+    }
+    if (first === '--version' || first === '-V' || first === 'version') {
+      io.stdout.write(`glidein ${VERSION} (node ${process.versions.node})\n`);
+      return 0;
+    }
+    if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}; see 'glidein --help'`);
+    let name = first;
+    let rest = args.slice(1);
+    if (SUBCOMMAND_GROUPS.has(first)) {
+      const sub = rest[0];
+      if (sub === undefined || sub === '--help' || sub === '-h') {
+        io.stdout.write(COMMAND_HELP[first]!);
+        return sub === undefined ? 2 : 0;
+      }
+      name = `${first} ${sub}`;
+      rest = rest.slice(1);
+      if (!(name in COMMANDS)) throw new UsageError(`unknown command '${name}'; expected ${first} serve, register or revoke`);
+    }
+    const load = COMMANDS[name];
+    if (!load) throw new UsageError(`unknown command '${first}'; see 'glidein --help'`);
+    if (wantsHelp(rest)) {
+      io.stdout.write(COMMAND_HELP[name] ?? MAIN_HELP);
+      return 0;
+    }
+    const mod = await load();
+    return await mod.run(rest, { log, stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
+  } catch (e) {
+    if (isGlideinError(e)) {
+      if (e.exitCode === 2) {
+        io.stderr.write(`glidein: ${e.message}\n`);
+      } else {
+        log.error(e.message, { code: e.code, ...(e.cause ? { cause: e.cause } : {}), ...e.details });
+      }
+      return e.exitCode;
+    }
+    log.error('internal error', { code: 'GLIDEIN_ERR_INTERNAL', error: e, stack: e instanceof Error ? e.stack : undefined });
+    return 1;
+  }
+}
+
+/** Start-up when this file is the process entry (the executable, the bundle, or `node agent/cli.ts`). */
+function start(): void {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      // A second signal while draining: give up at once (128 + signal number).
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    controller.abort(new GlideinError('GLIDEIN_ERR_INTERNAL', `received ${sig}`));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(
+    (code) => {
+      // Let stdout drain before leaving: results are on stdout and must not be cut.
+      process.exitCode = code;
+      if (process.stdout.writableLength === 0) process.exit(code);
+      process.stdout.once('drain', () => process.exit(code));
+    },
+    (e: unknown) => {
+      process.stderr.write(`glidein: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+declare const __GLIDEIN_BUNDLE__: boolean | undefined;
+const isEntry =
+  (typeof __GLIDEIN_BUNDLE__ !== 'undefined' && __GLIDEIN_BUNDLE__) ||
+  (process.argv[1] !== undefined && /[\\/]agent[\\/]cli\.ts$/.test(process.argv[1]));
+if (isEntry) start();

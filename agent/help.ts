@@ -1,0 +1,115 @@
+// Help texts for every command, kept apart from the command code so `--help` loads nothing heavy.
+
+export const MAIN_HELP = `glidein — pilot agent for grid worker nodes and its credential refresh service
+
+Usage:
+  glidein validate [--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR]
+  glidein exec --job FILE [--policy FILE]
+  glidein run --bundle FILE [--workdir DIR] [--policy FILE] [--idle-timeout SECONDS]
+              (--spool DIR | -- COMMAND [ARG...])
+  glidein refresh-service serve --state DIR [--config FILE] [--listen HOST:PORT]
+                                [--tls-cert FILE --tls-key FILE]
+  glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
+                                [--url URL] [--lifetime SECONDS]
+  glidein refresh-service revoke --state DIR (--glidein-id ID | --entry NAME)
+  glidein demo
+  glidein --version | --help | <command> --help
+
+Commands:
+  validate          check this worker node (cores, memory, disk, GPU, CVMFS, container, OS)
+  exec              run one job spec through the payload sandbox, print the result
+  run               run the pilot: validate, refresh credentials, run payloads
+  refresh-service   the factory-side credential refresh service (serve, register, revoke)
+  demo              the whole system on this machine
+
+Global flags:
+  --log-format human|json   log line format on stderr (default: human on a terminal, else json)
+  --log-level debug|info|warn|error
+
+Exit codes: 0 success; 1 the check or job failed; 2 usage or configuration error;
+3 a job could not be launched.
+`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  validate: `Usage: glidein validate [--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR]
+
+Check what this worker node offers to this pilot and whether it meets the requirements.
+
+  --format FORMAT      table (default), json, classad (startd attributes) or xml (OSGTestResult)
+  --require KEY=VALUE  a requirement; repeatable. Keys: cores=N, memory=SIZE, disk=SIZE,
+                       gpus=N, cvmfs=REPO[,REPO...], container=any|apptainer|singularity.
+                       SIZE like 512MiB, 8GiB, 2GB.
+  --workdir DIR        the work directory whose free space is checked (default: current dir)
+
+Exit: 0 all requirements met; 1 a requirement failed; 2 bad flag or requirement.
+`,
+  exec: `Usage: glidein exec --job FILE [--policy FILE]
+
+Run one job spec through the payload sandbox (the same path 'glidein run' uses) and print
+its result object on stdout.
+
+  --job FILE      the job spec (JSON)
+  --policy FILE   the site policy (JSON): identity switching mode, mapfile, issuers
+
+Exit: the job's exit code; 1 if killed; 3 if held or not launched; 2 bad spec or policy.
+`,
+  run: `Usage: glidein run --bundle FILE [--workdir DIR] [--policy FILE] [--idle-timeout SECONDS]
+                   (--spool DIR | -- COMMAND [ARG...])
+
+Run the pilot: validate the node, keep credentials fresh from the refresh service, run
+payloads from a spool directory or one command, then clean up.
+
+  --bundle FILE            the pilot bundle made by 'refresh-service register' (mode 0600)
+  --workdir DIR            work directory (default: _CONDOR_SCRATCH_DIR, TMPDIR, ...)
+  --policy FILE            site policy for the sandbox
+  --idle-timeout SECONDS   end the pilot when no job arrived for this long (default 1200)
+  --spool DIR              run every *.json job spec in DIR
+  -- COMMAND [ARG...]      run one payload as the pilot's own identity
+`,
+  'refresh-service': `Usage: glidein refresh-service serve|register|revoke ...
+
+  serve     --state DIR [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
+  register  --state DIR [--config FILE] --glidein-id ID --entry NAME [--url URL] [--lifetime SECONDS]
+            prints the pilot bundle (JSON) on stdout
+  revoke    --state DIR (--glidein-id ID | --entry NAME)
+
+Run 'glidein refresh-service <subcommand> --help' for details.
+`,
+  'refresh-service serve': `Usage: glidein refresh-service serve --state DIR [--config FILE] [--listen HOST:PORT]
+                                     [--tls-cert FILE --tls-key FILE]
+
+Serve the refresh protocol (POST /v1/refresh) and its other endpoints.
+
+  --state DIR        state directory (SQLite database, signing keys, admin token)
+  --config FILE      service config (JSON)
+  --listen HOST:PORT address to listen on (default 127.0.0.1:8443)
+  --tls-cert FILE    TLS certificate chain (PEM); with --tls-key serves HTTPS
+  --tls-key FILE     TLS private key (PEM)
+`,
+  'refresh-service register': `Usage: glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
+                                        [--url URL] [--lifetime SECONDS]
+
+Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
+
+  --glidein-id ID      the pilot's unique id
+  --entry NAME         the factory entry (site) the pilot goes to
+  --url URL            the refresh URL the pilot will use (default: config publicUrl)
+  --lifetime SECONDS   the pilot's maximum lifetime (default: config refreshFamilyLifetime)
+`,
+  'refresh-service revoke': `Usage: glidein refresh-service revoke --state DIR (--glidein-id ID | --entry NAME)
+
+Revoke the refresh family of one pilot, or of every pilot of an entry.
+`,
+  demo: `Usage: glidein demo
+
+Run the whole system on this machine: a refresh service on 127.0.0.1 with a temporary state
+directory, a registered pilot with short credential lifetimes, and the agent running sample
+payloads. Prints the validation table, each refresh as it happens, and a summary. Leaves
+nothing behind.
+`,
+  wrapper: `Usage: glidein wrapper
+
+Internal: the sandbox starts this under the target identity; it reads the job on stdin,
+prepares the environment and replaces itself with the payload. Not for direct use.
+`,
+};

@@ -1,0 +1,75 @@
+// Build: esbuild bundles the CLI into dist/glidein.cjs, then Node's single executable
+// application support (SEA: --experimental-sea-config + postject) makes dist/glidein.
+// node-pty's addon goes in as an SEA asset. The result must need glibc <= 2.28 (EL8).
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const MAX_GLIBC = [2, 28];
+const bundleOnly = process.argv.includes('--bundle-only');
+
+mkdirSync(dist, { recursive: true });
+const ptyShim = join(root, 'agent', 'sandbox', 'pty-native.ts');
+
+await build({
+  entryPoints: [join(root, 'agent', 'cli.ts')],
+  outfile: join(dist, 'glidein.cjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  minifySyntax: true,
+  legalComments: 'none',
+  sourcemap: false,
+  logLevel: 'warning',
+  define: { __GLIDEIN_BUNDLE__: 'true', 'import.meta.url': '__glidein_import_meta_url' },
+  banner: { js: 'const __glidein_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [{
+    name: 'node-pty-native',
+    setup(b) {
+      // node-pty finds its addon relative to its own files; point it at the SEA-aware loader.
+      b.onResolve({ filter: /^\.\/utils$/ }, (args) =>
+        /node-pty[\\/]lib/.test(args.importer) ? { path: ptyShim } : undefined);
+    },
+  }],
+});
+console.error(`built dist/glidein.cjs (${(statSync(join(dist, 'glidein.cjs')).size / 1024).toFixed(0)} KiB)`);
+if (bundleOnly) process.exit(0);
+
+const ptyAddon = join(root, 'node_modules', 'node-pty', 'build', 'Release', 'pty.node');
+const seaConfig = {
+  main: join(dist, 'glidein.cjs'),
+  output: join(dist, 'sea-prep.blob'),
+  disableExperimentalSEAWarning: true,
+  useCodeCache: true,
+  assets: existsSync(ptyAddon) ? { 'pty.node': ptyAddon } : {},
+};
+writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
+execFileSync(process.execPath, ['--experimental-sea-config', join(dist, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+const exe = join(dist, 'glidein');
+const tmpExe = `${exe}.tmp`;
+rmSync(tmpExe, { force: true });
+copyFileSync(process.execPath, tmpExe);
+chmodSync(tmpExe, 0o755);
+execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', 'cli.js'), tmpExe, 'NODE_SEA_BLOB', join(dist, 'sea-prep.blob'),
+  '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+// EL8 worker nodes have glibc 2.28: refuse an executable that needs anything newer.
+const symbols = execFileSync('objdump', ['-T', tmpExe], { maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+const versions = [...new Set(symbols.match(/GLIBC_[0-9.]+/g) ?? [])].map((v) => v.slice(6).split('.').map(Number));
+const newest = versions.sort((a, b) => (a[0] - b[0]) || ((a[1] ?? 0) - (b[1] ?? 0))).at(-1) ?? [0, 0];
+if (newest[0] > MAX_GLIBC[0] || (newest[0] === MAX_GLIBC[0] && (newest[1] ?? 0) > MAX_GLIBC[1])) {
+  rmSync(tmpExe, { force: true });
+  console.error(`build: dist/glidein needs GLIBC_${newest.join('.')}, newer than ${MAX_GLIBC.join('.')}`);
+  process.exit(1);
+}
+execFileSync('mv', ['-f', tmpExe, exe]);
+rmSync(join(dist, 'sea-prep.blob'), { force: true });
+const size = statSync(exe).size;
+writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ glibcMax: newest.join('.'), size, node: process.versions.node, ptyAsset: existsSync(ptyAddon) }) + '\n');
+console.error(`built dist/glidein (${(size / 1048576).toFixed(1)} MiB, needs GLIBC ${newest.join('.')})`);
