@@ -3,7 +3,7 @@
 // node-pty's addon goes in as an SEA asset. The result must need glibc <= 2.28 (EL8).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, writeFileSync, rmSync, statSync, existsSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,9 +15,16 @@ const bundleOnly = process.argv.includes('--bundle-only');
 mkdirSync(dist, { recursive: true });
 const ptyShim = join(root, 'agent', 'sandbox', 'pty-native.ts');
 
+// Every intermediate file carries this process's pid and is renamed into place at the end, so
+// builds started at the same time (parallel test runs) never see each other's half-written files.
+const tag = `${process.pid}`;
+const bundleTmp = join(dist, `glidein.${tag}.cjs`);
+const blobTmp = join(dist, `sea-prep.${tag}.blob`);
+const configTmp = join(dist, `sea-config.${tag}.json`);
+
 await build({
   entryPoints: [join(root, 'agent', 'cli.ts')],
-  outfile: join(dist, 'glidein.cjs'),
+  outfile: bundleTmp,
   bundle: true,
   platform: 'node',
   target: 'node24',
@@ -37,27 +44,31 @@ await build({
     },
   }],
 });
-console.error(`built dist/glidein.cjs (${(statSync(join(dist, 'glidein.cjs')).size / 1024).toFixed(0)} KiB)`);
-if (bundleOnly) process.exit(0);
+console.error(`built dist/glidein.cjs (${(statSync(bundleTmp).size / 1024).toFixed(0)} KiB)`);
+if (bundleOnly) {
+  renameSync(bundleTmp, join(dist, 'glidein.cjs'));
+  process.exit(0);
+}
 
 const ptyAddon = join(root, 'node_modules', 'node-pty', 'build', 'Release', 'pty.node');
 const seaConfig = {
-  main: join(dist, 'glidein.cjs'),
-  output: join(dist, 'sea-prep.blob'),
+  main: bundleTmp,
+  output: blobTmp,
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
   assets: existsSync(ptyAddon) ? { 'pty.node': ptyAddon } : {},
 };
-writeFileSync(join(dist, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
-execFileSync(process.execPath, ['--experimental-sea-config', join(dist, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+writeFileSync(configTmp, JSON.stringify(seaConfig, null, 2));
+execFileSync(process.execPath, ['--experimental-sea-config', configTmp], { stdio: ['ignore', 'ignore', 'ignore'] });
+rmSync(configTmp, { force: true });
 
 const exe = join(dist, 'glidein');
-const tmpExe = `${exe}.tmp`;
+const tmpExe = `${exe}.${tag}.tmp`;
 rmSync(tmpExe, { force: true });
 copyFileSync(process.execPath, tmpExe);
 chmodSync(tmpExe, 0o755);
-execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', 'cli.js'), tmpExe, 'NODE_SEA_BLOB', join(dist, 'sea-prep.blob'),
-  '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', 'cli.js'), tmpExe, 'NODE_SEA_BLOB', blobTmp,
+  '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'ignore'] });
 
 // EL8 worker nodes have glibc 2.28: refuse an executable that needs anything newer.
 const symbols = execFileSync('objdump', ['-T', tmpExe], { maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
@@ -65,11 +76,13 @@ const versions = [...new Set(symbols.match(/GLIBC_[0-9.]+/g) ?? [])].map((v) => 
 const newest = versions.sort((a, b) => (a[0] - b[0]) || ((a[1] ?? 0) - (b[1] ?? 0))).at(-1) ?? [0, 0];
 if (newest[0] > MAX_GLIBC[0] || (newest[0] === MAX_GLIBC[0] && (newest[1] ?? 0) > MAX_GLIBC[1])) {
   rmSync(tmpExe, { force: true });
+  rmSync(blobTmp, { force: true });
   console.error(`build: dist/glidein needs GLIBC_${newest.join('.')}, newer than ${MAX_GLIBC.join('.')}`);
   process.exit(1);
 }
-execFileSync('mv', ['-f', tmpExe, exe]);
-rmSync(join(dist, 'sea-prep.blob'), { force: true });
+rmSync(blobTmp, { force: true });
+renameSync(tmpExe, exe);
+renameSync(bundleTmp, join(dist, 'glidein.cjs'));
 const size = statSync(exe).size;
 writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ glibcMax: newest.join('.'), size, node: process.versions.node, ptyAsset: existsSync(ptyAddon) }) + '\n');
 console.error(`built dist/glidein (${(size / 1048576).toFixed(1)} MiB, needs GLIBC ${newest.join('.')})`);

@@ -1,0 +1,148 @@
+// Wire types of the refresh protocol (DESIGN.md section 9, contract) and checks for the parts
+// the agent receives from outside: the bundle file and the service's responses.
+import { GlideinError, type ErrorCode } from './errors.ts';
+import { parseCredential, type Credential } from './credential.ts';
+
+export const BUNDLE_VERSION = 1;
+export const REFRESH_PATH = '/v1/refresh';
+export const STATUS_PATH = '/v1/status';
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The pilot bundle made by `refresh-service register` (wire form, snake_case as the contract). */
+export interface BundleWire {
+  version: 1;
+  glidein_id: string;
+  entry: string;
+  refresh_url: string;
+  refresh_token: string;
+  trust_domain: string;
+  ca?: string;
+  credentials: Record<string, unknown>[];
+  expires_at: number;
+  /** Optional requirements the pilot validates the node against (`--require` syntax). */
+  requirements?: string[];
+}
+
+export interface Bundle {
+  version: 1;
+  glideinId: string;
+  entry: string;
+  refreshUrl: string;
+  refreshToken: string;
+  trustDomain: string;
+  ca: string | undefined;
+  credentials: Credential[];
+  expiresAt: number;
+  requirements: string[];
+}
+
+export interface RefreshResponseWire {
+  refresh_token: string;
+  credentials: Record<string, unknown>[];
+  refresh_after: number;
+}
+
+export interface RefreshResponse {
+  refreshToken: string;
+  credentials: Credential[];
+  /** Unix seconds after which the pilot should refresh again. */
+  refreshAfter: number;
+}
+
+export type ProtocolErrorName = 'invalid_request' | 'invalid_grant' | 'invalid_dpop_proof' | 'payload_too_large' | 'rate_limited' | 'not_found' | 'method_not_allowed' | 'unauthorized' | 'server_error';
+
+export interface ErrorBody {
+  error: ProtocolErrorName | string;
+  error_description: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
+/** Opaque refresh tokens: base64url, at least 43 characters (256 bits). */
+const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43,512}$/;
+
+export function isSafeId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+function fail(code: ErrorCode, where: string, message: string): never {
+  throw new GlideinError(code, `${where}: ${message}`);
+}
+
+function obj(value: unknown, code: ErrorCode, where: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(code, where, 'expected a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function credentialList(value: unknown, code: ErrorCode, where: string): Credential[] {
+  if (!Array.isArray(value) || value.length > 64) fail(code, where, 'expected an array of at most 64 credentials');
+  return value.map((c, i) => {
+    try {
+      return parseCredential(c, `${where}[${i}]`);
+    } catch (e) {
+      throw new GlideinError(code, (e as Error).message, { cause: e });
+    }
+  });
+}
+
+/** Validate an untrusted bundle object. `where` names the file in messages. */
+export function parseBundle(value: unknown, where = 'bundle'): Bundle {
+  const code: ErrorCode = 'GLIDEIN_ERR_BUNDLE';
+  const b = obj(value, code, where);
+  if (b['version'] !== BUNDLE_VERSION) fail(code, where, `version: expected ${BUNDLE_VERSION}`);
+  if (!isSafeId(b['glidein_id'])) fail(code, where, 'glidein_id: expected letters, digits, and _.@:- (at most 128)');
+  if (!isSafeId(b['entry'])) fail(code, where, 'entry: expected letters, digits, and _.@:- (at most 128)');
+  const url = b['refresh_url'];
+  if (typeof url !== 'string') fail(code, where, 'refresh_url: expected an http(s) URL');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    fail(code, where, `refresh_url: '${url}' is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') fail(code, where, 'refresh_url: expected http: or https:');
+  if (typeof b['refresh_token'] !== 'string' || !REFRESH_TOKEN_PATTERN.test(b['refresh_token'])) {
+    fail(code, where, 'refresh_token: expected an opaque base64url token of at least 256 bits');
+  }
+  if (typeof b['trust_domain'] !== 'string' || b['trust_domain'].length === 0 || b['trust_domain'].length > 255) {
+    fail(code, where, 'trust_domain: expected a non-empty string');
+  }
+  const ca = b['ca'];
+  if (ca !== undefined && ca !== null && (typeof ca !== 'string' || !ca.includes('-----BEGIN CERTIFICATE-----'))) {
+    fail(code, where, 'ca: expected PEM certificates');
+  }
+  const exp = b['expires_at'];
+  if (typeof exp !== 'number' || !Number.isInteger(exp) || exp <= 0) fail(code, where, 'expires_at: expected unix seconds');
+  const reqs = b['requirements'] ?? [];
+  if (!Array.isArray(reqs) || !reqs.every((r) => typeof r === 'string')) fail(code, where, 'requirements: expected an array of KEY=VALUE strings');
+  return {
+    version: BUNDLE_VERSION,
+    glideinId: b['glidein_id'],
+    entry: b['entry'],
+    refreshUrl: url,
+    refreshToken: b['refresh_token'] as string,
+    trustDomain: b['trust_domain'] as string,
+    ca: typeof ca === 'string' ? ca : undefined,
+    credentials: credentialList(b['credentials'], code, `${where}: credentials`),
+    expiresAt: exp,
+    requirements: reqs as string[],
+  };
+}
+
+/** Validate a 200 answer of POST /v1/refresh. */
+export function parseRefreshResponse(value: unknown): RefreshResponse {
+  const code: ErrorCode = 'GLIDEIN_ERR_REFRESH';
+  const where = 'refresh response';
+  const r = obj(value, code, where);
+  if (typeof r['refresh_token'] !== 'string' || !REFRESH_TOKEN_PATTERN.test(r['refresh_token'])) fail(code, where, 'refresh_token missing or malformed');
+  const after = r['refresh_after'];
+  if (typeof after !== 'number' || !Number.isFinite(after)) fail(code, where, 'refresh_after: expected unix seconds');
+  return { refreshToken: r['refresh_token'], credentials: credentialList(r['credentials'], code, `${where}: credentials`), refreshAfter: after };
+}
+
+/** Read an error body defensively (it comes from the network). */
+export function parseErrorBody(value: unknown): ErrorBody | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const e = value as Record<string, unknown>;
+  if (typeof e['error'] !== 'string') return undefined;
+  return { error: e['error'].slice(0, 64), error_description: typeof e['error_description'] === 'string' ? e['error_description'].slice(0, 512) : '' };
+}
