@@ -50,7 +50,37 @@ if (bundleOnly) {
   process.exit(0);
 }
 
-const ptyAddon = join(root, 'node_modules', 'node-pty', 'build', 'Release', 'pty.node');
+// EL8-compatible node-pty addon: compiled from node-pty's own source against the oldest symbol
+// versions (scripts/pty-compat.h). N-API is ABI-stable, so the machine's Node headers serve.
+function newestGlibc(file) {
+  const text = execFileSync('objdump', ['-T', file], { maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const versions = [...new Set(text.match(/GLIBC_[0-9.]+/g) ?? [])].map((v) => v.slice(6).split('.').map(Number));
+  return versions.sort((a, b) => (a[0] - b[0]) || ((a[1] ?? 0) - (b[1] ?? 0))).at(-1) ?? [0, 0];
+}
+const tooNew = (v) => v[0] > MAX_GLIBC[0] || (v[0] === MAX_GLIBC[0] && (v[1] ?? 0) > MAX_GLIBC[1]);
+
+function buildCompatPty() {
+  const out = join(dist, `pty.${tag}.node`);
+  const headers = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..')].filter(Boolean)
+    .map((d) => join(d, 'include', 'node')).find((d) => existsSync(join(d, 'node_api.h')));
+  const libutil = ['/lib/x86_64-linux-gnu/libutil.so.1', '/lib64/libutil.so.1', '/usr/lib64/libutil.so.1'].find((f) => existsSync(f));
+  if (!headers || !libutil) return undefined;
+  try {
+    execFileSync('g++', ['-shared', '-fPIC', '-O2', '-std=c++17', '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-fexceptions',
+      '-include', join(root, 'scripts', 'pty-compat.h'), '-I', join(root, 'node_modules', 'node-addon-api'), '-I', headers,
+      join(root, 'node_modules', 'node-pty', 'src', 'unix', 'pty.cc'), '-o', out, '-Wl,--no-as-needed', libutil], { stdio: ['ignore', 'ignore', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  if (tooNew(newestGlibc(out))) return undefined;
+  const final = join(dist, 'pty.node');
+  renameSync(out, final);
+  return final;
+}
+const compatPty = buildCompatPty();
+const ptyAddon = compatPty ?? join(root, 'node_modules', 'node-pty', 'build', 'Release', 'pty.node');
+const ptyGlibc = existsSync(ptyAddon) ? newestGlibc(ptyAddon).join('.') : null;
+if (!compatPty) console.error(`build: warning: could not build the EL8-compatible node-pty addon; embedding node-pty's own (needs GLIBC ${ptyGlibc}): tty jobs fail on older nodes`);
 const seaConfig = {
   main: bundleTmp,
   output: blobTmp,
@@ -71,10 +101,8 @@ execFileSync(process.execPath, [join(root, 'node_modules', 'postject', 'dist', '
   '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'ignore'] });
 
 // EL8 worker nodes have glibc 2.28: refuse an executable that needs anything newer.
-const symbols = execFileSync('objdump', ['-T', tmpExe], { maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
-const versions = [...new Set(symbols.match(/GLIBC_[0-9.]+/g) ?? [])].map((v) => v.slice(6).split('.').map(Number));
-const newest = versions.sort((a, b) => (a[0] - b[0]) || ((a[1] ?? 0) - (b[1] ?? 0))).at(-1) ?? [0, 0];
-if (newest[0] > MAX_GLIBC[0] || (newest[0] === MAX_GLIBC[0] && (newest[1] ?? 0) > MAX_GLIBC[1])) {
+const newest = newestGlibc(tmpExe);
+if (tooNew(newest)) {
   rmSync(tmpExe, { force: true });
   rmSync(blobTmp, { force: true });
   console.error(`build: dist/glidein needs GLIBC_${newest.join('.')}, newer than ${MAX_GLIBC.join('.')}`);
@@ -84,5 +112,5 @@ rmSync(blobTmp, { force: true });
 renameSync(tmpExe, exe);
 renameSync(bundleTmp, join(dist, 'glidein.cjs'));
 const size = statSync(exe).size;
-writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ glibcMax: newest.join('.'), size, node: process.versions.node, ptyAsset: existsSync(ptyAddon) }) + '\n');
+writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ glibcMax: newest.join('.'), size, node: process.versions.node, ptyAsset: existsSync(ptyAddon), ptyGlibcMax: ptyGlibc, ptyCompat: Boolean(compatPty) }) + '\n');
 console.error(`built dist/glidein (${(size / 1048576).toFixed(1)} MiB, needs GLIBC ${newest.join('.')})`);

@@ -1,6 +1,8 @@
 // The built executable: version, help, unknown commands and flags, glibc floor.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { runCli } from './helpers/run-cli.ts';
 import { EXE } from './helpers/paths.ts';
 
@@ -50,6 +52,13 @@ describe('dist/glidein', () => {
     for (const [major, minor = 0] of versions) {
       expect(major! * 1000 + minor).toBeLessThanOrEqual(2 * 1000 + 28);
     }
+  });
+
+  it('embeds a node-pty addon that also needs no glibc newer than 2.28', () => {
+    const info = JSON.parse(readFileSync(join(dirname(EXE), 'build-info.json'), 'utf8')) as { ptyAsset: boolean; ptyGlibcMax: string };
+    expect(info.ptyAsset).toBe(true);
+    const [major, minor] = info.ptyGlibcMax.split('.').map(Number);
+    expect(major! * 1000 + minor!).toBeLessThanOrEqual(2028);
   });
 
   it('runs with nothing but the executable (no node_modules beside it)', async () => {
