@@ -26,6 +26,10 @@ export interface CredStoreOptions {
   timers?: ExpiryTimers;
 }
 
+// HTCondor skips token files whose names match LOCAL_CONFIG_DIR_EXCLUDE_REGEXP; its default is
+// this pattern. Our temp files start with '.', so a reader never sees a half-written token.
+export const CONDOR_EXCLUDED_NAME = /^((\..*)|(.*~)|(#.*)|(.*\.rpmsave)|(.*\.rpmnew))$/;
+
 export const STORE_DIR_MODES = { root: 0o711, pilot: 0o700, idtokens: 0o700, jobs: 0o711, job: 0o700 } as const;
 
 const euid = (): number => process.geteuid?.() ?? -1;
@@ -169,6 +173,9 @@ export class CredStore {
   async writeIdtoken(name: string, jwt: string): Promise<string> {
     this.#assertOpen();
     checkName('credential', name);
+    if (CONDOR_EXCLUDED_NAME.test(name)) {
+      throw new GlideinError('GLIDEIN_ERR_STORE_NAME', `credential name ${JSON.stringify(name)} would be skipped by HTCondor (LOCAL_CONFIG_DIR_EXCLUDE_REGEXP)`);
+    }
     if (typeof jwt !== 'string' || /\s/.test(jwt)) {
       throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', `IDTOKEN ${name}: expected one compact JWT with no whitespace`);
     }
