@@ -1,7 +1,28 @@
-// 'refresh-service register': not implemented yet (a later issue builds it).
-import { GlideinError } from '../../shared/errors.ts';
+// 'refresh-service register': register a pilot and print its bundle (JSON) on stdout.
 import type { CommandContext } from '../../agent/command.ts';
+import { integerFlag, parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
+import { loadServiceConfig } from '../config.ts';
+import { registerPilot } from '../register.ts';
 
-export async function run(_argv: string[], _ctx: CommandContext): Promise<number> {
-  throw new GlideinError('GLIDEIN_ERR_NOT_IMPLEMENTED', 'refresh-service register: not implemented yet');
+const COMMAND = 'refresh-service register';
+
+export async function run(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandArgs(COMMAND, argv, {
+    state: { type: 'string' },
+    config: { type: 'string' },
+    'glidein-id': { type: 'string' },
+    entry: { type: 'string' },
+    url: { type: 'string' },
+    lifetime: { type: 'string' },
+  });
+  const stateDir = requiredStringFlag(COMMAND, args, 'state', 'the state directory');
+  const glideinId = requiredStringFlag(COMMAND, args, 'glidein-id', "the pilot's unique id");
+  const entry = requiredStringFlag(COMMAND, args, 'entry', 'the factory entry');
+  const lifetime = integerFlag(COMMAND, args, 'lifetime', { min: 60, max: 366 * 24 * 3600 });
+  const url = stringFlag(args, 'url');
+  const config = await loadServiceConfig(stringFlag(args, 'config'));
+  const bundle = await registerPilot({ stateDir, config, glideinId, entry, ...(url === undefined ? {} : { url }), ...(lifetime === undefined ? {} : { lifetime }) });
+  ctx.log.info('pilot registered', { glidein_id: glideinId, entry, expiresAt: bundle.expires_at });
+  ctx.stdout.write(JSON.stringify(bundle, null, 2) + '\n');
+  return 0;
 }

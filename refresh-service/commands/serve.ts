@@ -1,7 +1,35 @@
-// 'refresh-service serve': not implemented yet (a later issue builds it).
-import { GlideinError } from '../../shared/errors.ts';
+// 'refresh-service serve': run the service until SIGTERM/SIGINT, then drain and exit 0.
 import type { CommandContext } from '../../agent/command.ts';
+import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
+import { UsageError } from '../../shared/errors.ts';
+import { loadServiceConfig } from '../config.ts';
+import { startRefreshService } from '../server.ts';
 
-export async function run(_argv: string[], _ctx: CommandContext): Promise<number> {
-  throw new GlideinError('GLIDEIN_ERR_NOT_IMPLEMENTED', 'refresh-service serve: not implemented yet');
+const COMMAND = 'refresh-service serve';
+
+export async function run(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandArgs(COMMAND, argv, {
+    state: { type: 'string' },
+    config: { type: 'string' },
+    listen: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+  });
+  const stateDir = requiredStringFlag(COMMAND, args, 'state', 'the state directory');
+  const cert = stringFlag(args, 'tls-cert');
+  const key = stringFlag(args, 'tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError(`${COMMAND}: --tls-cert and --tls-key go together`);
+  const config = await loadServiceConfig(stringFlag(args, 'config'));
+  const service = await startRefreshService({
+    stateDir,
+    config,
+    ...(stringFlag(args, 'listen') === undefined ? {} : { listen: stringFlag(args, 'listen')! }),
+    ...(cert === undefined || key === undefined ? {} : { tls: { cert, key } }),
+    log: ctx.log,
+  });
+  ctx.stdout.write(`${JSON.stringify({ url: service.url, public_url: service.publicUrl })}\n`);
+  if (!ctx.signal.aborted) await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+  ctx.log.info('draining', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'signal') });
+  await service.close();
+  return 0;
 }

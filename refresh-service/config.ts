@@ -1,0 +1,186 @@
+// The refresh service's configuration: parsed, checked and defaulted in one place (STYLE.md
+// example 5). Contract keys (DESIGN.md section 9) keep their names; the rest are documented
+// extras with safe defaults. Every error names the file and the key.
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { ConfigError, errnoCode } from '../shared/errors.ts';
+
+export interface RateLimitConfig {
+  /** Sustained requests per second over all clients (token bucket refill). */
+  globalPerSecond: number;
+  globalBurst: number;
+  /** Sustained refresh/status requests per minute for one glidein family. */
+  familyPerMinute: number;
+  familyBurst: number;
+}
+
+export interface ServiceConfig {
+  /** HTCondor TRUST_DOMAIN: the C-CRED `iss`, and the `sub` suffix. */
+  trustDomain: string;
+  /** S-CRED `iss`. Empty: the public URL. */
+  issuer: string;
+  /** Base URL glideins use (bundle refresh_url default; DPoP htu base). Empty: the listen address. */
+  publicUrl: string;
+  /** HTCondor POOL signing key file. */
+  poolSigningKeyFile: string;
+  idtokenLifetime: number;
+  scitokenLifetime: number;
+  /** Maximum lifetime of a pilot's refresh family (seconds). */
+  refreshFamilyLifetime: number;
+  scitoken: { scope: string; audience: string | string[] };
+  /** DPoP proofs older than this (or more than `dpopClockSkew` in the future) are refused. */
+  dpopWindow: number;
+  dpopClockSkew: number;
+  rateLimit: RateLimitConfig;
+  maxConnections: number;
+  /** Milliseconds allowed for a client's request headers / whole request. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Entry name → VO credential name: S-CRED is the VO token pushed under that name instead of a minted one. */
+  voCredentials: Record<string, string>;
+  /** SQLite `synchronous` with WAL: `full` (fsync every commit; survives power loss) or `normal`. */
+  stateSynchronous: 'full' | 'normal';
+  /** PEM file put into every bundle as `ca` (the CA that signed the --tls-cert). Empty: none. */
+  bundleCaFile: string;
+}
+
+export const DEFAULT_CONFIG: ServiceConfig = {
+  trustDomain: hostname(),
+  issuer: '',
+  publicUrl: '',
+  poolSigningKeyFile: '/etc/condor/passwords.d/POOL',
+  idtokenLifetime: 3600,
+  scitokenLifetime: 3600,
+  refreshFamilyLifetime: 7 * 24 * 3600,
+  scitoken: { scope: 'compute.read compute.modify compute.create compute.cancel', audience: 'https://wlcg.cern.ch/jwt/v1/any' },
+  dpopWindow: 60,
+  dpopClockSkew: 10,
+  rateLimit: { globalPerSecond: 2000, globalBurst: 4000, familyPerMinute: 30, familyBurst: 10 },
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  voCredentials: {},
+  stateSynchronous: 'full',
+  bundleCaFile: '',
+};
+
+type Where = { file: string };
+
+function err(where: Where, key: string, expected: string, value?: unknown): ConfigError {
+  const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)?.slice(0, 80)})`;
+  return new ConfigError(`${where.file}: ${key}: expected ${expected}${shown}`);
+}
+
+function str(where: Where, key: string, v: unknown, allowEmpty = false): string {
+  if (typeof v !== 'string' || (!allowEmpty && v.length === 0) || v.length > 2048) throw err(where, key, 'a non-empty string', v);
+  return v;
+}
+
+function int(where: Where, key: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw err(where, key, `an integer from ${min} to ${max}`, v);
+  return v;
+}
+
+function httpUrl(where: Where, key: string, v: unknown): string {
+  const s = str(where, key, v, true);
+  if (s === '') return s;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw err(where, key, 'an http(s) URL', v);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash) throw err(where, key, 'an http(s) URL without query or fragment', v);
+  return s.replace(/\/+$/, '');
+}
+
+function obj(where: Where, key: string, v: unknown): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw err(where, key, 'a JSON object', v);
+  return v as Record<string, unknown>;
+}
+
+const KNOWN_KEYS = new Set(Object.keys(DEFAULT_CONFIG));
+
+/** Check and default a raw config object. `file` names the source in messages. */
+export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig {
+  const w: Where = { file };
+  const r = obj(w, '(top level)', raw);
+  for (const k of Object.keys(r)) if (!KNOWN_KEYS.has(k)) throw new ConfigError(`${file}: unknown key '${k}'; expected one of ${[...KNOWN_KEYS].join(', ')}`);
+  const d = DEFAULT_CONFIG;
+  const get = (k: keyof ServiceConfig) => (r[k] === undefined ? d[k] : r[k]);
+  const sc = obj(w, 'scitoken', get('scitoken'));
+  for (const k of Object.keys(sc)) if (k !== 'scope' && k !== 'audience') throw new ConfigError(`${file}: unknown key 'scitoken.${k}'; expected scope, audience`);
+  const scope = str(w, 'scitoken.scope', sc['scope'] ?? d.scitoken.scope);
+  const audRaw = sc['audience'] ?? d.scitoken.audience;
+  const audience = Array.isArray(audRaw) ? audRaw.map((a, i) => str(w, `scitoken.audience[${i}]`, a)) : str(w, 'scitoken.audience', audRaw);
+  if (Array.isArray(audience) && audience.length === 0) throw err(w, 'scitoken.audience', 'a string or a non-empty array of strings', audRaw);
+  const rl = obj(w, 'rateLimit', get('rateLimit'));
+  for (const k of Object.keys(rl)) if (!(k in d.rateLimit)) throw new ConfigError(`${file}: unknown key 'rateLimit.${k}'; expected ${Object.keys(d.rateLimit).join(', ')}`);
+  const rateLimit: RateLimitConfig = {
+    globalPerSecond: int(w, 'rateLimit.globalPerSecond', rl['globalPerSecond'] ?? d.rateLimit.globalPerSecond, 1, 1_000_000),
+    globalBurst: int(w, 'rateLimit.globalBurst', rl['globalBurst'] ?? d.rateLimit.globalBurst, 1, 10_000_000),
+    familyPerMinute: int(w, 'rateLimit.familyPerMinute', rl['familyPerMinute'] ?? d.rateLimit.familyPerMinute, 1, 6_000_000),
+    familyBurst: int(w, 'rateLimit.familyBurst', rl['familyBurst'] ?? d.rateLimit.familyBurst, 1, 1_000_000),
+  };
+  const vo = obj(w, 'voCredentials', get('voCredentials'));
+  const voCredentials: Record<string, string> = {};
+  for (const [entry, name] of Object.entries(vo)) {
+    if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw err(w, `voCredentials.${entry}`, 'a credential name of letters, digits, _ . -', name);
+    voCredentials[entry] = name;
+  }
+  const sync = get('stateSynchronous');
+  if (sync !== 'full' && sync !== 'normal') throw err(w, 'stateSynchronous', "'full' or 'normal'", sync);
+  const trustDomain = str(w, 'trustDomain', get('trustDomain'));
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/.test(trustDomain)) throw err(w, 'trustDomain', 'a host-like name', trustDomain);
+  return {
+    trustDomain,
+    issuer: httpUrl(w, 'issuer', get('issuer')),
+    publicUrl: httpUrl(w, 'publicUrl', get('publicUrl')),
+    poolSigningKeyFile: str(w, 'poolSigningKeyFile', get('poolSigningKeyFile')),
+    idtokenLifetime: int(w, 'idtokenLifetime', get('idtokenLifetime'), 60, 30 * 24 * 3600),
+    scitokenLifetime: int(w, 'scitokenLifetime', get('scitokenLifetime'), 60, 30 * 24 * 3600),
+    refreshFamilyLifetime: int(w, 'refreshFamilyLifetime', get('refreshFamilyLifetime'), 60, 366 * 24 * 3600),
+    scitoken: { scope, audience },
+    dpopWindow: int(w, 'dpopWindow', get('dpopWindow'), 5, 3600),
+    dpopClockSkew: int(w, 'dpopClockSkew', get('dpopClockSkew'), 0, 300),
+    rateLimit,
+    maxConnections: int(w, 'maxConnections', get('maxConnections'), 1, 1_000_000),
+    headersTimeoutMs: int(w, 'headersTimeoutMs', get('headersTimeoutMs'), 100, 600_000),
+    requestTimeoutMs: int(w, 'requestTimeoutMs', get('requestTimeoutMs'), 100, 600_000),
+    voCredentials,
+    stateSynchronous: sync,
+    bundleCaFile: str(w, 'bundleCaFile', get('bundleCaFile'), true),
+  };
+}
+
+/**
+ * Load the service config from a JSON file (or defaults when `path` is undefined), with
+ * `overrides` applied on top before checking. Throws ConfigError naming the file and key.
+ */
+export async function loadServiceConfig(path: string | undefined, overrides: Partial<ServiceConfig> = {}): Promise<ServiceConfig> {
+  let raw: Record<string, unknown> = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(`config file ${path} cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      throw new ConfigError(`config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path}: expected a JSON object`);
+    raw = parsed as Record<string, unknown>;
+  }
+  const merged: Record<string, unknown> = { ...raw };
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+  return parseServiceConfig(merged, path ?? 'config');
+}
+
+/** The S-CRED issuer: `issuer`, else the public URL. */
+export function effectiveIssuer(config: ServiceConfig, publicUrl: string): string {
+  return config.issuer !== '' ? config.issuer : publicUrl;
+}

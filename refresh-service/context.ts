@@ -1,0 +1,40 @@
+// What serve, register and revoke share: the opened state store, the POOL key and the S-CRED
+// signing keys for one state directory and config.
+import { readFile } from 'node:fs/promises';
+import { readSigningKeyFile, type SigningKeyFile } from '../shared/idtoken.ts';
+import { ConfigError, errnoCode } from '../shared/errors.ts';
+import type { ServiceConfig } from './config.ts';
+import { loadSigningKeys, type SigningKeySet } from './signing-keys.ts';
+import { ensureStateDir } from './state-dir.ts';
+import { SqliteStateStore } from './state/sqlite-store.ts';
+import type { StateStore } from './state/store.ts';
+
+export interface ServiceContext {
+  store: StateStore;
+  poolKey: SigningKeyFile;
+  signingKeys: SigningKeySet;
+  /** PEM put into bundles as `ca` (from `bundleCaFile`), if any. */
+  bundleCa: string | undefined;
+}
+
+export function openStore(stateDir: string, config: Pick<ServiceConfig, 'stateSynchronous'>): StateStore {
+  return new SqliteStateStore(stateDir, { synchronous: config.stateSynchronous });
+}
+
+export async function openServiceContext(stateDir: string, config: ServiceConfig): Promise<ServiceContext> {
+  await ensureStateDir(stateDir);
+  // Key files first: a bad key must fail before anything is created or opened.
+  const poolKey = await readSigningKeyFile(config.poolSigningKeyFile);
+  let bundleCa: string | undefined;
+  if (config.bundleCaFile !== '') {
+    try {
+      bundleCa = await readFile(config.bundleCaFile, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(`bundleCaFile ${config.bundleCaFile} cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
+    }
+    if (!bundleCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`bundleCaFile ${config.bundleCaFile}: expected PEM certificates`);
+  }
+  const signingKeys = await loadSigningKeys(stateDir);
+  const store = openStore(stateDir, config);
+  return { store, poolKey, signingKeys, bundleCa };
+}

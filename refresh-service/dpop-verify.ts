@@ -1,0 +1,110 @@
+// DPoP proof verification (RFC 9449 section 4.3), the server side. Only asymmetric algorithms:
+// `none` and HS* are refused by name before anything else is looked at (the classic "alg
+// confusion" attacks), and the embedded `jwk` must be a public key. Signatures are checked
+// with node:crypto; the thumbprint is RFC 7638 (jose). Nothing here touches state: the jti
+// replay check is done by the store, atomically with the token rotation.
+import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+
+export const DPOP_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
+const MAX_PROOF_LENGTH = 8192;
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+export interface DpopExpectation {
+  htm: string;
+  /** The expected `htu` (publicUrl + path), compared after URL normalisation. */
+  htu: string;
+  now: number;
+  /** Seconds a proof stays acceptable after its iat. */
+  window: number;
+  /** Seconds a proof's iat may lie in the future. */
+  skew: number;
+}
+
+export type DpopVerdict =
+  | { ok: true; jkt: string; jti: string; iat: number }
+  | { ok: false; reason: string };
+
+function no(reason: string): DpopVerdict {
+  return { ok: false, reason };
+}
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `scheme://host[:port]/path` with URL's normalisation (lower-case host, default port dropped). */
+export function normaliseHtu(value: string): string | undefined {
+  try {
+    const u = new URL(value);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | string {
+  for (const m of PRIVATE_MEMBERS) if (m in jwk) return `jwk header holds private member '${m}'`;
+  if (alg === 'ES256' && (jwk['kty'] !== 'EC' || jwk['crv'] !== 'P-256')) return 'ES256 needs an EC P-256 jwk';
+  if (alg === 'RS256' && jwk['kty'] !== 'RSA') return 'RS256 needs an RSA jwk';
+  if (alg === 'EdDSA' && (jwk['kty'] !== 'OKP' || jwk['crv'] !== 'Ed25519')) return 'EdDSA needs an OKP Ed25519 jwk';
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  } catch {
+    return 'jwk header is not a valid public key';
+  }
+  if (key.type !== 'public') return 'jwk header is not a public key';
+  if (alg === 'RS256' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return 'RSA key shorter than 2048 bits';
+  return key;
+}
+
+export async function verifyDpopProof(proof: string | undefined, want: DpopExpectation): Promise<DpopVerdict> {
+  if (typeof proof !== 'string' || proof.length === 0) return no('missing DPoP header');
+  if (proof.length > MAX_PROOF_LENGTH) return no('DPoP proof too long');
+  const parts = proof.split('.');
+  if (parts.length !== 3 || parts.some((p, i) => !/^[A-Za-z0-9_-]*$/.test(p) || (i < 2 && p.length === 0))) return no('DPoP proof is not a compact JWS');
+  const [h, p, s] = parts as [string, string, string];
+  const header = decodeJson(h);
+  const claims = decodeJson(p);
+  if (!header || !claims) return no('DPoP proof header or payload is not a JSON object');
+  const alg = header['alg'];
+  if (typeof alg !== 'string') return no('DPoP proof has no alg');
+  if (alg.toLowerCase() === 'none' || /^HS/i.test(alg)) return no(`alg ${alg} refused: DPoP proofs must be signed with an asymmetric key`);
+  if (!(DPOP_ALGORITHMS as readonly string[]).includes(alg)) return no(`alg ${alg} is not accepted; expected ${DPOP_ALGORITHMS.join(', ')}`);
+  if (header['typ'] !== 'dpop+jwt') return no('typ must be dpop+jwt');
+  if (Array.isArray(header['crit'])) return no('crit header is not supported');
+  const jwk = header['jwk'];
+  if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return no('jwk header missing');
+  const key = publicKeyFor(alg, jwk as Record<string, unknown>);
+  if (typeof key === 'string') return no(key);
+  const signature = Buffer.from(s, 'base64url');
+  const data = Buffer.from(`${h}.${p}`);
+  let good = false;
+  try {
+    good = alg === 'ES256'
+      ? verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
+      : verify(alg === 'EdDSA' ? null : 'sha256', data, key, signature);
+  } catch {
+    good = false;
+  }
+  if (!good) return no('bad DPoP proof signature');
+  if (claims['htm'] !== want.htm) return no(`htm must be ${want.htm}`);
+  const htu = typeof claims['htu'] === 'string' ? normaliseHtu(claims['htu']) : undefined;
+  if (htu === undefined || htu !== normaliseHtu(want.htu)) return no(`htu must be ${want.htu}`);
+  const iat = claims['iat'];
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return no('iat missing');
+  if (iat > want.now + want.skew) return no('proof iat is in the future');
+  if (iat < want.now - want.window) return no('proof is too old');
+  const jti = claims['jti'];
+  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) return no('jti must be a string of 8 to 256 characters');
+  const publicJwk: JWK = {};
+  for (const [k, v] of Object.entries(jwk)) if (typeof v === 'string') (publicJwk as Record<string, string>)[k] = v;
+  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
+  return { ok: true, jkt, jti, iat };
+}

@@ -1,0 +1,44 @@
+// Prometheus text exposition (format 0.0.4) of the service's counters: requests by route and
+// outcome, a latency histogram, active families and reuse detections.
+
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export class Metrics {
+  readonly #requests = new Map<string, number>();
+  readonly #latency = new Map<string, { counts: number[]; sum: number; count: number }>();
+  reuseDetections = 0;
+  securityEvents = 0;
+
+  observe(route: string, outcome: string, seconds: number): void {
+    const key = `route="${route}",outcome="${outcome}"`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let h = this.#latency.get(route);
+    if (!h) {
+      h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#latency.set(route, h);
+    }
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;
+    h.sum += seconds;
+    h.count++;
+  }
+
+  render(activeFamilies: number): string {
+    const out: string[] = [];
+    out.push('# HELP glidein_refresh_requests_total Requests by route and outcome.', '# TYPE glidein_refresh_requests_total counter');
+    for (const [k, v] of this.#requests) out.push(`glidein_refresh_requests_total{${k}} ${v}`);
+    out.push('# HELP glidein_refresh_request_duration_seconds Request latency.', '# TYPE glidein_refresh_request_duration_seconds histogram');
+    for (const [route, h] of this.#latency) {
+      BUCKETS.forEach((b, i) => out.push(`glidein_refresh_request_duration_seconds_bucket{route="${route}",le="${b}"} ${h.counts[i]}`));
+      out.push(`glidein_refresh_request_duration_seconds_bucket{route="${route}",le="+Inf"} ${h.count}`);
+      out.push(`glidein_refresh_request_duration_seconds_sum{route="${route}"} ${h.sum}`);
+      out.push(`glidein_refresh_request_duration_seconds_count{route="${route}"} ${h.count}`);
+    }
+    out.push('# HELP glidein_refresh_active_families Refresh families neither revoked nor expired.', '# TYPE glidein_refresh_active_families gauge');
+    out.push(`glidein_refresh_active_families ${activeFamilies}`);
+    out.push('# HELP glidein_refresh_token_reuse_total Spent refresh tokens presented again (family revoked).', '# TYPE glidein_refresh_token_reuse_total counter');
+    out.push(`glidein_refresh_token_reuse_total ${this.reuseDetections}`);
+    out.push('# HELP glidein_refresh_security_events_total Refused proofs, reuse, bad admin tokens.', '# TYPE glidein_refresh_security_events_total counter');
+    out.push(`glidein_refresh_security_events_total ${this.securityEvents}`);
+    return out.join('\n') + '\n';
+  }
+}

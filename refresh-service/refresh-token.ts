@@ -1,0 +1,13 @@
+// Opaque refresh tokens: 256 random bits, base64url; the service stores only their SHA-256.
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Accepted shape of a presented token (same as shared/protocol.ts checks on the agent side). */
+export const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43,512}$/;
+
+export function newRefreshToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}

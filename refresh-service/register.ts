@@ -1,0 +1,61 @@
+// Registering a pilot (at submission): a new refresh family with its first token, the first
+// C-CRED and S-CRED, all in the bundle the factory ships with the pilot.
+import { UsageError, ConfigError } from '../shared/errors.ts';
+import { BUNDLE_VERSION, isSafeId, type BundleWire } from '../shared/protocol.ts';
+import { effectiveIssuer, type ServiceConfig } from './config.ts';
+import { openServiceContext } from './context.ts';
+import { mintCredentials } from './mint.ts';
+import { hashRefreshToken, newRefreshToken } from './refresh-token.ts';
+
+export interface RegisterOptions {
+  stateDir: string;
+  config: ServiceConfig;
+  glideinId: string;
+  entry: string;
+  /** The base URL the pilot will use (default: config publicUrl). */
+  url?: string;
+  /** The pilot's maximum lifetime in seconds (default: config refreshFamilyLifetime). */
+  lifetime?: number;
+}
+
+export async function registerPilot(options: RegisterOptions): Promise<BundleWire> {
+  const { config } = options;
+  if (!isSafeId(options.glideinId)) throw new UsageError(`--glidein-id '${options.glideinId}' is not valid; expected letters, digits, and _.@:- (at most 128)`);
+  if (!isSafeId(options.entry)) throw new UsageError(`--entry '${options.entry}' is not valid; expected letters, digits, and _.@:- (at most 128)`);
+  const lifetime = options.lifetime ?? config.refreshFamilyLifetime;
+  if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > 366 * 24 * 3600) throw new UsageError(`--lifetime ${lifetime} is not valid; expected 60 to ${366 * 24 * 3600} seconds`);
+  const rawUrl = options.url ?? config.publicUrl;
+  if (rawUrl === '') throw new ConfigError('no refresh URL for the bundle: give --url or set publicUrl in the config');
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new UsageError(`--url '${rawUrl}' is not a URL`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) throw new UsageError(`--url '${rawUrl}': expected an http(s) URL without query or fragment`);
+  const base = rawUrl.replace(/\/+$/, '');
+  const ctx = await openServiceContext(options.stateDir, config);
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const expiresAt = now + lifetime;
+    const token = newRefreshToken();
+    await ctx.store.registerFamily({ glideinId: options.glideinId, entry: options.entry, createdAt: now, expiresAt }, hashRefreshToken(token));
+    const credentials = await mintCredentials(
+      { config, issuer: effectiveIssuer(config, base), poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store },
+      { glideinId: options.glideinId, entry: options.entry, now, familyExpiresAt: expiresAt },
+    );
+    return {
+      version: BUNDLE_VERSION,
+      glidein_id: options.glideinId,
+      entry: options.entry,
+      refresh_url: base,
+      refresh_token: token,
+      trust_domain: config.trustDomain,
+      ...(ctx.bundleCa === undefined ? {} : { ca: ctx.bundleCa }),
+      credentials: credentials as unknown as Record<string, unknown>[],
+      expires_at: expiresAt,
+    };
+  } finally {
+    await ctx.store.close();
+  }
+}

@@ -1,0 +1,90 @@
+// S-CRED signing keys: ES256 (P-256), generated into `<state>/scitoken-keys/<kid>.jwk` (0600) on
+// first start and rotatable; the newest signs, the newest few are published in the JWKS so
+// tokens signed before a rotation stay verifiable until they expire.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { GlideinError } from '../shared/errors.ts';
+import { createSecretFile, readSecretFile } from './state-dir.ts';
+
+const PUBLISHED_KEYS = 3;
+
+export interface ScitokenSigningKey {
+  kid: string;
+  createdAt: number;
+  privateKey: KeyObject;
+  publicJwk: JWK;
+}
+
+export interface SigningKeySet {
+  /** The key that signs new tokens. */
+  active: ScitokenSigningKey;
+  /** Keys published at /.well-known/jwks.json (the active one first). */
+  published: ScitokenSigningKey[];
+}
+
+function keyDir(stateDir: string): string {
+  return join(stateDir, 'scitoken-keys');
+}
+
+/** Generate and store a new signing key; it becomes the active one. */
+export async function rotateSigningKey(stateDir: string): Promise<ScitokenSigningKey> {
+  await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' }) as JWK;
+  const pub: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! };
+  // The kid is the key's own RFC 7638 thumbprint: stable, unique, and reveals nothing.
+  const kid = await calculateJwkThumbprint(pub, 'sha256');
+  const createdAt = Date.now();
+  await createSecretFile(join(keyDir(stateDir), `${kid}.jwk`), JSON.stringify({ ...jwk, kid, created_at: createdAt }) + '\n');
+  return { kid, createdAt, privateKey, publicJwk: { ...pub, kid, alg: 'ES256', use: 'sig' } };
+}
+
+/** Load the signing keys, generating the first one when there is none. */
+export async function loadSigningKeys(stateDir: string): Promise<SigningKeySet> {
+  await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+  let keys = await readKeys(stateDir);
+  if (keys.length === 0) {
+    await rotateSigningKey(stateDir);
+    keys = await readKeys(stateDir);
+  }
+  keys.sort((a, b) => b.createdAt - a.createdAt || a.kid.localeCompare(b.kid));
+  return { active: keys[0]!, published: keys.slice(0, PUBLISHED_KEYS) };
+}
+
+async function readKeys(stateDir: string): Promise<ScitokenSigningKey[]> {
+  const out: ScitokenSigningKey[] = [];
+  for (const name of await readdir(keyDir(stateDir))) {
+    if (!name.endsWith('.jwk')) continue;
+    const path = join(keyDir(stateDir), name);
+    let text = await readSecretFile(path);
+    // A key being written by a concurrent first start: wait for it briefly.
+    for (let i = 0; i < 50 && text.trim() === ''; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      text = await readSecretFile(path);
+    }
+    try {
+      const j = JSON.parse(text) as JWK & { kid: string; created_at: number };
+      const privateKey = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: j.x!, y: j.y!, d: j.d! }, format: 'jwk' });
+      const pub = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+      out.push({ kid: j.kid, createdAt: j.created_at, privateKey, publicJwk: { kty: 'EC', crv: 'P-256', x: pub.x!, y: pub.y!, kid: j.kid, alg: 'ES256', use: 'sig' } });
+    } catch (cause) {
+      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `S-CRED signing key ${path} is not a P-256 private JWK`, { cause });
+    }
+  }
+  return out;
+}
+
+/** Sign a JWT with ES256 (JWS signature in the IEEE P1363 r||s form). Synchronous. */
+export function signEs256(key: ScitokenSigningKey, header: Record<string, unknown>, claims: Record<string, unknown>): string {
+  const h = Buffer.from(JSON.stringify({ ...header, alg: 'ES256', kid: key.kid })).toString('base64url');
+  const p = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${h}.${p}.${sig.toString('base64url')}`;
+}
+
+/** The public key as PEM (what `scitokens-verify --cred` reads). */
+export function publicKeyPem(key: ScitokenSigningKey): string {
+  return createPublicKey(key.privateKey).export({ format: 'pem', type: 'spki' }).toString();
+}

@@ -1,0 +1,213 @@
+// StateStore on node:sqlite: one file `<state>/state.db` in WAL mode. WAL lets `register` and
+// `revoke` (other processes) write while `serve` runs; busy_timeout makes them wait their turn.
+// synchronous=FULL by default: every commit is fsynced, so neither kill -9 nor power loss
+// loses a rotation a glidein was told about (NORMAL with WAL survives kill -9 but not power loss).
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { GlideinError } from '../../shared/errors.ts';
+import type { FamilyRecord, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS families (
+  glidein_id TEXT PRIMARY KEY,
+  entry TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  revoke_reason TEXT,
+  jkt TEXT,
+  status_report TEXT,
+  status_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS families_entry ON families(entry);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  hash TEXT PRIMARY KEY,
+  glidein_id TEXT NOT NULL REFERENCES families(glidein_id) ON DELETE CASCADE,
+  issued_at INTEGER NOT NULL,
+  spent_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(glidein_id);
+CREATE TABLE IF NOT EXISTS dpop_jti (
+  jti_hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS dpop_jti_expiry ON dpop_jti(expires_at);
+CREATE TABLE IF NOT EXISTS vo_credentials (
+  name TEXT PRIMARY KEY,
+  token TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+`;
+
+interface FamilyRow {
+  glidein_id: string;
+  entry: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoke_reason: string | null;
+  jkt: string | null;
+}
+
+function toFamily(r: FamilyRow): FamilyRecord {
+  return { glideinId: r.glidein_id, entry: r.entry, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, revokeReason: r.revoke_reason, jkt: r.jkt };
+}
+
+function hashJti(jti: string): string {
+  return createHash('sha256').update(jti).digest('base64url');
+}
+
+export interface SqliteStoreOptions {
+  synchronous?: 'full' | 'normal';
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStateStore implements StateStore {
+  readonly path: string;
+  #db: DatabaseSync;
+  #s: Record<string, StatementSync>;
+
+  constructor(stateDir: string, options: SqliteStoreOptions = {}) {
+    this.path = join(stateDir, 'state.db');
+    try {
+      this.#db = new DatabaseSync(this.path, { timeout: options.busyTimeoutMs ?? 10_000 });
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.#db.exec('PRAGMA foreign_keys = ON');
+      this.#db.exec(SCHEMA);
+    } catch (cause) {
+      throw new GlideinError('GLIDEIN_ERR_STATE', `state database ${this.path} cannot be opened: ${(cause as Error).message}`, { cause });
+    }
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#s = {
+      insertFamily: p('INSERT INTO families (glidein_id, entry, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+      insertToken: p('INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (?, ?, ?)'),
+      peek: p('SELECT f.*, t.spent_at AS spent_at FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?'),
+      insertJti: p('INSERT OR IGNORE INTO dpop_jti (jti_hash, expires_at) VALUES (?, ?)'),
+      spend: p('UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL'),
+      bind: p('UPDATE families SET jkt = ? WHERE glidein_id = ? AND jkt IS NULL'),
+      revokeId: p('UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE glidein_id = ? AND revoked_at IS NULL'),
+      revokeEntry: p('UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE entry = ? AND revoked_at IS NULL'),
+      getFamily: p('SELECT * FROM families WHERE glidein_id = ?'),
+      status: p('UPDATE families SET status_report = ?, status_at = ? WHERE glidein_id = ?'),
+      getStatus: p('SELECT status_report, status_at FROM families WHERE glidein_id = ?'),
+      active: p('SELECT count(*) AS n FROM families WHERE revoked_at IS NULL AND expires_at > ?'),
+      putVo: p('INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at'),
+      getVo: p('SELECT * FROM vo_credentials WHERE name = ? AND expires_at > ?'),
+      pruneJti: p('DELETE FROM dpop_jti WHERE expires_at < ?'),
+      pruneFamilies: p('DELETE FROM families WHERE expires_at < ?'),
+    };
+  }
+
+  #tx<T>(fn: () => T): T {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (cause) {
+      throw new GlideinError('GLIDEIN_ERR_STATE', `state database ${this.path}: cannot start a transaction: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      const out = fn();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (e) {
+      try {
+        this.#db.exec('ROLLBACK');
+      } catch {
+        /* the transaction is already gone */
+      }
+      if (e instanceof GlideinError) throw e;
+      throw new GlideinError('GLIDEIN_ERR_STATE', `state database ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async registerFamily(f: { glideinId: string; entry: string; createdAt: number; expiresAt: number }, tokenHash: string): Promise<void> {
+    this.#tx(() => {
+      if (this.#s['getFamily']!.get(f.glideinId)) {
+        throw new GlideinError('GLIDEIN_ERR_STATE', `glidein id '${f.glideinId}' is already registered; glidein ids are never reused`);
+      }
+      this.#s['insertFamily']!.run(f.glideinId, f.entry, f.createdAt, f.expiresAt);
+      this.#s['insertToken']!.run(tokenHash, f.glideinId, f.createdAt);
+    });
+  }
+
+  async peekToken(tokenHash: string): Promise<TokenPeek | undefined> {
+    const row = this.#s['peek']!.get(tokenHash) as (FamilyRow & { spent_at: number | null }) | undefined;
+    return row ? { family: toFamily(row), spent: row.spent_at !== null } : undefined;
+  }
+
+  async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
+    return this.#tx((): SettleOutcome => {
+      const fresh = this.#s['insertJti']!.run(hashJti(r.jti), r.jtiExpiresAt).changes === 1;
+      if (!fresh) return { kind: 'replayed_jti' };
+      const row = this.#s['peek']!.get(r.oldHash) as (FamilyRow & { spent_at: number | null }) | undefined;
+      if (!row) return { kind: 'unknown' };
+      const family = toFamily(row);
+      if (family.revokedAt !== null) return { kind: 'revoked', family };
+      if (family.expiresAt <= r.now) return { kind: 'expired', family };
+      if (row.spent_at !== null) {
+        // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
+        this.#s['revokeId']!.run(r.now, 'refresh token reuse', family.glideinId);
+        return { kind: 'reused', family: { ...family, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
+      }
+      if (family.jkt !== null && family.jkt !== r.jkt) return { kind: 'wrong_key', family };
+      if (r.newHash === null) return { kind: 'unknown' };
+      if (this.#s['spend']!.run(r.now, r.oldHash).changes !== 1) return { kind: 'unknown' };
+      this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
+      const bound = family.jkt === null;
+      if (bound) this.#s['bind']!.run(r.jkt, family.glideinId);
+      return { kind: 'rotated', family: { ...family, jkt: r.jkt }, bound };
+    });
+  }
+
+  async recordJti(jti: string, expiresAt: number, _now: number): Promise<boolean> {
+    return this.#s['insertJti']!.run(hashJti(jti), expiresAt).changes === 1;
+  }
+
+  async getFamily(glideinId: string): Promise<FamilyRecord | undefined> {
+    const row = this.#s['getFamily']!.get(glideinId) as FamilyRow | undefined;
+    return row ? toFamily(row) : undefined;
+  }
+
+  async revokeByGlideinId(glideinId: string, reason: string, now: number): Promise<number> {
+    return this.#tx(() => Number(this.#s['revokeId']!.run(now, reason, glideinId).changes));
+  }
+
+  async revokeByEntry(entry: string, reason: string, now: number): Promise<number> {
+    return this.#tx(() => Number(this.#s['revokeEntry']!.run(now, reason, entry).changes));
+  }
+
+  async recordStatus(glideinId: string, report: string, now: number): Promise<void> {
+    this.#s['status']!.run(report, now, glideinId);
+  }
+
+  async getStatus(glideinId: string): Promise<{ report: string; at: number } | undefined> {
+    const row = this.#s['getStatus']!.get(glideinId) as { status_report: string | null; status_at: number | null } | undefined;
+    return row && row.status_report !== null ? { report: row.status_report, at: row.status_at ?? 0 } : undefined;
+  }
+
+  async countActiveFamilies(now: number): Promise<number> {
+    return Number((this.#s['active']!.get(now) as { n: number }).n);
+  }
+
+  async putVoCredential(v: VoCredentialRecord): Promise<void> {
+    this.#s['putVo']!.run(v.name, v.token, v.expiresAt, v.updatedAt);
+  }
+
+  async getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined> {
+    const row = this.#s['getVo']!.get(name, now) as { name: string; token: string; expires_at: number; updated_at: number } | undefined;
+    return row ? { name: row.name, token: row.token, expiresAt: row.expires_at, updatedAt: row.updated_at } : undefined;
+  }
+
+  async prune(now: number, graceSeconds: number): Promise<void> {
+    this.#tx(() => {
+      this.#s['pruneJti']!.run(now);
+      this.#s['pruneFamilies']!.run(now - graceSeconds);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

@@ -1,0 +1,168 @@
+// HTCondor IDTOKENs (C-CRED, CE-CRED): the POOL signing key file, HTCondor's key derivation,
+// signing and verification. Derivation as in src/condor_io/condor_auth_passwd.cpp and
+// src/condor_utils/store_cred.cpp (INTEROP.md): unscramble, POOL key doubled, HKDF-SHA256
+// (salt "htcondor", info "master jwt"), HS256. Used by the refresh service to mint, and by
+// anything that needs to check a token against a pool key.
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { open, link, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { GlideinError, errnoCode } from './errors.ts';
+
+/** HTCondor's scrambling mask (condor_utils/simple_scramble): XOR with DE AD BE EF repeated. */
+const SCRAMBLE_MASK = [0xde, 0xad, 0xbe, 0xef] as const;
+export const POOL_KEY_ID = 'POOL';
+export const IDTOKEN_SCOPES_PILOT = 'condor:/READ condor:/ADVERTISE_STARTD condor:/ADVERTISE_MASTER';
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+/** XOR with the mask; scrambling and unscrambling are the same operation. */
+export function scramble(bytes: Uint8Array): Buffer {
+  const out = Buffer.alloc(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! ^ SCRAMBLE_MASK[i % 4]!;
+  return out;
+}
+export const unscramble = scramble;
+
+/**
+ * The HS256 key HTCondor derives from a signing key file's raw (scrambled) bytes.
+ * `kid` is `POOL` for the pool key (whose key material is doubled), else the key file's name.
+ */
+export function deriveIdtokenKey(fileBytes: Uint8Array, kid: string = POOL_KEY_ID): Buffer {
+  const k = unscramble(fileBytes);
+  const ikm = kid === POOL_KEY_ID ? Buffer.concat([k, k]) : k;
+  return Buffer.from(hkdfSync('sha256', ikm, Buffer.from('htcondor'), Buffer.from('master jwt'), 32));
+}
+
+export interface SigningKeyFile {
+  kid: string;
+  /** The derived HS256 key (never the file's bytes). */
+  key: Buffer;
+}
+
+/**
+ * Read an HTCondor signing key file as HTCondor does: it must be a regular file owned by this
+ * user (or root) with no group/other permission bits. Errors name the file (GLIDEIN_ERR_KEY_FILE).
+ */
+export async function readSigningKeyFile(path: string, kid: string = POOL_KEY_ID): Promise<SigningKeyFile> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (cause) {
+    const code = errnoCode(cause);
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'is a symbolic link' : code === 'EACCES' ? 'is not readable' : `cannot be opened (${code ?? String(cause)})`;
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} ${why}`, { cause });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is not a regular file`);
+    if ((st.mode & 0o077) !== 0) {
+      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); expected 0600`);
+    }
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is owned by uid ${st.uid}, not by this user`);
+    }
+    if (st.size === 0 || st.size > MAX_KEY_FILE_BYTES) {
+      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is ${st.size} bytes; expected 1 to ${MAX_KEY_FILE_BYTES}`);
+    }
+    const bytes = await fh.readFile();
+    return { kid, key: deriveIdtokenKey(bytes, kid) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A new HTCondor key file: 64 random bytes, scrambled, mode 0600, written atomically. Refuses to overwrite. */
+export async function createPoolKeyFile(path: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    await fh.writeFile(scramble(randomBytes(64)));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  // link() fails with EEXIST instead of replacing: an existing key is never overwritten.
+  try {
+    await link(tmp, path);
+  } catch (cause) {
+    const code = errnoCode(cause);
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', code === 'EEXIST' ? `signing key file ${path} already exists; not overwriting it` : `cannot create signing key file ${path} (${code ?? String(cause)})`, { cause });
+  } finally {
+    await unlink(tmp);
+  }
+  const dh = await open(dirname(path), constants.O_RDONLY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+export interface IdtokenClaims {
+  iss: string;
+  sub: string;
+  iat: number;
+  exp?: number;
+  /** One space-separated string of condor:/AUTHZ items (HTCondor rejects an array). */
+  scope: string;
+  /** 32 lowercase hex characters, as HTCondor writes. Generated when absent. */
+  jti?: string;
+  [extra: string]: unknown;
+}
+
+/** Sign an IDTOKEN: header {"alg":"HS256","kid":KID} (no typ, as HTCondor), HMAC-SHA256. */
+export function signIdtoken(key: SigningKeyFile, claims: IdtokenClaims): string {
+  const header = Buffer.from(JSON.stringify({ alg: 'HS256', kid: key.kid })).toString('base64url');
+  const body = { ...claims, jti: claims.jti ?? randomBytes(16).toString('hex') };
+  const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
+  const sig = createHmac('sha256', key.key).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${sig}`;
+}
+
+export interface IdtokenCheck {
+  trustDomain?: string;
+  /** Unix seconds; defaults to now. */
+  now?: number;
+}
+
+/**
+ * Verify an IDTOKEN as an HTCondor server would: HS256 with the derived key, matching kid,
+ * unexpired, non-empty iss (equal to the trust domain when given) and jti. Returns the claims.
+ * Throws GLIDEIN_ERR_TOKEN_MALFORMED or GLIDEIN_ERR_TOKEN_INVALID.
+ */
+export function verifyIdtoken(token: string, key: SigningKeyFile, check: IdtokenCheck = {}): Record<string, unknown> {
+  const parts = typeof token === 'string' ? token.trim().split('.') : [];
+  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', 'IDTOKEN: expected three base64url parts');
+  }
+  const [h, p, s] = parts as [string, string, string];
+  let header: Record<string, unknown>;
+  let claims: Record<string, unknown>;
+  try {
+    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
+    claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', 'IDTOKEN: header or payload is not JSON', { cause });
+  }
+  if (header === null || typeof header !== 'object' || claims === null || typeof claims !== 'object') {
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', 'IDTOKEN: header and payload must be JSON objects');
+  }
+  if (header['alg'] !== 'HS256') throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', `IDTOKEN: alg ${String(header['alg'])} is not HS256`);
+  if (header['kid'] !== key.kid) throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', `IDTOKEN: kid ${String(header['kid'])} is not ${key.kid}`);
+  const expected = createHmac('sha256', key.key).update(`${h}.${p}`).digest();
+  const given = Buffer.from(s, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', 'IDTOKEN: bad signature');
+  }
+  const now = check.now ?? Math.floor(Date.now() / 1000);
+  if (claims['exp'] !== undefined && (typeof claims['exp'] !== 'number' || claims['exp'] <= now)) {
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', 'IDTOKEN: expired');
+  }
+  if (typeof claims['iss'] !== 'string' || claims['iss'] === '') throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', 'IDTOKEN: empty iss');
+  if (check.trustDomain !== undefined && claims['iss'] !== check.trustDomain) {
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', `IDTOKEN: iss ${claims['iss']} is not the trust domain ${check.trustDomain}`);
+  }
+  if (typeof claims['jti'] !== 'string' || claims['jti'] === '') throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', 'IDTOKEN: empty jti');
+  return claims;
+}
