@@ -1,0 +1,344 @@
+// The credential refresher (DESIGN.md section 9, agent side): keeps the C-CRED and S-CRED fresh
+// from the factory's refresh service with single-use, DPoP-bound refresh tokens.
+//
+// * Schedule: at about 7/12 of the shortest remaining lifetime, ±10 % jitter, i.e. inside the
+//   1/2–2/3 window (HTCondor credmon refreshes at 1/2; later wastes less, earlier leaves more
+//   room for an outage).
+// * Failures: exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff
+//   And Jitter"), 429 Retry-After honoured, valid credentials kept in use meanwhile.
+// * One refresh in flight, shared by all callers; a sequence number stops an older answer from
+//   overwriting a newer one (STYLE.md example 8).
+// * The new refresh token is persisted (atomic, durable) BEFORE the new credentials are used:
+//   the old one is spent the moment the service answers, so a crash after this point must still
+//   find the only valid token on disk.
+import { request } from 'undici';
+import { GlideinError } from '../../shared/errors.ts';
+import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
+import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, MAX_BODY_BYTES, type Bundle } from '../../shared/protocol.ts';
+import { isJwtType, type Credential } from '../../shared/credential.ts';
+import type { Logger } from '../../shared/log.ts';
+import { systemClock, type CancelTimer, type Clock } from './clock.ts';
+import { endpointUrl } from './bundle.ts';
+import type { HttpClient } from './http-client.ts';
+
+/** What the refresher needs from the credential store (agent/store CredStore satisfies it). */
+export interface RefresherStore {
+  writePilot(name: string, data: string, expiresAt: number | null): unknown;
+  writeIdtoken(name: string, jwt: string): unknown;
+}
+
+/** File names in the store's pilot/ directory. */
+export const PILOT_FILES = { refreshToken: 'refresh-token', dpopKey: 'dpop-key', refreshUrl: 'refresh-url', ca: 'ca' } as const;
+
+export interface RetryPolicy {
+  /** First backoff ceiling (ms). */
+  baseMs: number;
+  /** Largest backoff ceiling (ms). */
+  capMs: number;
+  /** Smallest wait between attempts (ms), so full jitter never spins. */
+  floorMs: number;
+  /** Statuses worth retrying; other 4xx answers are permanent. */
+  retryableStatuses: readonly number[];
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  baseMs: 1_000,
+  capMs: 120_000,
+  floorMs: 250,
+  retryableStatuses: [401, 408, 425, 429, 500, 502, 503, 504],
+};
+
+/** Fraction of the shortest remaining lifetime after which to refresh, and its jitter. */
+export const REFRESH_FRACTION = 7 / 12;
+export const REFRESH_JITTER = 0.1;
+
+export interface CredentialSummary {
+  type: string;
+  purpose: string;
+  expiresAt: number | null;
+}
+
+export type RefresherEvent =
+  | { type: 'refreshed'; seq: number; credentials: CredentialSummary[]; durationMs: number; nextInMs: number | null }
+  | { type: 'refresh-failed'; seq: number; error: string; code: string; status: number | undefined; attempt: number; retryInMs: number | null; permanent: boolean }
+  | { type: 'ccred-expired'; expiredAt: number };
+
+export type RefreshOutcome =
+  | { ok: true; seq: number }
+  | { ok: false; seq: number; error: GlideinError; status: number | undefined; permanent: boolean; retryAfterMs: number | undefined };
+
+export interface RefresherOptions {
+  bundle: Bundle;
+  key: DpopKey;
+  store: RefresherStore;
+  http: HttpClient;
+  log: Logger;
+  clock?: Clock;
+  random?: () => number;
+  retry?: Partial<RetryPolicy>;
+  onEvent?: (event: RefresherEvent) => void;
+  /** Name of the C-CRED file in cred.d/idtokens. */
+  idtokenName?: string;
+}
+
+function summary(c: Credential): CredentialSummary {
+  return { type: c.type, purpose: c.purpose, expiresAt: c.expiresAt };
+}
+
+/** Seconds (possibly fractional) from an HTTP Retry-After value: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - nowMs);
+}
+
+export class Refresher {
+  readonly #o: RefresherOptions;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #retry: RetryPolicy;
+  readonly #url: string;
+  #refreshToken: string;
+  #credentials = new Map<string, Credential>();
+  #inflight: Promise<RefreshOutcome> | undefined;
+  #seq = 0;
+  #appliedSeq = 0;
+  #attempt = 0;
+  #running = false;
+  #dead = false;
+  #cancelNext: CancelTimer | undefined;
+  #cancelExpiry: CancelTimer | undefined;
+  #ccredExpired = false;
+  /** Counters for heartbeats and the summary. */
+  readonly stats = { refreshes: 0, failures: 0, lastError: undefined as string | undefined };
+
+  constructor(options: RefresherOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#url = endpointUrl(options.bundle.refreshUrl, REFRESH_PATH);
+    this.#refreshToken = options.bundle.refreshToken;
+    for (const c of options.bundle.credentials) this.#credentials.set(c.purpose, c);
+  }
+
+  /** Put the bundle's refresh token and initial credentials into the store. */
+  async install(): Promise<void> {
+    await this.#o.store.writePilot(PILOT_FILES.refreshToken, this.#refreshToken, this.#o.bundle.expiresAt);
+    await this.#writeCredentials([...this.#credentials.values()]);
+    this.#armExpiry();
+  }
+
+  get refreshUrl(): string {
+    return this.#url;
+  }
+
+  /** The credentials in use now (the newest applied). */
+  credentials(): Credential[] {
+    return [...this.#credentials.values()];
+  }
+
+  /** The C-CRED: the IDTOKEN for the VO collector. */
+  ccred(): Credential | undefined {
+    const c = this.#credentials.get('collector');
+    if (c) return c;
+    return [...this.#credentials.values()].find((x) => x.type === 'idtoken');
+  }
+
+  /** True once the family is known dead (invalid_grant): no refresh can succeed any more. */
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  get ccredExpired(): boolean {
+    return this.#ccredExpired;
+  }
+
+  /** Start the schedule (after the first refresh). */
+  start(): void {
+    this.#running = true;
+    this.#scheduleNext(this.#nextDelayMs(undefined));
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#cancelNext?.();
+    this.#cancelNext = undefined;
+    this.#cancelExpiry?.();
+    this.#cancelExpiry = undefined;
+  }
+
+  /** Refresh now; concurrent callers share one request. Failures are values, not throws. */
+  refresh(): Promise<RefreshOutcome> {
+    if (this.#inflight) return this.#inflight;
+    const p = this.#doRefresh().finally(() => {
+      if (this.#inflight === p) this.#inflight = undefined;
+    });
+    this.#inflight = p;
+    return p;
+  }
+
+  /** Milliseconds until the next refresh given the current credentials and the service's hint. */
+  #nextDelayMs(refreshAfter: number | undefined): number {
+    const now = this.#clock.now();
+    let shortest = Infinity;
+    for (const c of this.#credentials.values()) {
+      if (c.expiresAt !== null) shortest = Math.min(shortest, c.expiresAt * 1000 - now);
+    }
+    if (!Number.isFinite(shortest)) shortest = Math.max(0, this.#o.bundle.expiresAt * 1000 - now);
+    const jitter = 1 + (this.#random() * 2 - 1) * REFRESH_JITTER;
+    let delay = Math.max(0, shortest) * REFRESH_FRACTION * jitter;
+    // The service may ask us to wait (refresh_after); follow it while it leaves room before expiry.
+    if (refreshAfter !== undefined) {
+      const hint = refreshAfter * 1000 - now;
+      if (hint > delay && hint < shortest * 0.9) delay = hint;
+    }
+    return Math.max(this.#retry.floorMs, delay);
+  }
+
+  #backoffMs(retryAfterMs: number | undefined): number {
+    const ceiling = Math.min(this.#retry.capMs, this.#retry.baseMs * 2 ** Math.min(this.#attempt - 1, 30));
+    const jittered = this.#random() * ceiling;
+    return Math.max(this.#retry.floorMs, jittered, retryAfterMs ?? 0);
+  }
+
+  #scheduleNext(ms: number): void {
+    this.#cancelNext?.();
+    if (!this.#running || this.#dead) return;
+    this.#cancelNext = this.#clock.setTimer(() => {
+      this.#cancelNext = undefined;
+      void this.refresh();
+    }, ms);
+  }
+
+  #armExpiry(): void {
+    this.#cancelExpiry?.();
+    const c = this.ccred();
+    if (!c || c.expiresAt === null) return;
+    const ms = c.expiresAt * 1000 - this.#clock.now();
+    const fire = () => {
+      const cur = this.ccred();
+      if (cur && cur.expiresAt !== null && cur.expiresAt * 1000 <= this.#clock.now() && !this.#ccredExpired) {
+        this.#ccredExpired = true;
+        this.#o.log.error('C-CRED expired: no fresh IDTOKEN could be obtained', { expiredAt: cur.expiresAt });
+        this.#o.onEvent?.({ type: 'ccred-expired', expiredAt: cur.expiresAt });
+      }
+    };
+    if (ms <= 0) {
+      queueMicrotask(fire);
+      return;
+    }
+    this.#cancelExpiry = this.#clock.setTimer(fire, ms);
+  }
+
+  async #writeCredentials(creds: Credential[]): Promise<void> {
+    for (const c of creds) {
+      if (c.type === 'idtoken') {
+        // HTCondor SEC_TOKEN_DIRECTORY layout: one JWT per file (the store adds the newline).
+        const name = c.purpose === 'collector' ? (this.#o.idtokenName ?? 'glidein-collector') : `glidein-${c.purpose}`;
+        await this.#o.store.writeIdtoken(name, c.token);
+      } else {
+        await this.#o.store.writePilot(`cred-${c.purpose}`, c.token, c.expiresAt);
+      }
+    }
+  }
+
+  async #doRefresh(): Promise<RefreshOutcome> {
+    const seq = ++this.#seq;
+    const started = this.#clock.now();
+    if (this.#dead) {
+      return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'refresh family is revoked or expired'), status: undefined, permanent: true, retryAfterMs: undefined };
+    }
+    let outcome: RefreshOutcome;
+    try {
+      outcome = await this.#exchange(seq);
+    } catch (e) {
+      const error = e instanceof GlideinError ? e : new GlideinError('GLIDEIN_ERR_HTTP', `refresh request failed: ${(e as Error).message ?? String(e)}`, { cause: e });
+      outcome = { ok: false, seq, error, status: undefined, permanent: false, retryAfterMs: undefined };
+    }
+    if (outcome.ok) {
+      this.#attempt = 0;
+      this.stats.refreshes++;
+      const next = this.#running ? this.#nextDelayMs(this.#lastRefreshAfter) : null;
+      this.#o.onEvent?.({ type: 'refreshed', seq, credentials: this.credentials().map(summary), durationMs: this.#clock.now() - started, nextInMs: next });
+      if (next !== null) this.#scheduleNext(next);
+      return outcome;
+    }
+    this.stats.failures++;
+    this.stats.lastError = outcome.error.message;
+    this.#attempt++;
+    if (outcome.permanent) this.#dead = true;
+    const retryIn = outcome.permanent || !this.#running ? null : this.#backoffMs(outcome.retryAfterMs);
+    this.#o.log.warn('credential refresh failed', { code: outcome.error.code, status: outcome.status, attempt: this.#attempt, retryInMs: retryIn, permanent: outcome.permanent, error: outcome.error.message });
+    this.#o.onEvent?.({ type: 'refresh-failed', seq, error: outcome.error.message, code: outcome.error.code, status: outcome.status, attempt: this.#attempt, retryInMs: retryIn, permanent: outcome.permanent });
+    if (retryIn !== null) this.#scheduleNext(retryIn);
+    return outcome;
+  }
+
+  #lastRefreshAfter: number | undefined;
+
+  async #exchange(seq: number): Promise<RefreshOutcome> {
+    const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(this.#url), iat: Math.floor(this.#clock.now() / 1000) });
+    const res = await request(this.#url, {
+      method: 'POST',
+      dispatcher: this.#o.http.dispatcher,
+      headers: { 'content-type': 'application/json', dpop: proof, accept: 'application/json' },
+      body: JSON.stringify({ refresh_token: this.#refreshToken }),
+      headersTimeout: this.#o.http.timeoutMs,
+      bodyTimeout: this.#o.http.timeoutMs,
+    });
+    const text = await readLimited(res.body);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (res.statusCode === 200) {
+      const parsed = parseRefreshResponse(json);
+      if (seq < this.#appliedSeq) {
+        return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'an older refresh answer arrived after a newer one; ignored'), status: 200, permanent: false, retryAfterMs: undefined };
+      }
+      // Persist the new refresh token first: the old one is spent now.
+      await this.#o.store.writePilot(PILOT_FILES.refreshToken, parsed.refreshToken, this.#o.bundle.expiresAt);
+      this.#refreshToken = parsed.refreshToken;
+      this.#appliedSeq = seq;
+      await this.#writeCredentials(parsed.credentials);
+      for (const c of parsed.credentials) this.#credentials.set(c.purpose, c);
+      this.#lastRefreshAfter = parsed.refreshAfter;
+      this.#ccredExpired = false;
+      this.#armExpiry();
+      return { ok: true, seq };
+    }
+    const body = parseErrorBody(json);
+    const name = body?.error ?? `http_${res.statusCode}`;
+    const description = body?.error_description ? `: ${body.error_description}` : '';
+    const error = new GlideinError('GLIDEIN_ERR_REFRESH', `refresh service answered ${res.statusCode} ${name}${description}`, { details: { status: res.statusCode, error: name } });
+    // invalid_grant: the token is unknown, spent, revoked or expired; no retry can help.
+    const permanent = name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.statusCode) && res.statusCode < 500;
+    const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
+    return { ok: false, seq, error, status: res.statusCode, permanent, retryAfterMs };
+  }
+}
+
+/** Read a response body, refusing more than the protocol's limit. */
+export async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: (e?: Error) => unknown }, limit = MAX_BODY_BYTES): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy?.();
+      throw new GlideinError('GLIDEIN_ERR_HTTP', `response body larger than ${limit} bytes`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** True for credentials that carry an expiry we track (JWTs and explicit expiries). */
+export function tracksExpiry(c: Credential): boolean {
+  return c.expiresAt !== null || isJwtType(c.type);
+}

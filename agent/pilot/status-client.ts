@@ -1,0 +1,80 @@
+// POST /v1/status: heartbeats, the validation report and the final report, each authenticated
+// by a DPoP proof from the pilot's bound key (DESIGN.md section 9). A failed post is a value:
+// reporting must never stop the pilot.
+import { request } from 'undici';
+import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
+import { STATUS_PATH } from '../../shared/protocol.ts';
+import type { Logger } from '../../shared/log.ts';
+import { endpointUrl } from './bundle.ts';
+import type { HttpClient } from './http-client.ts';
+import { readLimited } from './refresher.ts';
+import type { Clock } from './clock.ts';
+
+export type PilotState = 'starting' | 'validation-failed' | 'running' | 'retiring' | 'draining' | 'exited';
+
+export interface JobCounts {
+  started: number;
+  completed: number;
+  failed: number;
+  held: number;
+  killed: number;
+  running: number;
+}
+
+/** The status body (snake_case, like the rest of the wire protocol). */
+export interface StatusReport {
+  glidein_id: string;
+  entry: string;
+  state: PilotState;
+  ts: number;
+  jobs: JobCounts;
+  refresh: { refreshes: number; failures: number; last_error: string | null };
+  validation?: { status: string; json: unknown; xml: string } | undefined;
+  exit?: { code: number; reason: string } | undefined;
+}
+
+export interface StatusClientOptions {
+  refreshUrl: string;
+  key: DpopKey;
+  http: HttpClient;
+  log: Logger;
+  clock: Clock;
+}
+
+export class StatusClient {
+  readonly #o: StatusClientOptions;
+  readonly url: string;
+  /** Counts for the summary. */
+  readonly stats = { sent: 0, failed: 0 };
+
+  constructor(options: StatusClientOptions) {
+    this.#o = options;
+    this.url = endpointUrl(options.refreshUrl, STATUS_PATH);
+  }
+
+  async post(report: StatusReport): Promise<{ ok: boolean; status: number | undefined }> {
+    try {
+      const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(this.url), iat: Math.floor(this.#o.clock.now() / 1000) });
+      const res = await request(this.url, {
+        method: 'POST',
+        dispatcher: this.#o.http.dispatcher,
+        headers: { 'content-type': 'application/json', dpop: proof },
+        body: JSON.stringify(report),
+        headersTimeout: this.#o.http.timeoutMs,
+        bodyTimeout: this.#o.http.timeoutMs,
+      });
+      await readLimited(res.body).catch(() => '');
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      if (ok) this.stats.sent++;
+      else {
+        this.stats.failed++;
+        this.#o.log.warn('status report refused', { status: res.statusCode, state: report.state });
+      }
+      return { ok, status: res.statusCode };
+    } catch (e) {
+      this.stats.failed++;
+      this.#o.log.warn('status report failed', { error: (e as Error).message, state: report.state });
+      return { ok: false, status: undefined };
+    }
+  }
+}

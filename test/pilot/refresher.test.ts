@@ -1,0 +1,204 @@
+// The refresher against a real loopback HTTP server, with an injectable clock for schedules.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jwtVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
+import { Refresher, REFRESH_FRACTION, REFRESH_JITTER, parseRetryAfter, type RefresherEvent } from '../../agent/pilot/refresher.ts';
+import { createHttpClient, type HttpClient } from '../../agent/pilot/http-client.ts';
+import { generateDpopKey } from '../../shared/dpop.ts';
+import { parseBundle } from '../../shared/protocol.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { CredStore } from '../../agent/store/index.ts';
+import { FakeClock, bundleWire, json, opaqueToken, scriptedServer, testJwt } from '../fixtures/pilot/support.ts';
+
+let dir: string;
+let http: HttpClient;
+let srv: Awaited<ReturnType<typeof scriptedServer>>;
+const clock = () => new FakeClock();
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'glidein-refresher-'));
+  http = createHttpClient({ bundleCa: undefined, env: {} });
+});
+afterEach(async () => {
+  await http.close();
+  await srv?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function freshAnswer(nowS: number, ccredS = 60, scredS = 120) {
+  return {
+    refresh_token: opaqueToken(),
+    credentials: [
+      { type: 'idtoken', purpose: 'collector', token: testJwt({ iss: 'pool.test', sub: 'e@pool.test', exp: nowS + ccredS, jti: 'a'.repeat(32) }) },
+      { type: 'scitoken', purpose: 'vo-service', token: testJwt({ iss: 'https://vo.test', sub: 'p', exp: nowS + scredS }, { alg: 'ES256', kid: 'k' }) },
+    ],
+    refresh_after: nowS + Math.floor(ccredS / 2),
+  };
+}
+
+async function setup(c: FakeClock, opts: { random?: () => number; ccredS?: number } = {}) {
+  const nowS = Math.floor(c.now() / 1000);
+  const bundle = parseBundle(bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: opts.ccredS ?? 60 }));
+  const store = await CredStore.open(dir);
+  const key = await generateDpopKey();
+  const events: RefresherEvent[] = [];
+  const r = new Refresher({ bundle, key, store, http, log: silentLogger, clock: c, random: opts.random ?? (() => 0.5), onEvent: (e) => events.push(e) });
+  await r.install();
+  return { bundle, store, key, r, events, nowS };
+}
+
+describe('Refresher', () => {
+  it('sends the refresh token with a DPoP proof for the refresh URL, signed by the node key', async () => {
+    const c = clock();
+    let answer: unknown;
+    srv = await scriptedServer((_req, res) => json(res, 200, answer));
+    const { r, key, bundle, nowS } = await setup(c);
+    answer = freshAnswer(nowS);
+    const out = await r.refresh();
+    expect(out.ok).toBe(true);
+    const req = srv.requests[0]!;
+    expect(req.url).toBe('/v1/refresh');
+    expect(JSON.parse(req.body)).toEqual({ refresh_token: bundle.refreshToken });
+    const proof = req.headers['dpop'] as string;
+    expect(decodeProtectedHeader(proof)).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256', jwk: key.publicJwk });
+    const { payload } = await jwtVerify(proof, createLocalJWKSet({ keys: [key.publicJwk] }), { currentDate: new Date(c.now()) });
+    expect(payload).toMatchObject({ htm: 'POST', htu: `${srv.url}/v1/refresh` });
+    // The private key never travels: only the public members are in the proof's header.
+    expect(Object.keys(decodeProtectedHeader(proof).jwk!).sort()).toEqual(['crv', 'kty', 'x', 'y']);
+  });
+
+  it('persists the new refresh token and writes the C-CRED into cred.d/idtokens in HTCondor layout', async () => {
+    const c = clock();
+    let answer: ReturnType<typeof freshAnswer> | undefined;
+    srv = await scriptedServer((_req, res) => json(res, 200, answer));
+    const { r, store, nowS } = await setup(c);
+    answer = freshAnswer(nowS);
+    expect((await r.refresh()).ok).toBe(true);
+    expect((await store.readPilot('refresh-token')).toString()).toBe(answer.refresh_token);
+    const file = readFileSync(join(store.idtokenDir, 'glidein-collector'), 'utf8');
+    expect(file).toBe(answer.credentials[0]!.token + '\n');
+    expect(r.ccred()!.token).toBe(answer.credentials[0]!.token);
+    expect((await store.readPilot('cred-vo-service')).toString()).toBe(answer.credentials[1]!.token);
+  });
+
+  it('shares one in-flight request among concurrent callers', async () => {
+    const c = clock();
+    let answer: unknown;
+    srv = await scriptedServer((_req, res) => {
+      setTimeout(() => json(res, 200, answer), 50);
+    });
+    const { r, nowS } = await setup(c);
+    answer = freshAnswer(nowS);
+    const outs = await Promise.all([r.refresh(), r.refresh(), r.refresh()]);
+    expect(srv.requests).toHaveLength(1);
+    expect(outs.map((o) => o.ok)).toEqual([true, true, true]);
+    expect(new Set(outs.map((o) => o.seq)).size).toBe(1);
+  });
+
+  it.each([
+    ['lowest jitter', 0],
+    ['no jitter', 0.5],
+    ['highest jitter', 0.999999],
+  ])('schedules the next refresh inside 1/2–2/3 of the shortest remaining lifetime (%s)', async (_n, rnd) => {
+    const c = clock();
+    let answer: unknown;
+    srv = await scriptedServer((_req, res) => json(res, 200, answer));
+    const { r, nowS } = await setup(c, { random: () => rnd });
+    answer = { ...freshAnswer(nowS, 40, 120), refresh_after: nowS + 1 };
+    await r.refresh();
+    r.start();
+    const next = c.timers.find((t) => t.delay > 1000 && t.delay < 40_000)!;
+    expect(next).toBeDefined();
+    const expected = 40_000 * REFRESH_FRACTION * (1 + (rnd * 2 - 1) * REFRESH_JITTER);
+    expect(next.delay).toBeCloseTo(expected, 0);
+    expect(next.delay).toBeGreaterThanOrEqual(40_000 / 2);
+    expect(next.delay).toBeLessThanOrEqual((40_000 * 2) / 3);
+    r.stop();
+  });
+
+  it('honours 429 Retry-After and keeps the current credentials meanwhile', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 429, { error: 'rate_limited', error_description: 'slow down' }, { 'retry-after': '17' }));
+    const { r, events } = await setup(c, { random: () => 0 });
+    const before = r.ccred()!.token;
+    r.start();
+    const out = await r.refresh();
+    expect(out.ok).toBe(false);
+    if (!out.ok) {
+      expect(out.status).toBe(429);
+      expect(out.permanent).toBe(false);
+      expect(out.error.code).toBe('GLIDEIN_ERR_REFRESH');
+    }
+    const failed = events.find((e) => e.type === 'refresh-failed');
+    expect(failed).toMatchObject({ type: 'refresh-failed', status: 429, retryInMs: 17_000 });
+    expect(r.ccred()!.token).toBe(before);
+    r.stop();
+  });
+
+  it('backs off exponentially with full jitter on server errors', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'down' }));
+    const { r, events } = await setup(c, { random: () => 0.999 });
+    r.start();
+    for (let i = 0; i < 4; i++) await r.refresh();
+    const waits = events.filter((e) => e.type === 'refresh-failed').map((e) => (e as { retryInMs: number }).retryInMs);
+    expect(waits).toHaveLength(4);
+    waits.forEach((w, i) => {
+      expect(w).toBeLessThanOrEqual(1000 * 2 ** i);
+      expect(w).toBeGreaterThan(1000 * 2 ** i * 0.9);
+    });
+    r.stop();
+  });
+
+  it('treats invalid_grant as permanent: no retry, the family is dead', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 401, { error: 'invalid_grant', error_description: 'spent' }));
+    const { r, events } = await setup(c);
+    r.start();
+    const pending = c.timers.length;
+    const out = await r.refresh();
+    expect(out.ok).toBe(false);
+    expect(r.dead).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'refresh-failed', permanent: true, retryInMs: null });
+    // the scheduled refresh timer was the only refresh timer; none was added
+    expect(c.timers.length).toBeLessThanOrEqual(pending);
+    r.stop();
+  });
+
+  it('retries after a network failure and survives an outage while the credentials are valid', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => void res.destroy());
+    const { r, events, nowS } = await setup(c, { random: () => 0.5 });
+    r.start();
+    const out = await r.refresh();
+    expect(out.ok).toBe(false);
+    expect(r.ccredExpired).toBe(false);
+    srv.setResponder((_req, res) => json(res, 200, freshAnswer(nowS + 5)));
+    const again = await r.refresh();
+    expect(again.ok).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['refresh-failed', 'refreshed']);
+    r.stop();
+  });
+
+  it('reports C-CRED expiry when no fresh one arrived in time', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'down' }));
+    const { r, events } = await setup(c, { ccredS: 30 });
+    c.advance(29_000);
+    expect(events.some((e) => e.type === 'ccred-expired')).toBe(false);
+    c.advance(2_000);
+    expect(events.some((e) => e.type === 'ccred-expired')).toBe(true);
+    expect(r.ccredExpired).toBe(true);
+    r.stop();
+  });
+
+  it.each([
+    ['delta seconds', '5', 5000],
+    ['an HTTP date', new Date(1_900_000_010_000).toUTCString(), 10_000],
+    ['garbage', 'soon', undefined],
+  ])('parses Retry-After given as %s', (_n, v, ms) => {
+    expect(parseRetryAfter(v, 1_900_000_000_000)).toBe(ms);
+  });
+});
