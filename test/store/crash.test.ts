@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CredStore, safeReadFile } from '../../agent/store/index.ts';
 
 const WRITER = join(import.meta.dirname, 'fixtures', 'writer.ts');
-const KILLS = 30;
+const KILLS = 24;
 let workdir: string;
 
 beforeAll(() => {
@@ -45,7 +45,7 @@ describe('a writer killed with SIGKILL during many writes', () => {
     const path = join(workdir, 'cred.d', 'pilot', 'refresh');
     let lastGen = -1;
     let startGen = 0;
-    let sawTemp = false;
+    let sawTemp = 0;
     for (let i = 0; i < KILLS; i++) {
       await runWriterAndKill(startGen, (i * 13) % 40);
       const content = (await safeReadFile(path)).toString('utf8');
@@ -53,7 +53,7 @@ describe('a writer killed with SIGKILL during many writes', () => {
       expect(gen).toBeGreaterThanOrEqual(startGen);
       expect(gen).toBeGreaterThan(lastGen);
       expect(statSync(path).mode & 0o777).toBe(0o600);
-      sawTemp ||= readdirSync(join(workdir, 'cred.d', 'pilot')).length > 1;
+      if (readdirSync(join(workdir, 'cred.d', 'pilot')).length > 1) sawTemp++;
       lastGen = gen;
       startGen = gen + 1;
     }
@@ -61,6 +61,6 @@ describe('a writer killed with SIGKILL during many writes', () => {
     await CredStore.open(workdir);
     expect(readdirSync(join(workdir, 'cred.d', 'pilot'))).toEqual(['refresh']);
     // Not an assertion on timing, only a note when the kills never landed mid-write.
-    if (!sawTemp) console.warn('crash test: no kill landed between temp-file creation and rename');
+    console.info(`crash test: ${sawTemp} of ${KILLS} kills landed between temp-file creation and rename`);
   });
 });
