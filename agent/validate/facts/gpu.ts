@@ -1,0 +1,98 @@
+// GPU facts from nvidia-smi (run out of process under a deadline), narrowed to the devices this
+// pilot may use: CUDA_VISIBLE_DEVICES (indices or UUID prefixes, enumeration stopping at the
+// first entry that names no device, as CUDA does) and the batch allocation.
+import { findOnPath, type Host } from '../host.ts';
+import { runProbe } from '../probe.ts';
+
+export interface GpuDevice {
+  index: number;
+  uuid: string;
+  name: string;
+  memoryMiB: number | null;
+  computeCapability: string | null;
+}
+
+export interface GpuFacts {
+  /** Path of nvidia-smi, or null when it is not on PATH. */
+  tool: string | null;
+  /** Why nvidia-smi gave no answer, when it did not. */
+  error: string | null;
+  /** All devices nvidia-smi lists. */
+  devices: GpuDevice[];
+  /** The devices this pilot may use. */
+  usable: GpuDevice[];
+  driverVersion: string | null;
+  cudaVersion: string | null;
+  /** How the usable set was narrowed (for the detail line). */
+  narrowedBy: string[];
+}
+
+const QUERY = '--query-gpu=index,uuid,name,memory.total,driver_version,compute_cap';
+
+export function parseGpuQuery(csv: string): { devices: GpuDevice[]; driverVersion: string | null } {
+  const devices: GpuDevice[] = [];
+  let driverVersion: string | null = null;
+  for (const line of csv.split('\n')) {
+    if (line.trim() === '') continue;
+    const f = line.split(',').map((s) => s.trim());
+    if (f.length < 6 || !/^\d+$/.test(f[0]!)) continue;
+    const mem = Number(f[3]);
+    devices.push({
+      index: Number(f[0]),
+      uuid: f[1]!,
+      name: f[2]!,
+      memoryMiB: Number.isFinite(mem) ? mem : null,
+      computeCapability: /^\d+\.\d+$/.test(f[5]!) ? f[5]! : null,
+    });
+    if (/^[\d.]+$/.test(f[4]!)) driverVersion = f[4]!;
+  }
+  return { devices, driverVersion };
+}
+
+export function parseCudaVersion(banner: string): string | null {
+  return /CUDA Version:\s*([\d.]+)/.exec(banner)?.[1] ?? null;
+}
+
+/** Apply CUDA_VISIBLE_DEVICES: null when unset, else the visible devices in the order given. */
+export function visibleDevices(devices: GpuDevice[], cvd: string | undefined): GpuDevice[] | null {
+  if (cvd === undefined) return null;
+  const out: GpuDevice[] = [];
+  for (const raw of cvd.split(',')) {
+    const entry = raw.trim();
+    let found: GpuDevice | undefined;
+    if (/^\d+$/.test(entry)) found = devices.find((d) => d.index === Number(entry));
+    else if (/^(GPU|MIG)-[0-9a-fA-F-]+/.test(entry)) found = devices.find((d) => d.uuid.toLowerCase().startsWith(entry.toLowerCase()));
+    if (!found || out.includes(found)) break;
+    out.push(found);
+  }
+  return out;
+}
+
+export async function collectGpuFacts(host: Host, options: { signal: AbortSignal; timeoutMs: number; allocatedGpus?: number }): Promise<GpuFacts> {
+  const tool = await findOnPath('nvidia-smi', host);
+  const none: GpuFacts = { tool: tool ?? null, error: null, devices: [], usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] };
+  if (!tool) return none;
+  const env = { PATH: host.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' };
+  const [query, banner] = await Promise.all([
+    runProbe(tool, [QUERY, '--format=csv,noheader,nounits'], { timeoutMs: options.timeoutMs, env, signal: options.signal }),
+    runProbe(tool, [], { timeoutMs: options.timeoutMs, env, signal: options.signal }),
+  ]);
+  if (query.code !== 0) {
+    const why = query.timedOut ? `nvidia-smi did not answer within ${options.timeoutMs} ms`
+      : query.spawnError ?? `nvidia-smi exited with ${query.code ?? query.signal}: ${(query.stdout + query.stderr).trim().split('\n')[0] ?? ''}`;
+    return { ...none, error: why };
+  }
+  const { devices, driverVersion } = parseGpuQuery(query.stdout);
+  const narrowedBy: string[] = [];
+  let usable = devices;
+  const visible = visibleDevices(devices, host.env.CUDA_VISIBLE_DEVICES);
+  if (visible !== null) {
+    usable = visible;
+    narrowedBy.push('CUDA_VISIBLE_DEVICES');
+  }
+  if (options.allocatedGpus !== undefined && options.allocatedGpus < usable.length) {
+    usable = usable.slice(0, options.allocatedGpus);
+    narrowedBy.push('batch allocation');
+  }
+  return { tool, error: null, devices, usable, driverVersion, cudaVersion: banner.code === 0 ? parseCudaVersion(banner.stdout) : null, narrowedBy };
+}

@@ -1,0 +1,14 @@
+// Node validation's public API: the `validate` command and the pilot lifecycle (agent/pilot)
+// call these; nothing else in agent/validate is meant to be imported from outside.
+export { parseRequirements, describeRequirements } from './requirements.ts';
+export { parseSize, formatBytes, SIZE_EXPECTED } from './size.ts';
+export { runValidation, type RunValidationOptions, type CheckTiming } from './runner.ts';
+export { formatJson } from './format-json.ts';
+export { formatClassad } from './format-classad.ts';
+export { formatXml, type XmlContext } from './format-xml.ts';
+export { formatTable, tableHeader, tableRow, tableFooter } from './format-table.ts';
+export type { HostOptions } from './host.ts';
+export type {
+  AttributeValue, CheckName, CheckResult, CheckStatus, ContainerRequirement, FailureCategory,
+  IdentityAccount, Requirements, ValidationReport,
+} from './types.ts';

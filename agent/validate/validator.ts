@@ -1,0 +1,33 @@
+// What one validator is: a collector of facts (I/O, run under the runner's deadline) and a pure
+// function from those facts to a typed result (STYLE.md example 1).
+import type { Host } from './host.ts';
+import type { CheckName, CheckOutcome, IdentityAccount, Requirements } from './types.ts';
+
+export interface CollectContext {
+  host: Host;
+  requirements: Requirements;
+  /** The work directory (absolute). */
+  workdir: string;
+  identityAccounts: readonly IdentityAccount[];
+  /** Aborted at the check's deadline: collectors pass it to their child processes. */
+  signal: AbortSignal;
+  /** Deadline for one helper program (nvidia-smi, apptainer, a CVMFS probe). */
+  probeTimeoutMs: number;
+}
+
+export interface Validator<F = unknown> {
+  name: CheckName;
+  /** Default deadline of the whole check (collection included). */
+  deadlineMs: number;
+  /** Default deadline of one helper program this check starts. */
+  probeTimeoutMs: number;
+  /** Whether a requirement rides on this check: then a missed deadline is a failure, else a warning. */
+  isRequired(requirements: Requirements): boolean;
+  collect(ctx: CollectContext): Promise<F>;
+  check(facts: F, requirements: Requirements): CheckOutcome;
+}
+
+/** Helper so each validator file gets its facts type checked. */
+export function defineValidator<F>(v: Validator<F>): Validator<F> {
+  return v;
+}
