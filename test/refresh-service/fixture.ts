@@ -1,0 +1,54 @@
+// Shared set-up for the refresh-service tests: a temporary state dir with a POOL key, a config,
+// and a client that refreshes with real DPoP proofs over real HTTP.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
+import { createPoolKeyFile } from '../../shared/idtoken.ts';
+import { parseServiceConfig, type ServiceConfig } from '../../refresh-service/config.ts';
+
+export interface Sandbox {
+  dir: string;
+  stateDir: string;
+  poolKeyFile: string;
+  config(extra?: Record<string, unknown>): ServiceConfig;
+  cleanup(): Promise<void>;
+}
+
+export async function makeSandbox(): Promise<Sandbox> {
+  const dir = await mkdtemp(join(tmpdir(), 'glidein-rs-'));
+  const poolKeyFile = join(dir, 'POOL');
+  await createPoolKeyFile(poolKeyFile);
+  return {
+    dir,
+    stateDir: join(dir, 'state'),
+    poolKeyFile,
+    config: (extra = {}) => parseServiceConfig({ trustDomain: 'pool.example.org', poolSigningKeyFile: poolKeyFile, ...extra }, 'test-config'),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await r.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { raw: text };
+  }
+  return { status: r.status, headers: r.headers, body: parsed };
+}
+
+/** POST /v1/refresh with a fresh proof from `key` (proof options overridable). */
+export async function refresh(base: string, token: string, key: DpopKey, proof: { htu?: string; iat?: number; jti?: string } = {}): Promise<HttpAnswer> {
+  const url = `${base}/v1/refresh`;
+  const dpop = await createDpopProof(key, { htm: 'POST', htu: proof.htu ?? htuOf(url), ...(proof.iat === undefined ? {} : { iat: proof.iat }), ...(proof.jti === undefined ? {} : { jti: proof.jti }) });
+  return postJson(url, { refresh_token: token }, { dpop });
+}

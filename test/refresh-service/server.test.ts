@@ -1,0 +1,280 @@
+// The refresh service over real HTTP on an ephemeral loopback port: rotation, reuse detection,
+// DPoP refusals that spend nothing, bad input, rate limits, revocation, status, VO credentials.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { request } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createDpopProof, generateDpopKey, htuOf, type DpopKey } from '../../shared/dpop.ts';
+import { parseBundle, parseRefreshResponse } from '../../shared/protocol.ts';
+import { registerPilot, revokePilots, startRefreshService, type RunningService } from '../../refresh-service/index.ts';
+import { makeSandbox, postJson, refresh, type Sandbox } from './fixture.ts';
+
+let sb: Sandbox;
+let svc: RunningService;
+let adminToken: string;
+let seq = 0;
+
+async function register(entry = 'CE_A', lifetime?: number) {
+  const glideinId = `g-${++seq}-${randomBytes(3).toString('hex')}`;
+  const bundle = await registerPilot({ stateDir: sb.stateDir, config: sb.config(), glideinId, entry, url: svc.url, ...(lifetime ? { lifetime } : {}) });
+  return { glideinId, bundle, token: bundle.refresh_token };
+}
+
+/** A hand-made proof: any header, claims and signing function (for the forged cases). */
+function forge(header: Record<string, unknown>, claims: Record<string, unknown>, signer: (data: Buffer) => Buffer): string {
+  const h = Buffer.from(JSON.stringify(header)).toString('base64url');
+  const p = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  return `${h}.${p}.${signer(Buffer.from(`${h}.${p}`)).toString('base64url')}`;
+}
+
+function claimsNow(extra: Record<string, unknown> = {}) {
+  return { htm: 'POST', htu: `${svc.url}/v1/refresh`, iat: Math.floor(Date.now() / 1000), jti: randomBytes(12).toString('base64url'), ...extra };
+}
+
+beforeAll(async () => {
+  sb = await makeSandbox();
+  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config({ rateLimit: { familyBurst: 50, familyPerMinute: 600 } }), listen: '127.0.0.1:0' });
+  adminToken = (await readFile(join(sb.stateDir, 'admin.token'), 'utf8')).trim();
+});
+afterAll(async () => {
+  await svc?.close();
+  await sb?.cleanup();
+});
+
+describe('refresh rotation', () => {
+  it('registers a pilot whose bundle the agent side accepts', async () => {
+    const { bundle } = await register();
+    const parsed = parseBundle(bundle);
+    expect(parsed.refreshToken).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+    expect(parsed.credentials.map((c) => `${c.type}/${c.purpose}`)).toEqual(['idtoken/collector', 'scitoken/vo-service']);
+  });
+
+  it('rotates on every refresh, and a spent refresh token revokes the whole family', async () => {
+    const { token } = await register();
+    const key = await generateDpopKey();
+    const r1 = await refresh(svc.url, token, key);
+    expect(r1.status).toBe(200);
+    const first = parseRefreshResponse(r1.body);
+    expect(first.refreshToken).not.toBe(token);
+    expect(first.refreshAfter).toBeGreaterThan(Date.now() / 1000);
+    const r2 = await refresh(svc.url, first.refreshToken, key);
+    expect(r2.status).toBe(200);
+    const second = parseRefreshResponse(r2.body);
+    // The first token again: theft signal, the family dies.
+    const reuse = await refresh(svc.url, first.refreshToken, key);
+    expect(reuse).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    const after = await refresh(svc.url, second.refreshToken, key);
+    expect(after).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/glidein_refresh_token_reuse_total [1-9]/);
+  });
+
+  it('refuses an unknown refresh token with invalid_grant', async () => {
+    const r = await refresh(svc.url, randomBytes(32).toString('base64url'), await generateDpopKey());
+    expect(r).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+  });
+});
+
+describe('refused DPoP proofs neither spend nor revoke the token', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecJwk = ec.publicKey.export({ format: 'jwk' });
+  const es256 = (d: Buffer) => sign('sha256', d, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
+  const cases: [string, (token: string, bound: DpopKey) => Promise<{ dpop?: string }>][] = [
+    ['a proof from another key than the bound one', async () => ({ dpop: await createDpopProof(await generateDpopKey(), { htm: 'POST', htu: `${svc.url}/v1/refresh` }) })],
+    ['a wrong htu', async (_t, k) => ({ dpop: await createDpopProof(k, { htm: 'POST', htu: 'https://elsewhere.example/v1/refresh' }) })],
+    ['a wrong htm', async (_t, k) => ({ dpop: await createDpopProof(k, { htm: 'GET', htu: `${svc.url}/v1/refresh` }) })],
+    ['an expired proof', async (_t, k) => ({ dpop: await createDpopProof(k, { htm: 'POST', htu: `${svc.url}/v1/refresh`, iat: Math.floor(Date.now() / 1000) - 600 }) })],
+    ['a future-dated proof', async (_t, k) => ({ dpop: await createDpopProof(k, { htm: 'POST', htu: `${svc.url}/v1/refresh`, iat: Math.floor(Date.now() / 1000) + 600 }) })],
+    ['alg none', async () => ({ dpop: `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'dpop+jwt', jwk: ecJwk })).toString('base64url')}.${Buffer.from(JSON.stringify(claimsNow())).toString('base64url')}.` })],
+    ['HS256 keyed with the public key', async () => ({ dpop: forge({ alg: 'HS256', typ: 'dpop+jwt', jwk: ecJwk }, claimsNow(), (d) => createHmac('sha256', JSON.stringify(ecJwk)).update(d).digest()) })],
+    ['a private key in the jwk header', async () => ({ dpop: forge({ alg: 'ES256', typ: 'dpop+jwt', jwk: ec.privateKey.export({ format: 'jwk' }) }, claimsNow(), es256) })],
+    ['a wrong typ', async () => ({ dpop: forge({ alg: 'ES256', typ: 'JWT', jwk: ecJwk }, claimsNow(), es256) })],
+    ['a bad signature', async () => ({ dpop: forge({ alg: 'ES256', typ: 'dpop+jwt', jwk: ecJwk }, claimsNow(), () => randomBytes(64)) })],
+    ['no DPoP header', async () => ({})],
+    ['garbage in the DPoP header', async () => ({ dpop: 'not.a.proof' })],
+  ];
+
+  it.each(cases)('refuses %s with invalid_dpop_proof', async (_name, make) => {
+    const { token } = await register();
+    const key = await generateDpopKey();
+    const bound = await refresh(svc.url, token, key);
+    expect(bound.status).toBe(200);
+    const current = bound.body['refresh_token'] as string;
+    const { dpop } = await make(current, key);
+    const r = await postJson(`${svc.url}/v1/refresh`, { refresh_token: current }, dpop === undefined ? {} : { dpop });
+    expect(r).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
+    // Still usable: not spent, family not revoked.
+    expect((await refresh(svc.url, current, key)).status).toBe(200);
+  });
+
+  it('refuses a replayed jti without spending the token', async () => {
+    const { token } = await register();
+    const key = await generateDpopKey();
+    const jti = randomBytes(12).toString('base64url');
+    const r1 = await refresh(svc.url, token, key, { jti });
+    expect(r1.status).toBe(200);
+    const current = r1.body['refresh_token'] as string;
+    const replay = await refresh(svc.url, current, key, { jti });
+    expect(replay).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
+    expect((await refresh(svc.url, current, key)).status).toBe(200);
+  });
+
+  it('accepts an htu that differs only in host case and default port', async () => {
+    const { token } = await register();
+    const key = await generateDpopKey();
+    const r = await refresh(svc.url, token, key, { htu: htuOf(`${svc.url.replace('http', 'HTTP')}/v1/refresh?x=1`) });
+    expect(r.status).toBe(200);
+  });
+});
+
+describe('bad input never gives a 5xx', () => {
+  const bodies: [string, string, Record<string, string>][] = [
+    ['not JSON', '{"refresh_token":', {}],
+    ['a JSON array', '[1,2]', {}],
+    ['null', 'null', {}],
+    ['a number token', '{"refresh_token": 5}', {}],
+    ['a short token', '{"refresh_token": "abc"}', {}],
+    ['a wrong content type', '{"refresh_token": "x"}', { 'content-type': 'text/plain' }],
+    ['deep nesting', '['.repeat(5000) + ']'.repeat(5000), {}],
+  ];
+  it.each(bodies)('answers 400 to %s', async (_n, body, headers) => {
+    const r = await postJson(`${svc.url}/v1/refresh`, body, headers);
+    expect(r.status).toBe(400);
+    expect(r.body['error']).toBe('invalid_request');
+  });
+
+  it('answers random bodies on every endpoint with a 4xx JSON error', async () => {
+    for (const path of ['/v1/refresh', '/v1/status', '/v1/revoke', '/v1/vo-credentials/cms', '/nowhere', '/healthz']) {
+      for (let i = 0; i < 15; i++) {
+        const r = await fetch(`${svc.url}${path}`, { method: i % 3 === 0 ? 'PUT' : 'POST', headers: { 'content-type': 'application/json', dpop: randomBytes(20).toString('base64url') }, body: randomBytes(1 + (i * 97) % 3000) });
+        expect(r.status, `${path} #${i}`).toBeGreaterThanOrEqual(400);
+        expect(r.status, `${path} #${i}`).toBeLessThan(500);
+        expect(JSON.parse(await r.text())).toHaveProperty('error');
+      }
+    }
+  });
+
+  it('answers 413 to a declared body over 64 KiB without reading it', async () => {
+    const r = await postJson(`${svc.url}/v1/refresh`, 'x'.repeat(70 * 1024));
+    expect(r).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+  });
+
+  it('answers 413 to a chunked body that grows past 64 KiB', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${svc.url}/v1/refresh`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(16 * 1024, 0x20);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 40 && req.write(chunk)) sent++;
+        if (sent < 40) req.once('drain', pump);
+        else req.end();
+      };
+      pump();
+    });
+    expect(status).toBe(413);
+  });
+});
+
+describe('rate limits', () => {
+  it('answers 429 with Retry-After once a family exceeds its burst, spending nothing', async () => {
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ rateLimit: { familyBurst: 2, familyPerMinute: 1 } }), listen: '127.0.0.1:0' });
+    try {
+      const b = await registerPilot({ stateDir: local.stateDir, config: local.config(), glideinId: 'rl-1', entry: 'CE', url: s.url });
+      const key = await generateDpopKey();
+      let token = b.refresh_token;
+      for (let i = 0; i < 2; i++) token = (await refresh(s.url, token, key)).body['refresh_token'] as string;
+      const limited = await refresh(s.url, token, key);
+      expect(limited).toMatchObject({ status: 429, body: { error: 'rate_limited' } });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+});
+
+describe('revocation', () => {
+  it('revokes one glidein by id from the state dir while the server runs', async () => {
+    const a = await register('CE_REV1');
+    const b = await register('CE_REV1');
+    expect(await revokePilots({ stateDir: sb.stateDir, glideinId: a.glideinId })).toBe(1);
+    const key = await generateDpopKey();
+    expect((await refresh(svc.url, a.token, key)).body['error']).toBe('invalid_grant');
+    expect((await refresh(svc.url, b.token, key)).status).toBe(200);
+  });
+
+  it('revokes every glidein of an entry through the admin endpoint', async () => {
+    const a = await register('CE_REV2');
+    const b = await register('CE_REV2');
+    const other = await register('CE_REV3');
+    const denied = await postJson(`${svc.url}/v1/revoke`, { entry: 'CE_REV2' }, { authorization: 'Bearer wrong' });
+    expect(denied).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
+    const r = await postJson(`${svc.url}/v1/revoke`, { entry: 'CE_REV2' }, { authorization: `Bearer ${adminToken}` });
+    expect(r).toMatchObject({ status: 200, body: { revoked: 2 } });
+    for (const t of [a.token, b.token]) expect((await refresh(svc.url, t, await generateDpopKey())).body['error']).toBe('invalid_grant');
+    expect((await refresh(svc.url, other.token, await generateDpopKey())).status).toBe(200);
+  });
+
+  it('refuses a family past its maximum lifetime', async () => {
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config(), listen: '127.0.0.1:0' });
+    try {
+      const b = await registerPilot({ stateDir: local.stateDir, config: local.config(), glideinId: 'short', entry: 'CE', url: s.url, lifetime: 60 });
+      // Every credential is capped at the family's end.
+      for (const c of b.credentials) expect(c['expires_at']).toBeLessThanOrEqual(b.expires_at);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+});
+
+describe('status, VO credentials, discovery', () => {
+  it('stores a status report signed by the bound key and refuses one from another key', async () => {
+    const { glideinId, token } = await register();
+    const key = await generateDpopKey();
+    expect((await refresh(svc.url, token, key)).status).toBe(200);
+    const url = `${svc.url}/v1/status`;
+    const ok = await postJson(url, { glidein_id: glideinId, state: 'running', validation: { status: 'OK' } }, { dpop: await createDpopProof(key, { htm: 'POST', htu: url }) });
+    expect(ok).toMatchObject({ status: 200, body: { status: 'recorded' } });
+    const bad = await postJson(url, { glidein_id: glideinId, state: 'running' }, { dpop: await createDpopProof(await generateDpopKey(), { htm: 'POST', htu: url }) });
+    expect(bad).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
+  });
+
+  it('forwards the VO token pushed for a mapped entry and refuses an expired push', async () => {
+    const local = await makeSandbox();
+    const config = local.config({ voCredentials: { CE_VO: 'cms' } });
+    const s = await startRefreshService({ stateDir: local.stateDir, config, listen: '127.0.0.1:0' });
+    try {
+      const admin = (await readFile(join(local.stateDir, 'admin.token'), 'utf8')).trim();
+      const jwt = (exp: number) => `${Buffer.from('{"alg":"ES256","kid":"vo"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'https://vo.example', sub: 'pilot', exp })).toString('base64url')}.c2ln`;
+      const put = (token: string, auth = admin) => fetch(`${s.url}/v1/vo-credentials/cms`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: JSON.stringify({ token }) });
+      expect((await put(jwt(Math.floor(Date.now() / 1000) - 10))).status).toBe(400);
+      expect((await put(jwt(Math.floor(Date.now() / 1000) + 900), 'nope')).status).toBe(401);
+      const voToken = jwt(Math.floor(Date.now() / 1000) + 900);
+      expect((await put(voToken)).status).toBe(200);
+      const b = await registerPilot({ stateDir: local.stateDir, config, glideinId: 'vo-1', entry: 'CE_VO', url: s.url });
+      const r = await refresh(s.url, b.refresh_token, await generateDpopKey());
+      const creds = parseRefreshResponse(r.body).credentials;
+      expect(creds.find((c) => c.purpose === 'vo-service')?.token).toBe(voToken);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+
+  it('publishes the S-CRED key in the JWKS and the issuer in the OpenID configuration', async () => {
+    const jwks = (await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
+    expect(jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    const oidc = (await (await fetch(`${svc.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(oidc['issuer']).toBe(svc.url);
+    expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+  });
+});
