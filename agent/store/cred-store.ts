@@ -69,11 +69,41 @@ async function ensureDir(path: string, mode: number, owner?: Owner): Promise<voi
   // The entry was checked above and its parent is ours and not writable by others, so the
   // path still names that directory: chown/chmod by path cannot be redirected.
   const want = owner ?? { uid: euid(), gid: egid() };
+  // Never adopt a directory someone else made: they may hold it open or have planted entries.
+  if (st.uid !== euid() && st.uid !== want.uid) {
+    throw new GlideinError('GLIDEIN_ERR_STORE_UNSAFE', `${path}: is owned by uid ${st.uid}, expected uid ${want.uid}; refusing to take it over`, {
+      details: { path, uid: st.uid, expectedUid: want.uid },
+    });
+  }
   try {
     if (st.uid !== want.uid || st.gid !== want.gid) await fsp.chown(path, want.uid, want.gid);
     if ((st.mode & 0o7777) !== mode) await fsp.chmod(path, mode);
   } catch (e) {
     throw io(path, `set owner ${want.uid}:${want.gid} and mode 0${mode.toString(8)}`, e);
+  }
+}
+
+/**
+ * The work dir's owner could rename cred.d away and put something else in its place, and so
+ * could anyone allowed to write to it (unless the sticky bit protects our entries).
+ */
+async function assertSafeWorkdir(dir: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await fsp.stat(dir);
+  } catch (e) {
+    throw io(dir, 'stat the work directory', e);
+  }
+  if (!st.isDirectory()) throw new GlideinError('GLIDEIN_ERR_STORE_UNSAFE', `${dir}: the work directory is not a directory`, { details: { path: dir } });
+  if (st.uid !== euid() && st.uid !== 0) {
+    throw new GlideinError('GLIDEIN_ERR_STORE_UNSAFE', `${dir}: the work directory is owned by uid ${st.uid}; it must belong to this process (uid ${euid()}) or root`, {
+      details: { path: dir, uid: st.uid },
+    });
+  }
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+    throw new GlideinError('GLIDEIN_ERR_STORE_UNSAFE', `${dir}: the work directory is writable by group or others (mode 0${(st.mode & 0o7777).toString(8)}) without the sticky bit`, {
+      details: { path: dir, mode: st.mode & 0o7777 },
+    });
   }
 }
 
@@ -115,6 +145,7 @@ export class CredStore {
     } catch (e) {
       throw io(workdir, 'resolve the work directory', e);
     }
+    await assertSafeWorkdir(real);
     const log = (options.log ?? silentLogger).child({ component: 'cred-store' });
     const expiry = new ExpiryIndex({ log, ...(options.now ? { now: options.now } : {}), ...(options.timers ? { timers: options.timers } : {}) });
     const store = new CredStore(join(real, 'cred.d'), log, expiry);

@@ -117,6 +117,33 @@ describe('CredStore layout', () => {
     expect(readdirSync(elsewhere)).toEqual([]);
   });
 
+  it('refuses a work dir that others could write to without the sticky bit', async () => {
+    const wd = workdir();
+    chmodSync(wd, 0o777);
+    await expect(CredStore.open(wd)).rejects.toMatchObject({ code: 'GLIDEIN_ERR_STORE_UNSAFE' });
+    chmodSync(wd, 0o1777);
+    await expect(CredStore.open(wd)).resolves.toBeInstanceOf(CredStore);
+  });
+
+  it.skipIf(!IS_ROOT)('refuses a work dir or a cred.d that another account owns', async () => {
+    const wd = workdir();
+    chownSync(wd, alice.uid, alice.gid);
+    await expect(CredStore.open(wd)).rejects.toThrow(`owned by uid ${alice.uid}`);
+    const wd2 = workdir();
+    mkdirSync(join(wd2, 'cred.d'), { mode: 0o711 });
+    chownSync(join(wd2, 'cred.d'), alice.uid, alice.gid);
+    await expect(CredStore.open(wd2)).rejects.toMatchObject({ code: 'GLIDEIN_ERR_STORE_UNSAFE' });
+    expect(modeOwner(join(wd2, 'cred.d'))[1]).toBe(alice.uid);
+  });
+
+  it.skipIf(!IS_ROOT)('refuses to hand one account\'s job dir to another account', async () => {
+    const store = await CredStore.open(workdir());
+    await store.createJobDir('j', alice);
+    await expect(store.createJobDir('j', bob)).rejects.toMatchObject({ code: 'GLIDEIN_ERR_STORE_UNSAFE' });
+    expect(modeOwner(join(store.jobsDir, 'j'))[1]).toBe(alice.uid);
+    await expect(store.createJobDir('j', alice)).resolves.toBe(join(store.jobsDir, 'j'));
+  });
+
   it('refuses to read a pilot credential that was made group-readable', async () => {
     const store = await CredStore.open(workdir());
     const p = await store.writePilot('dpop.key', 'key-secret', null);
