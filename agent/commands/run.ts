@@ -1,7 +1,52 @@
-// 'run': not implemented yet (a later issue builds it).
-import { GlideinError } from '../../shared/errors.ts';
+// 'run': the pilot (DESIGN.md sections 5 and 10). Parses the flags once, wires the validator,
+// the sandbox and the lifecycle in agent/pilot, and maps the outcome to the exit code.
 import type { CommandContext } from '../command.ts';
+import { UsageError } from '../../shared/errors.ts';
+import { integerFlag, parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
+import { runPilot, type PilotOptions } from '../pilot/pilot.ts';
+import { checkBundleRequirements, makeValidate } from '../pilot/validation.ts';
+import { makeSandboxLaunch, loadPilotPolicy } from '../pilot/sandbox-launch.ts';
 
-export async function run(_argv: string[], _ctx: CommandContext): Promise<number> {
-  throw new GlideinError('GLIDEIN_ERR_NOT_IMPLEMENTED', 'run: not implemented yet');
+export const RUN_DEFAULTS = { idleTimeoutS: 1200, failureDelayS: 1200, heartbeatIntervalS: 300, killGraceS: 30 } as const;
+
+export async function run(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandArgs('run', argv, {
+    bundle: { type: 'string' },
+    workdir: { type: 'string' },
+    policy: { type: 'string' },
+    'idle-timeout': { type: 'string' },
+    spool: { type: 'string' },
+    'failure-delay': { type: 'string' },
+    'keep-workdir': { type: 'boolean' },
+    'heartbeat-interval': { type: 'string' },
+  });
+  const bundlePath = requiredStringFlag('run', args, 'bundle', 'the pilot bundle made by refresh-service register');
+  const spoolDir = stringFlag(args, 'spool');
+  const command = args.rest;
+  if (spoolDir !== undefined && command !== undefined) throw new UsageError('run: give either --spool DIR or -- COMMAND [ARG...], not both');
+  if (spoolDir === undefined && (command === undefined || command.length === 0)) {
+    throw new UsageError(command === undefined ? 'run: give --spool DIR or -- COMMAND [ARG...]' : 'run: -- needs a COMMAND after it');
+  }
+  const policyPath = stringFlag(args, 'policy');
+  const policy = await loadPilotPolicy(policyPath, spoolDir !== undefined);
+  const options: PilotOptions = {
+    bundlePath,
+    workdir: stringFlag(args, 'workdir'),
+    spoolDir,
+    command,
+    idleTimeoutS: integerFlag('run', args, 'idle-timeout', { min: 1 }) ?? RUN_DEFAULTS.idleTimeoutS,
+    failureDelayS: integerFlag('run', args, 'failure-delay') ?? RUN_DEFAULTS.failureDelayS,
+    heartbeatIntervalS: integerFlag('run', args, 'heartbeat-interval', { min: 1 }) ?? RUN_DEFAULTS.heartbeatIntervalS,
+    keepWorkdir: args.values['keep-workdir'] === true,
+    killGraceS: policy?.killGraceSeconds ?? RUN_DEFAULTS.killGraceS,
+    env: ctx.env,
+    log: ctx.log,
+    signal: ctx.signal,
+    validate: makeValidate(ctx.signal),
+    checkRequirements: checkBundleRequirements,
+    ...(policy ? { makeLaunch: makeSandboxLaunch(policy) } : {}),
+  };
+  const summary = await runPilot(options);
+  ctx.stdout.write(JSON.stringify(summary) + '\n');
+  return summary.exitCode;
 }

@@ -65,6 +65,8 @@ export interface PilotOptions {
   log: Logger;
   signal: AbortSignal;
   validate: ValidateFn;
+  /** Checks the bundle's requirement strings before anything is created (throws exit 2). */
+  checkRequirements?: (items: string[], bundlePath: string) => void;
   /** Builds the spool's launcher (sandbox: parseJobSpec + startJob) once the store exists. */
   makeLaunch?: (ctx: LaunchContext) => LaunchFn | Promise<LaunchFn>;
   /** Number of spool slots; default the usable cores from validation. */
@@ -113,6 +115,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
 
   // Everything that can be a caller mistake is checked before anything is created.
   const bundle: Bundle = loadBundle(o.bundlePath, Math.floor(clock.now() / 1000));
+  o.checkRequirements?.(bundle.requirements, o.bundlePath);
   if ((o.spoolDir === undefined) === (o.command === undefined || o.command.length === 0)) {
     throw new GlideinError('GLIDEIN_ERR_USAGE', 'run: give exactly one of --spool DIR or -- COMMAND [ARG...]');
   }

@@ -1,0 +1,26 @@
+// Node validation for the pilot: the bundle's requirements through the same runner and formats
+// as `glidein validate` (JSON report, OSGTestResult XML for the factory, the table for humans).
+import { GlideinError, isGlideinError } from '../../shared/errors.ts';
+import { parseRequirements, runValidation, formatXml, formatTable } from '../validate/index.ts';
+import type { ValidateFn } from './pilot.ts';
+
+/** Check the bundle's requirement strings early: a bad one is a bundle problem (exit 2). */
+export function checkBundleRequirements(items: string[], bundlePath: string): void {
+  try {
+    parseRequirements(items);
+  } catch (e) {
+    if (isGlideinError(e)) throw new GlideinError('GLIDEIN_ERR_BUNDLE', `bundle ${bundlePath}: requirements: ${e.message.replace(/^validate: /, '')}`, { cause: e });
+    throw e;
+  }
+}
+
+export function makeValidate(signal?: AbortSignal): ValidateFn {
+  return async (requirements, workdir, env) => {
+    const report = await runValidation({ requirements: parseRequirements(requirements), workdir, env, ...(signal ? { signal } : {}) });
+    return {
+      report,
+      xml: formatXml(report, { cwd: workdir, clientName: 'glidein', cmd: 'glidein run' }),
+      table: formatTable(report),
+    };
+  };
+}

@@ -1,0 +1,167 @@
+// `glidein run` end to end: the real refresh service on loopback with short lifetimes, the agent
+// as a real process (the TypeScript entry), real payload processes.
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI_TS, NODE } from '../helpers/paths.ts';
+import { startTestService, type TestService } from '../fixtures/pilot/service.ts';
+import { writeBundle } from '../fixtures/pilot/support.ts';
+
+interface Agent {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): Agent {
+  const baseEnv = { ...process.env };
+  for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) delete baseEnv[k];
+  const child = spawn(NODE, [CLI_TS, '--log-format', 'json', 'run', ...args], { env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${path}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const services: TestService[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const s of services) await s.cleanup();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup(idtoken = 20) {
+  const s = await startTestService({ idtoken, scitoken: 90 });
+  services.push(s);
+  const dir = mkdtempSync(join(tmpdir(), 'glidein-pilot-run-'));
+  dirs.push(dir);
+  const work = join(dir, 'work');
+  mkdirSync(work);
+  return { s, dir, work };
+}
+
+function summaryOf(stdout: string): Record<string, unknown> {
+  const line = stdout.trim().split('\n').at(-1)!;
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+describe('glidein run', () => {
+  it.concurrent('a payload outliving a 20 s C-CRED sees its IDTOKEN file replaced by a fresh valid one, across a short service outage', async () => {
+    const { s, dir, work } = await setup(20);
+    const bundle = await s.bundlePath('g-outlive');
+    const out = join(dir, 'out');
+    const script = `cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.first; date +%s > ${out}.t1; sleep 26; cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.second; date +%s > ${out}.t2`;
+    const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', script]);
+    await waitFor(`${out}.t1`);
+    // An outage shorter than the credential's lifetime, covering the scheduled refresh.
+    await sleep(1500);
+    await s.stop();
+    await sleep(12_000);
+    await s.restart();
+    const r = await agent.done;
+    expect(r.code, r.stderr).toBe(0);
+    const first = readFileSync(`${out}.first`, 'utf8');
+    const second = readFileSync(`${out}.second`, 'utf8');
+    expect(first.endsWith('\n') && second.endsWith('\n')).toBe(true);
+    expect(second).not.toBe(first);
+    // Each token was valid (signature, issuer, expiry) when the payload read it.
+    const c1 = s.verifyIdtoken(first.trim(), Number(readFileSync(`${out}.t1`, 'utf8')));
+    const c2 = s.verifyIdtoken(second.trim(), Number(readFileSync(`${out}.t2`, 'utf8')));
+    expect(c2['exp'] as number).toBeGreaterThan(c1['exp'] as number);
+    expect(c2['exp'] as number).toBeGreaterThan(Number(readFileSync(`${out}.t1`, 'utf8')) + 20);
+    const summary = summaryOf(r.stdout);
+    expect(summary).toMatchObject({ exitCode: 0, reason: 'command-exited', jobs: { completed: 1 } });
+    expect(summary['refreshes'] as number).toBeGreaterThanOrEqual(2);
+    expect(summary['refreshFailures'] as number).toBeGreaterThanOrEqual(1);
+    // Nothing of the store or the work dir remains.
+    expect(readdirSync(work)).toEqual([]);
+    expect(r.stderr).not.toMatch(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./);
+  }, 60_000);
+
+  it.concurrent('an outage longer than the C-CRED lifetime drains the pilot cleanly', async () => {
+    const { s, dir, work } = await setup(20);
+    const bundle = await s.bundlePath('g-outage');
+    const started = join(dir, 'started');
+    const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; exec sleep 120`]);
+    await waitFor(started);
+    await s.stop();
+    const r = await agent.done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 1, reason: 'ccred-expired', jobs: { killed: 1, running: 0 } });
+    expect(r.stderr).toContain('C-CRED expired');
+    const pid = Number(readFileSync(`${started}.pid`, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(readdirSync(work)).toEqual([]);
+  }, 60_000);
+
+  it.concurrent('SIGTERM drains: the payload is stopped, the store wiped, exit 0', async () => {
+    const { s, dir, work } = await setup(60);
+    const bundle = await s.bundlePath('g-sigterm');
+    const started = join(dir, 'started');
+    const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; exec sleep 120`]);
+    await waitFor(started);
+    const credDir = readdirSync(work).map((d) => join(work, d, 'cred.d'));
+    expect(credDir.length).toBe(1);
+    expect(existsSync(join(credDir[0]!, 'idtokens', 'glidein-collector'))).toBe(true);
+    agent.child.kill('SIGTERM');
+    const r = await agent.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'signal', jobs: { killed: 1 } });
+    const pid = Number(readFileSync(`${started}.pid`, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(readdirSync(work)).toEqual([]);
+  }, 60_000);
+
+  it.concurrent('an empty spool ends the pilot at the idle timeout; --keep-workdir keeps the work dir but not the store', async () => {
+    const { s, dir, work } = await setup(60);
+    const bundle = await s.bundlePath('g-idle');
+    const spool = join(dir, 'spool');
+    mkdirSync(spool);
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--spool', spool, '--idle-timeout', '2', '--keep-workdir']).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'idle-timeout', validation: 'OK' });
+    const kept = readdirSync(work);
+    expect(kept).toHaveLength(1);
+    expect(readdirSync(join(work, kept[0]!))).toEqual([]);
+  }, 60_000);
+
+  it.concurrent('a node failing the bundle requirements reports to the factory and exits 1 after the failure delay', async () => {
+    const { s, dir, work } = await setup(60);
+    const bundle = await s.bundlePath('g-fail');
+    const wire = JSON.parse(readFileSync(bundle, 'utf8')) as Record<string, unknown>;
+    wire['requirements'] = ['cores=4096'];
+    writeBundle(bundle, wire);
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/true']).done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 1, reason: 'validation-failed', validation: 'ERROR', heartbeats: { sent: 1, failed: 0 }, jobs: { started: 0 } });
+    expect(readdirSync(work)).toEqual([]);
+    void dir;
+  }, 60_000);
+
+  it.each([
+    ['group-readable', 0o640, /readable or writable by group or others/],
+    ['world-readable', 0o604, /readable or writable by group or others/],
+  ])('refuses a %s bundle with exit 2 before touching anything', async (_n, mode, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'glidein-pilot-bad-'));
+    dirs.push(dir);
+    const bundle = join(dir, 'b.json');
+    writeFileSync(bundle, '{}');
+    writeBundle(bundle, {}, mode);
+    const r = await startAgent(['--bundle', bundle, '--workdir', dir, '--', '/bin/true']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(readdirSync(dir)).toEqual(['b.json']);
+  });
+});
