@@ -1,7 +1,53 @@
-// 'exec': not implemented yet (a later issue builds it).
-import { GlideinError } from '../../shared/errors.ts';
+// `glidein exec --job FILE [--policy FILE]`: run one job spec through exactly the sandbox path
+// the pilot uses and print its result object on stdout (DESIGN.md section 5, contract).
+import { readFile, mkdtemp, chmod, rm } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GlideinError, errnoCode } from '../../shared/errors.ts';
+import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
+import { CredStore } from '../store/index.ts';
+import { parseJobSpec, loadPolicy, runJob, exitCodeForResult } from '../sandbox/index.ts';
 
-export async function run(_argv: string[], _ctx: CommandContext): Promise<number> {
-  throw new GlideinError('GLIDEIN_ERR_NOT_IMPLEMENTED', 'exec: not implemented yet');
+const MAX_JOB_FILE = 8 * 1024 * 1024;
+
+async function readJob(path: string) {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${path}: cannot read the job spec (${errnoCode(cause) ?? String(cause)})`, { cause });
+  }
+  if (text.length > MAX_JOB_FILE) throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${path}: job spec is larger than 8 MiB`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${path}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  return parseJobSpec(value, path);
+}
+
+export async function run(argv: string[], ctx: CommandContext): Promise<number> {
+  const args = parseCommandArgs('exec', argv, { job: { type: 'string' }, policy: { type: 'string' } });
+  const jobPath = requiredStringFlag('exec', args, 'job', 'the job spec file');
+  const spec = await readJob(jobPath);
+  const policy = await loadPolicy(stringFlag(args, 'policy'));
+  // A private work dir for this one job's credentials; traversable (not listable) so the
+  // mapped account can reach its own cred.d/jobs/<id>/.
+  const workdir = await mkdtemp(join(realpathSync(tmpdir()), 'glidein-exec-'));
+  await chmod(workdir, 0o711);
+  try {
+    const store = await CredStore.open(workdir, { log: ctx.log });
+    try {
+      const result = await runJob(spec, { policy, store, log: ctx.log, signal: ctx.signal, agentEnv: ctx.env });
+      ctx.stdout.write(JSON.stringify(result) + '\n');
+      return exitCodeForResult(result);
+    } finally {
+      await store.wipeAll();
+    }
+  } finally {
+    await rm(workdir, { recursive: true, force: true });
+  }
 }

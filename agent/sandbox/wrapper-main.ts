@@ -1,7 +1,51 @@
-// 'wrapper': not implemented yet (a later issue builds it).
-import { GlideinError } from '../../shared/errors.ts';
+// `glidein wrapper` (internal): what the sandbox starts under the target identity.
+//   glidein wrapper SOCKET                         receive the job over SOCKET and exec it
+//   glidein wrapper kill --signal SIG --session N [--all]
+//                                                  (through the helper) signal the job's processes
+//   glidein wrapper cleanup --job ID               (through the helper) remove the job's own credential dirs
+import { readdirSync, lstatSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { UsageError } from '../../shared/errors.ts';
+import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
+import { runWrapper } from './wrapper.ts';
+import { selfAndAncestors, signalJob } from './process-sweep.ts';
 
-export async function run(_argv: string[], _ctx: CommandContext): Promise<number> {
-  throw new GlideinError('GLIDEIN_ERR_NOT_IMPLEMENTED', 'wrapper: not implemented yet');
+function killCommand(argv: string[]): number {
+  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, all: { type: 'boolean' } });
+  const sig = requiredStringFlag('wrapper kill', args, 'signal', 'SIGTERM or SIGKILL');
+  if (!(sig in osConstants.signals)) throw new UsageError(`wrapper kill: --signal '${sig}' is not a signal name`);
+  const session = Number(stringFlag(args, 'session'));
+  if (!Number.isInteger(session) || session <= 1) throw new UsageError('wrapper kill: --session must be a process id');
+  const uid = process.getuid!();
+  if (uid === 0) throw new UsageError('wrapper kill: refusing to sweep as root (the helper must switch to the job account)');
+  signalJob({ sessions: new Set([session]), uid: args.values['all'] ? uid : null, exclude: selfAndAncestors() }, sig as NodeJS.Signals);
+  return 0;
+}
+
+function cleanupCommand(argv: string[]): number {
+  const args = parseCommandArgs('wrapper cleanup', argv, { job: { type: 'string' } });
+  const job = requiredStringFlag('wrapper cleanup', args, 'job', 'the job id');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(job)) throw new UsageError('wrapper cleanup: --job is not a job id');
+  const uid = process.getuid!();
+  const prefix = `glidein-job-${job}-`;
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const path = join(tmpdir(), name);
+    const st = lstatSync(path);
+    if (st.isDirectory() && st.uid === uid) rmSync(path, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+export async function run(argv: string[], _ctx: CommandContext): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === 'kill') return killCommand(rest);
+  if (first === 'cleanup') return cleanupCommand(rest);
+  if (first === undefined || !first.startsWith('/') || rest.length > 0) {
+    throw new UsageError('wrapper: internal command; expected the absolute path of the agent\'s socket');
+  }
+  return runWrapper(first);
 }

@@ -1,0 +1,87 @@
+// From a job's identity token to a local account (DESIGN.md section 7.1): the signature, exp and
+// nbf are checked with jose against the policy's issuer keys, then iss,sub goes through the
+// mapfile. Anything unverifiable or unmapped is refused: a job never runs under a guessed account.
+import { readFile } from 'node:fs/promises';
+import { createLocalJWKSet, jwtVerify, decodeJwt, type JSONWebKeySet } from 'jose';
+import type { Policy } from './policy.ts';
+import { loadMapfile, mapIdentity } from './mapfile.ts';
+import { lookupAccount, type Account } from './account.ts';
+import { launchError, type LaunchError } from './launch-error.ts';
+
+export interface VerifiedIdentity {
+  iss: string;
+  sub: string;
+}
+
+export type IdentityOutcome = { ok: true; identity: VerifiedIdentity | null; account: Account | null } | { ok: false; error: LaunchError };
+
+const ALGORITHMS = ['ES256', 'ES384', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA'];
+
+async function loadJwks(path: string): Promise<ReturnType<typeof createLocalJWKSet>> {
+  const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
+  return createLocalJWKSet(jwks);
+}
+
+/** Verify the token against the issuer's keys; a reason when it cannot be trusted. */
+export async function verifyIdentityToken(token: string, policy: Policy): Promise<{ ok: true; identity: VerifiedIdentity } | { ok: false; reason: string }> {
+  let iss: unknown;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch {
+    return { ok: false, reason: 'identity token is not a well-formed JWT' };
+  }
+  if (typeof iss !== 'string' || !Object.hasOwn(policy.issuers, iss)) {
+    return { ok: false, reason: `identity token issuer ${JSON.stringify(String(iss)).slice(0, 200)} is not trusted by the policy` };
+  }
+  let keys;
+  try {
+    keys = await loadJwks(policy.issuers[iss]!.jwksFile);
+  } catch (e) {
+    return { ok: false, reason: `cannot load the keys of issuer ${iss} (${(e as Error).message})` };
+  }
+  try {
+    const { payload } = await jwtVerify(token, keys, { issuer: iss, algorithms: ALGORITHMS, clockTolerance: 5 });
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) return { ok: false, reason: 'identity token has no sub claim' };
+    if (typeof payload.exp !== 'number') return { ok: false, reason: 'identity token has no exp claim' };
+    return { ok: true, identity: { iss, sub: payload.sub } };
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
+    return { ok: false, reason: `identity token failed verification (${code}: ${(e as Error).message})` };
+  }
+}
+
+/**
+ * Decide the account a job runs as. `none` mode runs as the agent itself (a given identity
+ * is still verified when the policy names issuers); `setuid` and `helper` need a verified,
+ * mapped, existing, non-root account.
+ */
+export async function resolveIdentity(token: string | null, policy: Policy): Promise<IdentityOutcome> {
+  if (policy.identity === 'none') {
+    if (token === null || Object.keys(policy.issuers).length === 0) return { ok: true, identity: null, account: null };
+    const v = await verifyIdentityToken(token, policy);
+    if (!v.ok) return { ok: false, error: launchError('identity', 'UNVERIFIED', v.reason, true) };
+    return { ok: true, identity: v.identity, account: null };
+  }
+  if (token === null) return { ok: false, error: launchError('identity', 'NO_IDENTITY', `the job has no identity token; policy mode '${policy.identity}' needs one`, true) };
+  const v = await verifyIdentityToken(token, policy);
+  if (!v.ok) return { ok: false, error: launchError('identity', 'UNVERIFIED', v.reason, true) };
+  const rules = await loadMapfile(policy.mapfile!);
+  const name = mapIdentity(rules, v.identity.iss, v.identity.sub);
+  if (name === null) {
+    return { ok: false, error: launchError('identity', 'UNMAPPED', `identity ${v.identity.iss},${v.identity.sub} matches no line of the mapfile ${policy.mapfile}`, true) };
+  }
+  const account = await lookupAccount(name);
+  if (!account) return { ok: false, error: launchError('identity', 'NO_ACCOUNT', `mapped account '${name}' does not exist on this node`, true) };
+  if (account.uid === 0) return { ok: false, error: launchError('identity', 'ROOT_REFUSED', `mapped account '${name}' is root; payloads never run as root`, true) };
+  return { ok: true, identity: v.identity, account };
+}
+
+/** iss and sub of a token without checking it (for matching credential updates only). */
+export function unverifiedSubject(token: string): { iss: string; sub: string } | null {
+  try {
+    const c = decodeJwt(token);
+    return typeof c.iss === 'string' && typeof c.sub === 'string' ? { iss: c.iss, sub: c.sub } : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,121 @@
+// The site policy (DESIGN.md section 5, contract keys): identity switching mode, helper
+// template, mapfile, issuer keys, grace periods. Parsed and defaulted in one place.
+import { readFile } from 'node:fs/promises';
+import { GlideinError, errnoCode } from '../../shared/errors.ts';
+
+export type IdentityMode = 'none' | 'setuid' | 'helper';
+
+export interface IssuerPolicy {
+  readonly jwksFile: string;
+}
+
+export interface Policy {
+  readonly identity: IdentityMode;
+  /** Helper command template; `{user}` and `{uid}` are replaced by the mapped account. */
+  readonly helper: readonly string[];
+  readonly mapfile: string | null;
+  readonly issuers: Readonly<Record<string, IssuerPolicy>>;
+  readonly credentialGraceSeconds: number;
+  readonly killGraceSeconds: number;
+  /** At most this many helper invocations (launches and kills) at once. */
+  readonly helperConcurrency: number;
+  /** A helper that has not started the wrapper after this long is a transient failure. */
+  readonly helperTimeoutSeconds: number;
+  /** Attempts for a transient launch failure (the first included). */
+  readonly launchAttempts: number;
+  /** Where the policy came from, for messages. */
+  readonly source: string;
+}
+
+export const DEFAULT_HELPER = ['sudo', '-n', '-u', '{user}', '--'] as const;
+
+const KNOWN = new Set(['identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts']);
+
+function fail(where: string, field: string, expected: string): never {
+  throw new GlideinError('GLIDEIN_ERR_POLICY', `${where}: field '${field}' ${expected}`, { details: { field } });
+}
+
+function int(where: string, raw: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
+  const v = raw[field];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where, field, `must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** Check a policy object from untrusted input. `where` names the file in messages. */
+export function parsePolicy(value: unknown, where = 'policy'): Policy {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(where, '(root)', 'must be a JSON object');
+  const raw = { ...(value as Record<string, unknown>) };
+  for (const k of Object.keys(raw)) if (!KNOWN.has(k)) fail(where, k, 'is not a policy field');
+
+  const identity = raw['identity'] ?? 'none';
+  if (identity !== 'none' && identity !== 'setuid' && identity !== 'helper') fail(where, 'identity', "must be 'none', 'setuid' or 'helper'");
+
+  let helper: string[] = [...DEFAULT_HELPER];
+  if (raw['helper'] !== undefined) {
+    const h = raw['helper'];
+    if (!Array.isArray(h) || h.length === 0 || h.length > 64 || h.some((x) => typeof x !== 'string' || x.length === 0 || x.includes('\0'))) {
+      fail(where, 'helper', 'must be a non-empty array of non-empty strings (the helper command template)');
+    }
+    helper = [...(h as string[])];
+  }
+  if (!helper[0]!.startsWith('/') && !/^[A-Za-z0-9._-]+$/.test(helper[0]!)) fail(where, 'helper[0]', 'must be a program name or an absolute path');
+  if (identity === 'helper' && !helper.some((a) => a.includes('{user}') || a.includes('{uid}'))) {
+    fail(where, 'helper', "must name the target account with '{user}' or '{uid}'");
+  }
+
+  const mapfile = raw['mapfile'] ?? null;
+  if (mapfile !== null && (typeof mapfile !== 'string' || !mapfile.startsWith('/'))) fail(where, 'mapfile', 'must be an absolute path or null');
+  if (identity !== 'none' && mapfile === null) fail(where, 'mapfile', `is required when identity is '${identity}'`);
+
+  const issuersRaw = raw['issuers'] ?? {};
+  if (issuersRaw === null || typeof issuersRaw !== 'object' || Array.isArray(issuersRaw)) fail(where, 'issuers', 'must be an object of issuer URL → {"jwksFile": PATH}');
+  const issuers: Record<string, IssuerPolicy> = {};
+  for (const [iss, v] of Object.entries(issuersRaw as Record<string, unknown>)) {
+    if (iss.length === 0) fail(where, 'issuers', 'has an empty issuer name');
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(where, `issuers.${iss}`, 'must be an object {"jwksFile": PATH}');
+    const entry = v as Record<string, unknown>;
+    for (const k of Object.keys(entry)) if (k !== 'jwksFile') fail(where, `issuers.${iss}.${k}`, 'is not an issuer field (jwksFile)');
+    const f = entry['jwksFile'];
+    if (typeof f !== 'string' || !f.startsWith('/')) fail(where, `issuers.${iss}.jwksFile`, 'must be an absolute path');
+    issuers[iss] = { jwksFile: f };
+  }
+  if (identity !== 'none' && Object.keys(issuers).length === 0) fail(where, 'issuers', `must name at least one issuer when identity is '${identity}'`);
+
+  return {
+    identity,
+    helper,
+    mapfile: mapfile as string | null,
+    issuers,
+    credentialGraceSeconds: int(where, raw, 'credentialGraceSeconds', 300, 0, 7 * 24 * 3600),
+    killGraceSeconds: int(where, raw, 'killGraceSeconds', 30, 0, 3600),
+    helperConcurrency: int(where, raw, 'helperConcurrency', 4, 1, 256),
+    helperTimeoutSeconds: int(where, raw, 'helperTimeoutSeconds', 30, 1, 3600),
+    launchAttempts: int(where, raw, 'launchAttempts', 3, 1, 10),
+    source: where,
+  };
+}
+
+/** The policy of `path`, or the default (`identity: none`) when no path is given. */
+export async function loadPolicy(path?: string): Promise<Policy> {
+  if (path === undefined) return parsePolicy({}, 'default policy');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: cannot read the policy file (${errnoCode(cause) ?? String(cause)})`, { cause });
+  }
+  if (text.length > 1024 * 1024) throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: policy file is larger than 1 MiB`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  return parsePolicy(value, path);
+}
+
+/** The helper argv for `user`: the template with `{user}`/`{uid}` replaced. */
+export function expandHelper(policy: Policy, user: { name: string; uid: number }): string[] {
+  return policy.helper.map((a) => a.replaceAll('{user}', user.name).replaceAll('{uid}', String(user.uid)));
+}

@@ -1,0 +1,100 @@
+// Finding every process of a job (DESIGN.md section 7.6): by session and process group (the
+// wrapper is a session leader), their descendants, and — when the account runs no other job of
+// this agent — every process of the mapped account, which catches setsid/nohup children that
+// left the session and were re-parented.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  uid: number;
+  /** Start time in clock ticks since boot: tells a reused pid apart. */
+  start: number;
+}
+
+/** A snapshot of the process table from `procRoot` (a fixture tree in tests). */
+export function readProcTable(procRoot = '/proc'): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(join(procRoot, name, 'stat'), 'latin1');
+      // comm may hold spaces and parentheses: the fields start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const uid = statSync(join(procRoot, name)).uid;
+      out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]), uid, start: Number(fields[19]) });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+export interface JobSelector {
+  /** Sessions and process groups the job started (the wrapper's pid). */
+  sessions: ReadonlySet<number>;
+  /** Every process of this uid belongs to the job (only when the account runs nothing else). */
+  uid: number | null;
+  /** Never touched: this agent and its ancestors. */
+  exclude: ReadonlySet<number>;
+}
+
+/** The pids of the job's processes in `table`, descendants included. */
+export function selectJobProcesses(table: readonly ProcInfo[], sel: JobSelector): ProcInfo[] {
+  const chosen = new Map<number, ProcInfo>();
+  for (const p of table) {
+    if (sel.exclude.has(p.pid) || p.pid <= 1) continue;
+    if (sel.sessions.has(p.sid) || sel.sessions.has(p.pgid) || sel.sessions.has(p.pid) || (sel.uid !== null && p.uid === sel.uid)) chosen.set(p.pid, p);
+  }
+  // Descendants, to a fixed point (children may have moved to their own sessions).
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of table) {
+      if (!chosen.has(p.pid) && chosen.has(p.ppid) && !sel.exclude.has(p.pid)) {
+        chosen.set(p.pid, p);
+        grew = true;
+      }
+    }
+  }
+  return [...chosen.values()];
+}
+
+/** This process and its ancestors: never signalled by a sweep. */
+export function selfAndAncestors(procRoot = '/proc'): Set<number> {
+  const out = new Set<number>([process.pid]);
+  let pid = process.ppid;
+  for (let i = 0; i < 64 && pid > 1; i++) {
+    out.add(pid);
+    try {
+      const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'latin1');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+/** Signal every selected process; returns how many were signalled. */
+export function signalJob(sel: JobSelector, signal: NodeJS.Signals, procRoot = '/proc'): number {
+  let n = 0;
+  for (const p of selectJobProcesses(readProcTable(procRoot), sel)) {
+    try {
+      process.kill(p.pid, signal);
+      n++;
+    } catch {
+      /* gone, or not ours to signal */
+    }
+  }
+  return n;
+}

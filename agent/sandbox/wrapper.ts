@@ -1,0 +1,165 @@
+// The wrapper (`glidein wrapper SOCKET`): started by the agent under the target identity (or as
+// root in setuid mode), it reads the wrapper spec over the spec channel, switches identity,
+// places the job's credentials, cleans the environment, sets cwd and umask, and replaces itself
+// with the payload. Any failure before that is one record on the channel; nothing else is sent.
+import { connect, type Socket } from 'node:net';
+import { writeSync, mkdtempSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { atomicWriteFile } from '../store/index.ts';
+import { errnoCode } from '../../shared/errors.ts';
+import { MAX_SPEC_BYTES, type WrapperSpec } from './channel.ts';
+import { launchError, type LaunchError } from './launch-error.ts';
+import { preflightExec } from './preflight.ts';
+
+class WrapperFailure extends Error {
+  readonly record: LaunchError;
+  constructor(record: LaunchError) {
+    super(record.message);
+    this.record = record;
+  }
+}
+
+function failWith(stage: string, code: string, message: string, permanent?: boolean): never {
+  throw new WrapperFailure(launchError(stage, code, message, permanent));
+}
+
+function readSpec(sock: Socket): Promise<WrapperSpec> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new WrapperFailure(launchError('wrapper', 'ETIMEDOUT', 'no job spec from the agent within 30 s', false))), 30_000);
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      buf += d;
+      if (buf.length > MAX_SPEC_BYTES) {
+        clearTimeout(timer);
+        reject(new WrapperFailure(launchError('wrapper', 'BAD_SPEC', 'wrapper spec too large', true)));
+        return;
+      }
+      const nl = buf.indexOf('\n');
+      if (nl === -1) return;
+      clearTimeout(timer);
+      sock.pause();
+      try {
+        resolve(JSON.parse(buf.slice(0, nl)) as WrapperSpec);
+      } catch {
+        reject(new WrapperFailure(launchError('wrapper', 'BAD_SPEC', 'wrapper spec is not JSON', true)));
+      }
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      reject(new WrapperFailure(launchError('wrapper', 'EPIPE', 'the agent closed the channel before sending the spec', false)));
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** setuid mode: become the account for good, and prove root cannot be regained. */
+function dropPrivileges(spec: WrapperSpec): void {
+  const user = spec.user;
+  if (!user) failWith('identity', 'BAD_SPEC', 'setuid mode without a target account', true);
+  if (user.uid === 0) failWith('identity', 'ROOT_REFUSED', 'refusing to run a payload as root', true);
+  if (process.getuid!() !== 0) failWith('identity', 'NOT_ROOT', `setuid mode needs the wrapper to start as root; it runs as uid ${process.getuid!()}`, true);
+  try {
+    (process as unknown as { initgroups(user: string, extraGroup: number): void }).initgroups(user.name, user.gid);
+    process.setgid!(user.gid);
+    process.setuid!(user.uid);
+  } catch (e) {
+    failWith('identity', errnoCode(e) ?? 'EPERM', `cannot switch to ${user.name} (uid ${user.uid}): ${(e as Error).message}`);
+  }
+  let regained = false;
+  try {
+    process.setuid!(0);
+    regained = true;
+  } catch {
+    /* expected: no way back */
+  }
+  if (regained || process.geteuid!() !== user.uid || process.getuid!() !== user.uid || process.getegid!() !== user.gid || process.getgid!() !== user.gid) {
+    failWith('identity', 'CAN_REGAIN_ROOT', `after switching to ${user.name} the process could regain root or kept another identity; refusing to run`, true);
+  }
+}
+
+async function placeCredentials(spec: WrapperSpec): Promise<string | null> {
+  if (!spec.credentials || spec.credentials.length === 0) return null;
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(realpathSync(tmpdir()), `glidein-job-${spec.jobId}-`));
+  } catch (e) {
+    failWith('credentials', errnoCode(e) ?? 'EIO', `cannot create the job's credential directory: ${(e as Error).message}`);
+  }
+  let bearer: string | null = null;
+  for (const c of spec.credentials) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(c.name)) failWith('credentials', 'BAD_SPEC', `bad credential name ${JSON.stringify(c.name)}`, true);
+    const path = join(dir, c.name);
+    try {
+      await atomicWriteFile(path, c.data, { mode: 0o600 });
+    } catch (e) {
+      failWith('credentials', errnoCode(e) ?? 'EIO', `cannot write credential ${c.name}: ${(e as Error).message}`);
+    }
+    if (c.name === spec.bearerName) bearer = path;
+  }
+  return bearer;
+}
+
+function sendRecord(sock: Socket, rec: LaunchError): void {
+  // Written synchronously on the socket's own descriptor: the record must be out before exit.
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  const line = JSON.stringify(rec) + '\n';
+  if (typeof fd === 'number' && fd >= 0) {
+    try {
+      writeSync(fd, line);
+      return;
+    } catch {
+      /* fall back to the stream */
+    }
+  }
+  sock.write(line);
+}
+
+/** Run the wrapper. Returns an exit code only when it could not exec (the record was sent). */
+export async function runWrapper(socketPath: string): Promise<number> {
+  // Warnings would land in the payload's stderr file.
+  process.removeAllListeners('warning');
+  // Node ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve, a caught
+  // one goes back to its default. Catch them so the payload gets the usual dispositions.
+  process.on('SIGPIPE', () => undefined);
+  process.on('SIGXFSZ', () => undefined);
+
+  const sock = connect(socketPath);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
+  try {
+    const spec = await readSpec(sock);
+    if (spec.v !== 1 || typeof spec.executable !== 'string' || !Array.isArray(spec.argv)) failWith('wrapper', 'BAD_SPEC', 'unknown wrapper spec version', true);
+    if (spec.mode === 'setuid') dropPrivileges(spec);
+    else if (spec.mode === 'helper' && spec.user && process.getuid!() !== spec.user.uid) {
+      failWith('identity', 'WRONG_IDENTITY', `the helper started the wrapper as uid ${process.getuid!()}, expected ${spec.user.name} (uid ${spec.user.uid})`, true);
+    }
+    if (process.getuid!() === 0 && spec.mode !== 'none') failWith('identity', 'ROOT_REFUSED', 'refusing to run a payload as root', true);
+
+    const env = { ...spec.env };
+    const bearer = await placeCredentials(spec);
+    if (bearer) env['BEARER_TOKEN_FILE'] = bearer;
+
+    try {
+      process.chdir(spec.cwd);
+    } catch (e) {
+      failWith('cwd', errnoCode(e) ?? 'EIO', `cannot enter the working directory ${spec.cwd}: ${(e as Error).message}`);
+    }
+    process.umask(spec.umask);
+    const pre = preflightExec(spec.executable);
+    if (!pre.ok) failWith('exec', pre.code, pre.message);
+    process.execve!(spec.executable, spec.argv, env);
+  } catch (e) {
+    const rec = e instanceof WrapperFailure ? e.record : launchError('wrapper', errnoCode(e) ?? 'EINTERNAL', `wrapper failed: ${(e as Error).message ?? String(e)}`, false);
+    sendRecord(sock, rec);
+    sock.destroy();
+    return 127;
+  }
+  return 127;
+}
