@@ -99,9 +99,11 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
 
   let server: Server;
   try {
+    // Check for slow clients every second (Node's default is every 30 s).
+    const common = { connectionsCheckingInterval: 1000, headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs };
     server = tlsMaterial
-      ? createHttpsServer({ cert: tlsMaterial.cert, key: tlsMaterial.key })
-      : createHttpServer();
+      ? createHttpsServer({ ...common, cert: tlsMaterial.cert, key: tlsMaterial.key })
+      : createHttpServer(common);
   } catch (cause) {
     await ctx.store.close();
     throw new ConfigError(`--tls-cert/--tls-key: cannot use them (${(cause as Error).message})`, { cause });
@@ -141,6 +143,8 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   const mintCtx: MintContext = { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store };
   const nowSec = () => Math.floor(Date.now() / 1000);
 
+  let draining = false;
+  let closing: Promise<void> | undefined;
   const prune = () => ctx.store.prune(nowSec(), PRUNE_GRACE_SECONDS).catch((e: unknown) => log.warn('state prune failed', { error: e }));
   void prune();
   const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
@@ -313,6 +317,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
       'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
       'content-length': Buffer.byteLength(text),
       'cache-control': 'no-store',
+      ...(draining ? { connection: 'close' } : {}),
       ...headers,
     });
     res.end(text);
@@ -396,7 +401,6 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
 
   log.info('refresh service listening', { url, publicUrl, issuer, kid: ctx.signingKeys.active.kid });
 
-  let closing: Promise<void> | undefined;
   return {
     url,
     port: addr.port,
@@ -404,10 +408,15 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     close(): Promise<void> {
       closing ??= (async () => {
         clearInterval(pruneTimer);
+        draining = true;
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Keep-alive sockets become idle as their last answer goes out (sent with
+        // Connection: close): close them as they do, and everything at the deadline.
         server.closeIdleConnections();
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
         const deadline = setTimeout(() => server.closeAllConnections(), DRAIN_DEADLINE_MS);
         await drained;
+        clearInterval(sweep);
         clearTimeout(deadline);
         await ctx.store.close();
         log.info('refresh service stopped');

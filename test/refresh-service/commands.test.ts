@@ -86,6 +86,30 @@ describe('glidein refresh-service (built executable)', () => {
     expect(end.stderr).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
   });
 
+  it('finishes a request already in flight when SIGTERM arrives, then exits 0', async () => {
+    const { request } = await import('node:http');
+    const { createDpopProof } = await import('../../shared/dpop.ts');
+    const s = await serve(['--state', sb.stateDir, '--config', configFile, '--listen', '127.0.0.1:0']);
+    const bundle = await register('cli-drain', 'CE_DRAIN', s.url);
+    const key = await generateDpopKey();
+    const body = JSON.stringify({ refresh_token: bundle.refreshToken });
+    const dpop = await createDpopProof(key, { htm: 'POST', htu: `${s.url}/v1/refresh` });
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = request(`${s.url}/v1/refresh`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), dpop } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      // Half the body now, SIGTERM, the rest later: the request is in flight during the drain.
+      req.write(body.slice(0, 10));
+      setTimeout(() => s.child.kill('SIGTERM'), 100);
+      setTimeout(() => req.end(body.slice(10)), 400);
+    });
+    expect(await answer).toBe(200);
+    const end = await s.exited;
+    expect(end.code, end.stderr).toBe(0);
+  });
+
   it('keeps the last issued refresh token valid across kill -9 and a restart', async () => {
     const port = await freePort();
     const cfg = join(sb.dir, 'fixed.json');

@@ -278,3 +278,58 @@ describe('status, VO credentials, discovery', () => {
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
   });
 });
+
+describe('slow clients', () => {
+  it('drops a client that never finishes its headers', async () => {
+    const { connect } = await import('node:net');
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ headersTimeoutMs: 300, requestTimeoutMs: 600 }), listen: '127.0.0.1:0' });
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const sock = connect(s.port, '127.0.0.1', () => sock.write('POST /v1/refresh HTTP/1.1\r\nHost: x\r\n'));
+        let got = '';
+        sock.on('data', (d) => (got += d.toString()));
+        sock.on('close', () => resolve(got));
+        sock.on('error', reject);
+        setTimeout(() => reject(new Error('still connected after 5 s')), 5000).unref();
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 4\d\d/);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+});
+
+describe('TLS', () => {
+  it('serves HTTPS with --tls-cert/--tls-key and ships the CA in the bundle', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const https = await import('node:https');
+    const local = await makeSandbox();
+    const cert = join(local.dir, 'cert.pem');
+    const key = join(local.dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const config = local.config({ bundleCaFile: cert });
+    const s = await startRefreshService({ stateDir: local.stateDir, config, listen: '127.0.0.1:0', tls: { cert, key } });
+    try {
+      expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const bundle = parseBundle(await registerPilot({ stateDir: local.stateDir, config, glideinId: 'tls-1', entry: 'CE', url: s.url }));
+      expect(bundle.ca).toContain('BEGIN CERTIFICATE');
+      const dkey = await generateDpopKey();
+      const dpop = await createDpopProof(dkey, { htm: 'POST', htu: `${s.url}/v1/refresh` });
+      const status = await new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ refresh_token: bundle.refreshToken });
+        const req = https.request(`${s.url}/v1/refresh`, { method: 'POST', ca: bundle.ca, headers: { 'content-type': 'application/json', dpop } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(status).toBe(200);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+});
