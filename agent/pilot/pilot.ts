@@ -38,6 +38,7 @@ export interface LaunchContext {
   log: Logger;
   signal: AbortSignal;
   workdir: string;
+  env: NodeJS.ProcessEnv;
 }
 
 export type PilotEndReason = 'idle-timeout' | 'command-exited' | 'signal' | 'max-lifetime' | 'ccred-expired' | 'validation-failed' | 'launch-failed';
@@ -265,7 +266,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
       else jobs.failed++;
       plog.info('payload ended', { exitCode: r.exitCode, signal: r.signal, killedFor: r.killedFor });
     } else {
-      const launch = await o.makeLaunch!({ store, log: plog, signal: drainController.signal, workdir: workdir.dir });
+      const launch = await o.makeLaunch!({ store, log: plog, signal: drainController.signal, workdir: workdir.dir, env: o.env });
       const cores = usableCores(outcome.report);
       const slots = o.slots ?? cores ?? 1;
       const spool = new Spool({

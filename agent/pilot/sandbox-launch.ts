@@ -1,8 +1,6 @@
 // The spool's launcher: every spec goes through exactly the path `glidein exec` uses
 // (parseJobSpec, then the sandbox's startJob with the site policy and the pilot's store).
-import { GlideinError } from '../../shared/errors.ts';
-import { loadPolicy, type Policy } from '../sandbox/policy.ts';
-import { parseJobSpec } from '../sandbox/job-spec.ts';
+import { loadPolicy, parseJobSpec, startJob, type KillReason, type Policy } from '../sandbox/index.ts';
 import type { LaunchContext } from './pilot.ts';
 import type { LaunchFn } from './spool.ts';
 
@@ -12,9 +10,17 @@ export async function loadPilotPolicy(path: string | undefined, needed: boolean)
   return loadPolicy(path);
 }
 
-export function makeSandboxLaunch(_policy: Policy): (ctx: LaunchContext) => LaunchFn {
-  return (_ctx) => (value, where) => {
-    parseJobSpec(value, where);
-    throw new GlideinError('GLIDEIN_ERR_NOT_IMPLEMENTED', 'the sandbox launcher is not available yet');
+function killReason(reason: string): KillReason {
+  return reason === 'credential-expired' || reason === 'timeout' || reason === 'cancelled' ? reason : 'pilot-shutdown';
+}
+
+export function makeSandboxLaunch(policy: Policy): (ctx: LaunchContext) => LaunchFn {
+  return (ctx) => (value, where) => {
+    const spec = parseJobSpec(value, where);
+    const handle = startJob(spec, { policy, store: ctx.store, log: ctx.log, signal: ctx.signal, agentEnv: ctx.env });
+    return {
+      result: handle.result,
+      kill: (reason) => handle.kill(killReason(reason)),
+    };
   };
 }

@@ -21,7 +21,6 @@ export interface SpoolJobResult {
   launchError: { stage: string; code: string; message: string; permanent: boolean } | null;
   uid: number | null;
   durationMs: number;
-  [k: string]: unknown;
 }
 
 export interface LaunchedJob {

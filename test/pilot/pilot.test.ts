@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { CLI_TS, NODE } from '../helpers/paths.ts';
 import { startTestService, type TestService } from '../fixtures/pilot/service.ts';
 import { writeBundle } from '../fixtures/pilot/support.ts';
+import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
+import { createDemoSite } from '../../agent/pilot/demo-site.ts';
+import { chmodSync, chownSync } from 'node:fs';
 
 interface Agent {
   child: ChildProcess;
@@ -37,7 +40,9 @@ async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const services: TestService[] = [];
 const dirs: string[] = [];
+const ACCOUNT = 'glpilotjob';
 afterAll(async () => {
+  if (IS_ROOT) removeAccount(ACCOUNT);
   for (const s of services) await s.cleanup();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -164,4 +169,48 @@ describe('glidein run', () => {
     expect(r.stderr).toMatch(message);
     expect(readdirSync(dir)).toEqual(['b.json']);
   });
+
+  it.runIf(IS_ROOT).concurrent('a spool job mapped to another account reads its own J-CRED but nothing else under the pilot\'s cred.d/', async () => {
+    const account = ensureAccount(ACCOUNT);
+    const { s, dir, work } = await setup(60);
+    chmodSync(dir, 0o711);
+    const bundle = await s.bundlePath('g-spool');
+    const siteDir = join(dir, 'site');
+    mkdirSync(siteDir, { mode: 0o755 });
+    const site = await createDemoSite({ dir: siteDir, identity: 'setuid', accounts: { alice: ACCOUNT } });
+    const outDir = join(dir, 'out');
+    mkdirSync(outDir, { mode: 0o700 });
+    chownSync(outDir, account.uid, account.gid);
+    const spool = join(dir, 'spool');
+    mkdirSync(spool);
+    const script = [
+      'b="$BEARER_TOKEN_FILE"; jd=$(dirname "$b"); c=$(dirname "$(dirname "$jd")")',
+      'try() { if cat "$1" >/dev/null 2>&1; then echo "$2:readable"; else echo "$2:denied"; fi; }',
+      'lst() { if ls "$1" >/dev/null 2>&1; then echo "$2:listable"; else echo "$2:denied"; fi; }',
+      'try "$b" own; lst "$jd" ownDir; lst "$c" credd; lst "$c/jobs" jobs; lst "$c/pilot" pilotDir; lst "$c/idtokens" idtokensDir',
+      'for f in pilot/refresh-token pilot/dpop-key pilot/cred-vo-service idtokens/glidein-collector; do try "$c/$f" "$f"; done',
+      'echo "credd=$c"; id -u',
+    ].join('\n');
+    writeFileSync(join(spool, 'job1.json'), JSON.stringify({
+      id: 'job1', executable: '/bin/sh', args: ['-c', script], cwd: outDir, stdout: join(outDir, 'out'), stderr: join(outDir, 'err'),
+      limits: { wallclockSeconds: 60 }, identity: await site.identityToken('alice', 600),
+      credentials: [{ purpose: 'storage', type: 'scitoken', token: await site.storageToken('alice', 600) }],
+    }));
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--spool', spool, '--policy', site.policyPath, '--idle-timeout', '2']).done;
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(spool, 'job1.result.json'), 'utf8')) as Record<string, unknown>;
+    expect(result, readFileSync(join(outDir, 'err'), 'utf8')).toMatchObject({ id: 'job1', state: 'completed', exitCode: 0, uid: account.uid });
+    expect(existsSync(join(spool, 'job1.done'))).toBe(true);
+    expect(existsSync(join(spool, 'job1.json'))).toBe(false);
+    const out = readFileSync(join(outDir, 'out'), 'utf8');
+    expect(out).toContain(`credd=${work}/`);
+    expect(out).toContain(`\n${account.uid}\n`);
+    const seen = Object.fromEntries(out.split('\n').filter((l) => /^[\w/.-]+:\w+$/.test(l)).map((l) => l.split(':') as [string, string]));
+    expect(seen).toEqual({
+      own: 'readable', ownDir: 'listable', credd: 'denied', jobs: 'denied', pilotDir: 'denied', idtokensDir: 'denied',
+      'pilot/refresh-token': 'denied', 'pilot/dpop-key': 'denied', 'pilot/cred-vo-service': 'denied', 'idtokens/glidein-collector': 'denied',
+    });
+    expect(summaryOf(r.stdout)).toMatchObject({ reason: 'idle-timeout', jobs: { started: 1, completed: 1 } });
+    expect(readdirSync(work)).toEqual([]);
+  }, 60_000);
 });
