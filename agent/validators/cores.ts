@@ -8,7 +8,7 @@ export function checkCores(f: CpuFacts, req: Requirements): CheckOutcome {
   const limits: { cpus: number; why: string }[] = [];
   if (f.affinityCpus !== null && f.affinityCpus > 0) limits.push({ cpus: f.affinityCpus, why: 'affinity' });
   else if (f.nodeCpus !== null) limits.push({ cpus: f.nodeCpus, why: 'node' });
-  if (f.cgroup) limits.push({ cpus: Math.max(1, Math.ceil(f.cgroup.cpus - 1e-9)), why: `cgroup v${f.cgroup.version} quota ${+f.cgroup.cpus.toFixed(2)} CPUs` });
+  if (f.cgroup) limits.push({ cpus: Math.max(1, Math.ceil(f.cgroup.cpus - 1e-9)), why: `cgroup v${f.cgroup.version} quota ${+f.cgroup.cpus.toFixed(2)} CPU${f.cgroup.cpus === 1 ? '' : 's'}` });
   for (const a of f.batch.allocations) if (a.cpus !== undefined) limits.push({ cpus: a.cpus, why: `${a.source} allocation` });
   const required = req.cores ?? null;
   if (limits.length === 0) {

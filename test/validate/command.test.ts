@@ -1,0 +1,120 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { mkdirSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, type CliResult } from '../helpers/run-cli.ts';
+import { CLI_TS, NODE } from '../helpers/paths.ts';
+import { IS_ROOT } from '../helpers/accounts.ts';
+
+// The command runs from source (the executable is exercised by the benchmark and CI's build).
+const validate = (args: string[], env: NodeJS.ProcessEnv = process.env) => runCli(['validate', ...args], { source: true, env });
+
+function run(cmd: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+describe('glidein validate', () => {
+  it('--format json reports every check truthfully on this machine and exits 0', async () => {
+    const r = await validate(['--format', 'json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.status).toBe('OK');
+    const byName = Object.fromEntries(report.checks.map((c: { name: string }) => [c.name, c]));
+    expect(Object.keys(byName)).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions']);
+    expect(byName.cores.value).toBe(availableParallelism());
+    expect(byName.gpu.status).toBe(existsSync('/usr/bin/nvidia-smi') ? 'pass' : 'skip');
+    expect(byName.cvmfs.detail).toBe(`none required; /cvmfs ${existsSync('/cvmfs') ? 'present' : 'absent'}`);
+    expect(report.attributes).toMatchObject({ GLIDEIN_CPUS: availableParallelism(), DetectedGPUs: expect.anything(), HAS_SINGULARITY: expect.any(Boolean) });
+  });
+
+  it('counts only the CPUs in the process\'s affinity mask (taskset -c 0 gives 1 core)', async () => {
+    const r = await run('taskset', ['-c', '0', NODE, CLI_TS, 'validate', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const cores = JSON.parse(r.stdout).checks[0];
+    expect(cores).toMatchObject({ name: 'cores', value: 1 });
+    expect(cores.detail).toMatch(/^1 usable of \d+ \(affinity\)$/);
+  });
+
+  describe.skipIf(!IS_ROOT)('in a real cgroup with a CPU quota', () => {
+    const v1 = '/sys/fs/cgroup/cpu';
+    const dir = join(existsSync(join(v1, 'cgroup.procs')) ? v1 : '/sys/fs/cgroup', `glidein-validate-test-${process.pid}`);
+    let made = false;
+    try {
+      mkdirSync(dir);
+      if (dir.startsWith(v1)) writeFileSync(join(dir, 'cpu.cfs_quota_us'), '100000');
+      else writeFileSync(join(dir, 'cpu.max'), '100000 100000');
+      made = true;
+    } catch {
+      /* no writable cgroup hierarchy here: the test below is skipped */
+    }
+    afterAll(() => {
+      if (made) rmdirSync(dir);
+    });
+    it.skipIf(!made)('reports the quota (1 CPU) as the usable cores', async () => {
+      const r = await run('/bin/sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3" validate --format json', 'sh', dir, NODE, CLI_TS]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).checks[0]).toMatchObject({ name: 'cores', value: 1, detail: expect.stringMatching(/cgroup v[12] quota 1 CPU\)$/) });
+    });
+  });
+
+  it('a failed requirement exits 1 with status ERROR and the failing check marked fail with its category', async () => {
+    const r = await validate(['--format', 'json', '--require', 'cores=100000', '--require', 'disk=1GB']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.status).toBe('ERROR');
+    expect(report.checks[0]).toMatchObject({ name: 'cores', status: 'fail', required: 100000, failure: 'WN_Resource' });
+    expect(report.checks[2]).toMatchObject({ name: 'disk', status: 'pass', required: 1e9 });
+  });
+
+  it.concurrent.each([
+    [['--require', 'colour=blue'], /--require 'colour=blue': unknown requirement key 'colour'; expected one of cores=N/],
+    [['--require', 'memory=8'], /--require 'memory=8' is not valid; expected a size with a unit/],
+    [['--require', 'container=docker'], /--require 'container=docker' is not valid/],
+    [['--format', 'yaml'], /--format 'yaml' is not valid; expected table, json, classad or xml/],
+    [['--workdir', '/nonexistent/glidein'], /--workdir '\/nonexistent\/glidein' is not valid; expected an existing directory/],
+    [['--bogus'], /unknown flag --bogus/],
+  ])('%j is a usage error: exit 2 naming the input', async (args, message) => {
+    const r = await validate(args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('--format classad prints NAME = value lines only', async () => {
+    const r = await validate(['--format', 'classad']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    for (const l of lines) expect(l).toMatch(/^[A-Za-z_]\w* = (True|False|-?\d+(\.\d+)?|"(?:[^"\\]|\\.)*")$/);
+    expect(lines).toContain(`GLIDEIN_CPUS = ${availableParallelism()}`);
+    expect(lines.some((l) => l.startsWith('GLIDEIN_MaxMemMBs = '))).toBe(true);
+  });
+
+  it('--format xml prints an OSGTestResult naming the failing check', async () => {
+    const r = await validate(['--format', 'xml', '--require', 'gpus=1', '--workdir', '/tmp']);
+    expect(r.code).toBe(existsSync('/usr/bin/nvidia-smi') ? 0 : 1);
+    expect(r.stdout).toMatch(/^<\?xml version="1.0"\?>\n<OSGTestResult id="glidein_validate" version="4.3.1">/);
+    if (r.code === 1) {
+      expect(r.stdout).toMatch(/<metric name="failure" ts="[^"]+" uri="local">WN_Resource<\/metric>/);
+      expect(r.stdout).toMatch(/<metric name="TestID" ts="[^"]+" uri="local">gpu<\/metric>/);
+    }
+    expect(r.stdout).toContain('<env name="cwd">/tmp</env>');
+  });
+
+  it('the default table (not on a terminal) prints every check and the outcome', async () => {
+    const r = await validate([]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^CHECK\s+STATUS/);
+    expect(lines.slice(1, 9).map((l) => l.split(/\s+/)[0])).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions']);
+    expect(lines.at(-1)).toMatch(/^OK in \d+ ms$/);
+  });
+});
