@@ -157,10 +157,15 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     if (type !== 'application/json') throw new HttpRefusal(400, 'invalid_request', 'Content-Type must be application/json');
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) throw new HttpRefusal(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
-      chunks.push(chunk);
+    try {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) throw new HttpRefusal(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
+        chunks.push(chunk);
+      }
+    } catch (e) {
+      if (e instanceof HttpRefusal) throw e;
+      throw new HttpRefusal(400, 'invalid_request', 'the request body was cut off', 'aborted');
     }
     let parsed: unknown;
     try {
