@@ -3,7 +3,7 @@
 // credential expiry) → every process of the job gone → credentials wiped → one result.
 import { spawn } from 'node:child_process';
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
-import { writeSync, realpathSync } from 'node:fs';
+import { writeSync, realpathSync, existsSync } from 'node:fs';
 import { tmpdir, constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -288,7 +288,8 @@ class Job {
       }
     }
     const uid = this.account ? this.account.uid : (process.getuid?.() ?? null);
-    const cwd = this.spec.cwd ?? (this.account ? this.account.home : process.cwd());
+    // No cwd given: the account's home (or / when it has none), or the agent's own cwd in none mode.
+    const cwd = this.spec.cwd ?? (this.account ? (existsSync(this.account.home) ? this.account.home : '/') : process.cwd());
     const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user: this.account, jobEnv: this.spec.env, cwd, bearerTokenFile: bearer, tty: this.spec.tty });
     const wspec: WrapperSpec = {
       v: 1,

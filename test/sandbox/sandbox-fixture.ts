@@ -1,0 +1,89 @@
+// Shared setup for the sandbox tests: real accounts, an issuer key with its JWKS file, a
+// mapfile, policies for each mode, and job spec files — all in one temp dir, removed afterwards.
+import { mkdtempSync, writeFileSync, chmodSync, chownSync, rmSync, mkdirSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, exportJWK, SignJWT, type CryptoKey } from 'jose';
+import { ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
+
+export const ISSUER = 'https://issuer.example.org';
+
+export interface SandboxFixture {
+  dir: string;
+  users: { a: TestAccount; b: TestAccount };
+  policies: { none: string; setuid: string; helper: string };
+  /** A policy file with overrides. */
+  policy(fields: Record<string, unknown>): string;
+  token(claims: { sub: string; iss?: string; exp?: number; nbf?: number }, forged?: boolean): Promise<string>;
+  /** Write a job spec file; returns its path. */
+  job(spec: Record<string, unknown>): string;
+  /** A fresh work dir for a job, owned by `owner`. */
+  workdir(owner?: TestAccount): string;
+  cleanup(): void;
+}
+
+let counter = 0;
+
+export async function makeFixture(names: [string, string]): Promise<SandboxFixture> {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'glsbx-test-')));
+  chmodSync(dir, 0o711);
+  const a = ensureAccount(names[0]);
+  const b = ensureAccount(names[1]);
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const forger = await generateKeyPair('ES256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'key-1', alg: 'ES256', use: 'sig' };
+  const jwksFile = join(dir, 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+  const mapfile = join(dir, 'mapfile');
+  writeFileSync(
+    mapfile,
+    [
+      '# test mapfile',
+      'GSI "^/DC=org/CN=someone$" nobody',
+      `SCITOKENS /^https:\\/\\/issuer\\.example\\.org,alice$/ ${a.name}`,
+      `SCITOKENS /^https:\\/\\/issuer\\.example\\.org,bob$/ ${b.name}`,
+      'SCITOKENS /^https:\\/\\/issuer\\.example\\.org,rooty$/ root',
+      '',
+    ].join('\n'),
+  );
+  const base = { mapfile, issuers: { [ISSUER]: { jwksFile } }, killGraceSeconds: 1, credentialGraceSeconds: 2 };
+  const policy = (fields: Record<string, unknown>) => {
+    const p = join(dir, `policy-${++counter}.json`);
+    writeFileSync(p, JSON.stringify({ ...base, ...fields }));
+    return p;
+  };
+  return {
+    dir,
+    users: { a, b },
+    policies: { none: policy({ identity: 'none' }), setuid: policy({ identity: 'setuid' }), helper: policy({ identity: 'helper', helper: ['sudo', '-n', '-u', '{user}', '--'] }) },
+    policy,
+    async token(claims, forged = false) {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ wlcg_ver: '1.0' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'key-1' })
+        .setIssuer(claims.iss ?? ISSUER)
+        .setSubject(claims.sub)
+        .setIssuedAt(now)
+        .setNotBefore(claims.nbf ?? now - 5)
+        .setExpirationTime(claims.exp ?? now + 3600)
+        .setJti(`jti-${++counter}`)
+        .sign((forged ? forger.privateKey : privateKey) as CryptoKey);
+    },
+    job(spec) {
+      const p = join(dir, `job-${++counter}.json`);
+      writeFileSync(p, JSON.stringify(spec));
+      return p;
+    },
+    workdir(owner) {
+      const w = join(dir, `work-${++counter}`);
+      mkdirSync(w, { mode: 0o700 });
+      if (owner) chownSync(w, owner.uid, owner.gid);
+      return w;
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+      removeAccount(a.name);
+      removeAccount(b.name);
+    },
+  };
+}
