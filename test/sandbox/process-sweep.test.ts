@@ -1,0 +1,67 @@
+// Finding a job's processes from a fixture /proc tree: session, process group, descendants that
+// left the session, and (only when asked) every process of the account.
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync, chownSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readProcTable, selectJobProcesses } from '../../agent/sandbox/process-sweep.ts';
+import { Limiter } from '../../agent/sandbox/limiter.ts';
+import { IS_ROOT } from '../helpers/accounts.ts';
+
+const proc = mkdtempSync(join(tmpdir(), 'glsbx-proc-'));
+afterAll(() => rmSync(proc, { recursive: true, force: true }));
+
+function fake(pid: number, ppid: number, pgid: number, sid: number, uid: number, comm = 'sleep') {
+  const d = join(proc, String(pid));
+  mkdirSync(d);
+  // Fields after comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime
+  writeFileSync(join(d, 'stat'), `${pid} (${comm}) S ${ppid} ${pgid} ${sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${1000 + pid}\n`);
+  if (IS_ROOT) chownSync(d, uid, uid);
+}
+
+describe('process sweep', () => {
+  fake(100, 1, 100, 100, 0, 'glidein');
+  fake(200, 100, 200, 200, 5000, 'payload (main)');
+  fake(201, 200, 200, 200, 5000);
+  fake(202, 200, 202, 202, 5000, 'setsid child');
+  fake(203, 202, 202, 202, 5000);
+  fake(300, 1, 300, 300, 5000, 'orphan');
+  fake(400, 1, 400, 400, 6000, 'other user');
+
+  it('reads pid, ppid, pgid, session and start time (comm with spaces and parentheses)', () => {
+    const t = readProcTable(proc);
+    expect(t.find((p) => p.pid === 200)).toMatchObject({ ppid: 100, pgid: 200, sid: 200, start: 1200 });
+  });
+
+  it("the job's session and its descendants are selected, not the agent or other sessions", () => {
+    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), uid: null, exclude: new Set([100]) }).map((p) => p.pid).sort();
+    expect(pids).toEqual([200, 201, 202, 203]);
+  });
+
+  it.skipIf(!IS_ROOT)('a uid sweep also finds orphans that left the session, and nothing of other accounts', () => {
+    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), uid: 5000, exclude: new Set([100]) }).map((p) => p.pid).sort();
+    expect(pids).toEqual([200, 201, 202, 203, 300]);
+  });
+});
+
+describe('helper concurrency limit', () => {
+  it('never runs more than its limit at once, and runs everything', async () => {
+    const l = new Limiter(3);
+    let active = 0;
+    let peak = 0;
+    const done: number[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        l.run(async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 5));
+          active--;
+          done.push(i);
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+    expect(done).toHaveLength(20);
+  });
+});
