@@ -113,8 +113,10 @@ export function parseJobSpec(value: unknown, where = 'job spec'): JobSpec {
     try {
       return parseCredential(c, `credentials[${i}]`);
     } catch (e) {
-      if (isGlideinError(e)) const msg = e.message.startsWith(`credentials[${i}]`) ? e.message : `credentials[${i}]: ${e.message}`;
+      if (isGlideinError(e)) {
+        const msg = e.message.startsWith(`credentials[${i}]`) ? e.message : `credentials[${i}]: ${e.message}`;
         throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${where}: ${msg}`, { cause: e, details: { field: `credentials[${i}]` } });
+      }
       throw e;
     }
   });
