@@ -109,6 +109,21 @@ describe('glidein validate', () => {
     expect(r.stdout).toContain('<env name="cwd">/tmp</env>');
   });
 
+  it('on a terminal prints the header first and each check as it completes, with its time', async () => {
+    const pty = (await import('node-pty')).default;
+    const term = pty.spawn(NODE, [CLI_TS, 'validate'], { cols: 250, rows: 40, env: process.env as Record<string, string> });
+    const chunks: string[] = [];
+    term.onData((d) => chunks.push(d));
+    const code = await new Promise<number>((res) => term.onExit(({ exitCode }) => res(exitCode)));
+    const lines = chunks.join('').split('\r\n').filter((l) => l !== '');
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(/^CHECK\s+STATUS/);
+    const rows = lines.slice(1, 9);
+    expect(rows.map((l) => l.split(/\s+/)[0]).sort()).toEqual(['container', 'cores', 'cvmfs', 'disk', 'gpu', 'memory', 'os', 'permissions']);
+    for (const row of rows) expect(row).toMatch(/\s\d+ms\s/);
+    expect(lines.at(-1)).toMatch(/^OK in \d+ ms$/);
+  });
+
   it('the default table (not on a terminal) prints every check and the outcome', async () => {
     const r = await validate([]);
     expect(r.code).toBe(0);
