@@ -65,6 +65,14 @@ payloads from a spool directory or one command, then clean up.
   --idle-timeout SECONDS   end the pilot when no job arrived for this long (default 1200)
   --spool DIR              run every *.json job spec in DIR
   -- COMMAND [ARG...]      run one payload as the pilot's own identity
+  --failure-delay SECONDS  stay this long after a failed validation before exiting 1
+                           (anti-black-hole; default 1200, 0 allowed)
+  --heartbeat-interval SECONDS  status reports to the factory (default 300)
+  --keep-workdir           keep the work dir at exit (the credential store is always wiped)
+
+Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout, SIGTERM
+drain, max lifetime, the command exited 0); 1 validation failed, the C-CRED expired, or the
+command failed; 2 bad flag or bundle; 3 the command could not be started.
 `,
   'refresh-service': `Usage: glidein refresh-service serve|register|revoke ...
 
