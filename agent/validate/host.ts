@@ -1,6 +1,6 @@
 // Where validation reads the machine from. Every path, the environment, PATH and the clocks are
 // injectable so fixture trees (test/fixtures/validate) drive exactly the code a real node runs.
-import { readFile, access, constants } from 'node:fs/promises';
+import { readFile, access, stat, constants } from 'node:fs/promises';
 import { join, isAbsolute, delimiter } from 'node:path';
 import { errnoCode } from '../../shared/errors.ts';
 
@@ -68,8 +68,10 @@ export async function findOnPath(name: string, host: Host): Promise<string | und
   return undefined;
 }
 
+/** A regular file this process may execute (root passes access(X_OK) for directories too). */
 export async function isExecutable(path: string): Promise<boolean> {
   try {
+    if (!(await stat(path)).isFile()) return false;
     await access(path, constants.X_OK);
     return true;
   } catch {

@@ -87,3 +87,18 @@ describe('gpu', () => {
     expect(checkGpu({ tool: '/x', error: null, devices: devs, usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] }, {}).result.status).toBe('skip');
   });
 });
+
+describe('gpu tool lookup', () => {
+  it('ignores a directory named nvidia-smi on PATH (root passes access(X_OK) on directories)', async () => {
+    const { mkdtempSync, mkdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'glidein-gpu-test-'));
+    try {
+      mkdirSync(join(dir, 'nvidia-smi'));
+      const { result } = await run({ PATH: `${dir}:/usr/bin:/bin` });
+      expect(result).toMatchObject({ status: 'skip', detail: 'no nvidia-smi on PATH: no NVIDIA GPU; none required' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
