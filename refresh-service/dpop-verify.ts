@@ -9,6 +9,8 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 export const DPOP_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
 const MAX_PROOF_LENGTH = 8192;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+const KEY_CACHE_SIZE = 10_000;
+const keyCache = new Map<string, { key: KeyObject; jkt: string }>();
 
 export interface DpopExpectation {
   htm: string;
@@ -81,8 +83,20 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
   if (Array.isArray(header['crit'])) return no('crit header is not supported');
   const jwk = header['jwk'];
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return no('jwk header missing');
-  const key = publicKeyFor(alg, jwk as Record<string, unknown>);
-  if (typeof key === 'string') return no(key);
+  // A pilot signs every proof with the same key: cache the imported key and its thumbprint
+  // by the exact jwk text (a different spelling is only a cache miss).
+  const cacheKey = `${alg}:${JSON.stringify(jwk)}`;
+  let known = keyCache.get(cacheKey);
+  if (!known) {
+    const key = publicKeyFor(alg, jwk as Record<string, unknown>);
+    if (typeof key === 'string') return no(key);
+    const publicJwk: JWK = {};
+    for (const [k, v] of Object.entries(jwk)) if (typeof v === 'string') (publicJwk as Record<string, string>)[k] = v;
+    known = { key, jkt: await calculateJwkThumbprint(publicJwk, 'sha256') };
+    if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+    keyCache.set(cacheKey, known);
+  }
+  const { key, jkt } = known;
   const signature = Buffer.from(s, 'base64url');
   const data = Buffer.from(`${h}.${p}`);
   let good = false;
@@ -103,8 +117,5 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
   if (iat < want.now - want.window) return no('proof is too old');
   const jti = claims['jti'];
   if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) return no('jti must be a string of 8 to 256 characters');
-  const publicJwk: JWK = {};
-  for (const [k, v] of Object.entries(jwk)) if (typeof v === 'string') (publicJwk as Record<string, string>)[k] = v;
-  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
   return { ok: true, jkt, jti, iat };
 }

@@ -108,6 +108,27 @@ describe('refused DPoP proofs neither spend nor revoke the token', () => {
     expect((await refresh(svc.url, current, key)).status).toBe(200);
   });
 
+  it.each([
+    ['RS256 (2048 bits)', () => {
+      const k = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      return { alg: 'RS256', jwk: k.publicKey.export({ format: 'jwk' }), sign: (d: Buffer) => sign('sha256', d, k.privateKey) };
+    }, 200],
+    ['EdDSA (Ed25519)', () => {
+      const k = generateKeyPairSync('ed25519');
+      return { alg: 'EdDSA', jwk: k.publicKey.export({ format: 'jwk' }), sign: (d: Buffer) => sign(null, d, k.privateKey) };
+    }, 200],
+    ['RS256 with a 1024-bit key', () => {
+      const k = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      return { alg: 'RS256', jwk: k.publicKey.export({ format: 'jwk' }), sign: (d: Buffer) => sign('sha256', d, k.privateKey) };
+    }, 401],
+  ])('answers a %s proof with %i', async (_name, make, expected) => {
+    const { token } = await register();
+    const k = make();
+    const dpop = forge({ alg: k.alg, typ: 'dpop+jwt', jwk: k.jwk }, claimsNow(), k.sign);
+    const r = await postJson(`${svc.url}/v1/refresh`, { refresh_token: token }, { dpop });
+    expect(r.status).toBe(expected);
+  });
+
   it('refuses a replayed jti without spending the token', async () => {
     const { token } = await register();
     const key = await generateDpopKey();
