@@ -117,7 +117,8 @@ nothing behind.
 `,
   wrapper: `Usage: glidein wrapper
 
-Internal: the sandbox starts this under the target identity; it reads the job on stdin,
-prepares the environment and replaces itself with the payload. Not for direct use.
+Internal: the sandbox starts this under the target identity; it reads the job over the
+agent's Unix socket, prepares the environment and replaces itself with the payload. Not for
+direct use.
 `,
 };
