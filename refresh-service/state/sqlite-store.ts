@@ -68,6 +68,7 @@ export class SqliteStateStore implements StateStore {
   readonly path: string;
   #db: DatabaseSync;
   #s: Record<string, StatementSync>;
+  #pending: { r: SettleRequest; resolve: (o: SettleOutcome) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(stateDir: string, options: SqliteStoreOptions = {}) {
     this.path = join(stateDir, 'state.db');
@@ -137,28 +138,50 @@ export class SqliteStateStore implements StateStore {
     return row ? { family: toFamily(row), spent: row.spent_at !== null } : undefined;
   }
 
-  async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
-    return this.#tx((): SettleOutcome => {
-      const fresh = this.#s['insertJti']!.run(hashJti(r.jti), r.jtiExpiresAt).changes === 1;
-      if (!fresh) return { kind: 'replayed_jti' };
-      const row = this.#s['peek']!.get(r.oldHash) as (FamilyRow & { spent_at: number | null }) | undefined;
-      if (!row) return { kind: 'unknown' };
-      const family = toFamily(row);
-      if (family.revokedAt !== null) return { kind: 'revoked', family };
-      if (family.expiresAt <= r.now) return { kind: 'expired', family };
-      if (row.spent_at !== null) {
-        // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
-        this.#s['revokeId']!.run(r.now, 'refresh token reuse', family.glideinId);
-        return { kind: 'reused', family: { ...family, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
-      }
-      if (family.jkt !== null && family.jkt !== r.jkt) return { kind: 'wrong_key', family };
-      if (r.newHash === null) return { kind: 'unknown' };
-      if (this.#s['spend']!.run(r.now, r.oldHash).changes !== 1) return { kind: 'unknown' };
-      this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
-      const bound = family.jkt === null;
-      if (bound) this.#s['bind']!.run(r.jkt, family.glideinId);
-      return { kind: 'rotated', family: { ...family, jkt: r.jkt }, bound };
+  /**
+   * Group commit: refreshes settled in the same event-loop turn share one transaction and so
+   * one fsync. Each is decided in arrival order inside it, exactly as if committed one by one,
+   * and no caller hears its outcome before the shared COMMIT.
+   */
+  settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ r, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    try {
+      const outcomes = this.#tx(() => batch.map((b) => this.#settleOne(b.r)));
+      batch.forEach((b, i) => b.resolve(outcomes[i]!));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
+  }
+
+  #settleOne(r: SettleRequest): SettleOutcome {
+    const fresh = this.#s['insertJti']!.run(hashJti(r.jti), r.jtiExpiresAt).changes === 1;
+    if (!fresh) return { kind: 'replayed_jti' };
+    const row = this.#s['peek']!.get(r.oldHash) as (FamilyRow & { spent_at: number | null }) | undefined;
+    if (!row) return { kind: 'unknown' };
+    const family = toFamily(row);
+    if (family.revokedAt !== null) return { kind: 'revoked', family };
+    if (family.expiresAt <= r.now) return { kind: 'expired', family };
+    if (row.spent_at !== null) {
+      // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
+      this.#s['revokeId']!.run(r.now, 'refresh token reuse', family.glideinId);
+      return { kind: 'reused', family: { ...family, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
+    }
+    if (family.jkt !== null && family.jkt !== r.jkt) return { kind: 'wrong_key', family };
+    if (r.newHash === null) return { kind: 'unknown' };
+    if (this.#s['spend']!.run(r.now, r.oldHash).changes !== 1) return { kind: 'unknown' };
+    this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
+    const bound = family.jkt === null;
+    if (bound) this.#s['bind']!.run(r.jkt, family.glideinId);
+    return { kind: 'rotated', family: { ...family, jkt: r.jkt }, bound };
   }
 
   async recordJti(jti: string, expiresAt: number, _now: number): Promise<boolean> {
@@ -208,6 +231,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    this.#flush();
     if (this.#db.isOpen) this.#db.close();
   }
 }

@@ -70,6 +70,26 @@ describe('refresh rotation', () => {
     expect(metrics).toMatch(/glidein_refresh_token_reuse_total [1-9]/);
   });
 
+  it('treats two simultaneous refreshes with one token as reuse: one answer, then the family dies', async () => {
+    const { token } = await register();
+    const key = await generateDpopKey();
+    const answers = await Promise.all([refresh(svc.url, token, key), refresh(svc.url, token, key)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 401]);
+    const winner = answers.find((a) => a.status === 200)!;
+    expect((await refresh(svc.url, winner.body['refresh_token'] as string, key)).body['error']).toBe('invalid_grant');
+  });
+
+  it('settles many families refreshing at once, each rotation on its own', async () => {
+    const pilots = await Promise.all(Array.from({ length: 12 }, async () => ({ ...(await register('CE_BATCH')), key: await generateDpopKey() })));
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(pilots.map((p) => refresh(svc.url, p.token, p.key)));
+      answers.forEach((a, i) => {
+        expect(a.status).toBe(200);
+        pilots[i]!.token = a.body['refresh_token'] as string;
+      });
+    }
+  });
+
   it('refuses an unknown refresh token with invalid_grant', async () => {
     const r = await refresh(svc.url, randomBytes(32).toString('base64url'), await generateDpopKey());
     expect(r).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
