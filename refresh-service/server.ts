@@ -198,8 +198,12 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     return { ...verdict, jtiExpiresAt: Math.max(verdict.iat, now) + config.dpopWindow + config.dpopClockSkew, now };
   }
 
-  function limitFamily(glideinId: string): void {
-    const wait = familyLimit.take(glideinId);
+  /**
+   * Per family AND key: a pilot hammering the service is slowed, but someone holding a copy of
+   * its token (without its key) cannot use up the honest pilot's allowance.
+   */
+  function limitFamily(glideinId: string, jkt: string): void {
+    const wait = familyLimit.take(`${glideinId} ${jkt}`);
     if (wait > 0) throw new HttpRefusal(429, 'rate_limited', 'too many requests for this glidein', 'rate_limited', wait);
   }
 
@@ -215,7 +219,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     }
     // A refused proof returns here: nothing is spent, nothing revoked.
     const proof = await proofFor(req, REFRESH_PATH, info);
-    if (peek) limitFamily(peek.family.glideinId);
+    if (peek) limitFamily(peek.family.glideinId, proof.jkt);
     const now = proof.now;
     const usable = peek && !peek.spent && peek.family.revokedAt === null && peek.family.expiresAt > now && (peek.family.jkt === null || peek.family.jkt === proof.jkt);
     // Mint before committing: once the rotation is committed the answer must go out.
@@ -260,7 +264,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
       security('status report not signed by the family key', info, { jkt: proof.jkt });
       throw new HttpRefusal(401, 'invalid_dpop_proof', 'status must be signed by the key bound at the first refresh');
     }
-    limitFamily(id);
+    limitFamily(id, proof.jkt);
     if (!(await ctx.store.recordJti(proof.jti, proof.jtiExpiresAt, proof.now))) {
       security('DPoP proof replayed', info, { reason: 'jti seen before' });
       throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');

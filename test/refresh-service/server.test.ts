@@ -233,6 +233,9 @@ describe('rate limits', () => {
       const limited = await refresh(s.url, token, key);
       expect(limited).toMatchObject({ status: 429, body: { error: 'rate_limited' } });
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Another key (someone with a copy of the token) has its own bucket and cannot use the
+      // pilot's; its proof is then refused as the wrong key, and the token is still not spent.
+      expect((await refresh(s.url, token, await generateDpopKey())).body['error']).toBe('invalid_dpop_proof');
     } finally {
       await s.close();
       await local.cleanup();
@@ -317,6 +320,33 @@ describe('status, VO credentials, discovery', () => {
     const oidc = (await (await fetch(`${svc.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(oidc['issuer']).toBe(svc.url);
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('connection limits', () => {
+  it('accepts no more than maxConnections connections at once', async () => {
+    const { connect } = await import('node:net');
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ maxConnections: 2 }), listen: '127.0.0.1:0' });
+    const open = (): Promise<{ closedEarly: boolean; sock: import('node:net').Socket }> => new Promise((resolve) => {
+      const sock = connect(s.port, '127.0.0.1');
+      const timer = setTimeout(() => resolve({ closedEarly: false, sock }), 500);
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve({ closedEarly: true, sock });
+      });
+      sock.on('error', () => undefined);
+    });
+    try {
+      const a = await open();
+      const b = await open();
+      const c = await open();
+      expect([a.closedEarly, b.closedEarly, c.closedEarly]).toEqual([false, false, true]);
+      for (const x of [a, b, c]) x.sock.destroy();
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
   });
 });
 
