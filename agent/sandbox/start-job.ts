@@ -33,6 +33,9 @@ export interface StartJobOptions {
   signal?: AbortSignal;
   /** Where the harmless basics of the payload's environment (LANG, TZ …) come from; default process.env. */
   agentEnv?: NodeJS.ProcessEnv;
+  /** How to start `glidein wrapper`; default: this same program (shared/self-command.ts). The
+   * benchmarks pass the built executable so an in-process measurement uses the production wrapper. */
+  wrapperCommand?: readonly string[];
 }
 
 export type UpdateResult = { ok: true } | { ok: false; reason: string };
@@ -176,7 +179,7 @@ class Job {
       signalJob(sel, sig);
       return;
     }
-    const argv = [...expandHelper(this.opts.policy, this.account!), ...selfCommand(), 'wrapper', 'kill', '--signal', sig, '--session', String(this.child.pid), ...(sel.uid !== null ? ['--all'] : [])];
+    const argv = [...expandHelper(this.opts.policy, this.account!), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(this.child.pid), ...(sel.uid !== null ? ['--all'] : [])];
     await this.runHelper(argv);
   }
 
@@ -251,7 +254,7 @@ class Job {
       await this.opts.store.wipe(this.spec.id).catch((e: unknown) => this.log.error('cannot wipe the job credentials', { error: e }));
     }
     if (!this.agentWritesCredentials && this.account && this.credentials.length > 0) {
-      await this.runHelper([...expandHelper(this.opts.policy, this.account), ...selfCommand(), 'wrapper', 'cleanup', '--job', this.spec.id]);
+      await this.runHelper([...expandHelper(this.opts.policy, this.account), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'cleanup', '--job', this.spec.id]);
     }
   }
 
@@ -345,7 +348,7 @@ class Job {
       const stdio = await openJobStdio(this.spec.tty ? { stdin: null, stdout: this.spec.stdout, stderr: null } : this.spec, stdioAccount);
       if (isLaunchError(stdio)) return { kind: 'error', error: stdio };
       closeStdio = stdio.close;
-      const argv = [...(helper ? expandHelper(policy, this.account!) : []), ...selfCommand(), 'wrapper', sockPath];
+      const argv = [...(helper ? expandHelper(policy, this.account!) : []), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', sockPath];
       const spawnEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NODE_NO_WARNINGS: '1' };
 
       const launch = async (): Promise<{ child: ChildProc | null; outcome: ChannelOutcome | { kind: 'spawn-error'; error: Error } | { kind: 'timeout' } | { kind: 'exited-early'; code: number | null } }> => {

@@ -65,7 +65,7 @@ try {
     let startedAt = 0;
     const log = createLogger({ format: 'json', level: 'info', sink: { write: (l) => (l.includes('"payload started"') ? (startedAt = performance.now()) : 0, true) } });
     const t = performance.now();
-    const r = await startJob(parseJobSpec({ ...specObj, id: `bench-${i}` }), { policy, store, log }).result;
+    const r = await startJob(parseJobSpec({ ...specObj, id: `bench-${i}` }), { policy, store, log, ...(existsSync(exe) ? { wrapperCommand: [exe] } : {}) }).result;
     const end = performance.now();
     if (r.state !== 'completed') throw new Error(`bench job ${r.state}: ${r.reason}`);
     if (i < 3) continue; // warm-up
