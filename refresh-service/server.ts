@@ -129,10 +129,16 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     throw new ConfigError(`--listen ${options.listen ?? DEFAULT_LISTEN}: cannot listen there (${code ?? String(cause)})`, { cause });
   }
   server.on('error', (e) => log.error('server error', { error: e }));
-  server.on('clientError', (_e, socket) => {
-    // Malformed HTTP, header timeout: answer 400 when the socket can still take it.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    // Below the request layer (malformed HTTP, slow headers, huge headers): a JSON 4xx when the
+    // socket can still take it, then close.
+    const code = e.code ?? '';
+    const [status, reason] = code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT'
+      ? [408, 'Request Timeout'] : code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    metrics.observe('other', `client_error_${status}`, 0);
+    if (!socket.writable) return void socket.destroy();
+    const body = JSON.stringify({ error: 'invalid_request', error_description: reason.toLowerCase() });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
   });
 
   const addr = server.address() as AddressInfo;

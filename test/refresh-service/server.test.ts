@@ -196,6 +196,22 @@ describe('bad input never gives a 5xx', () => {
     }
   });
 
+  it.each([
+    ['a malformed request line', 'GARBAGE\r\n\r\n', 400],
+    ['headers over the size limit', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ])('answers %s with a JSON %i', async (_what, raw, status) => {
+    const { connect } = await import('node:net');
+    const got = await new Promise<string>((resolve, reject) => {
+      const sock = connect(svc.port, '127.0.0.1', () => sock.write(raw));
+      let text = '';
+      sock.on('data', (d) => (text += d.toString()));
+      sock.on('close', () => resolve(text));
+      sock.on('error', reject);
+    });
+    expect(got.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+    expect(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4))).toHaveProperty('error', 'invalid_request');
+  });
+
   it('answers 413 to a declared body over 64 KiB without reading it', async () => {
     const r = await postJson(`${svc.url}/v1/refresh`, 'x'.repeat(70 * 1024));
     expect(r).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
