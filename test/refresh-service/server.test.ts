@@ -420,3 +420,58 @@ describe('TLS', () => {
     }
   });
 });
+
+describe('persistence and logs', () => {
+  it('remembers a used jti across a restart of the service', async () => {
+    const local = await makeSandbox();
+    const config = local.config();
+    let s = await startRefreshService({ stateDir: local.stateDir, config, listen: '127.0.0.1:0' });
+    try {
+      const b = await registerPilot({ stateDir: local.stateDir, config, glideinId: 'jti-1', entry: 'CE', url: s.url });
+      const key = await generateDpopKey();
+      const jti = randomBytes(12).toString('base64url');
+      const r1 = await refresh(s.url, b.refresh_token, key, { jti });
+      expect(r1.status).toBe(200);
+      await s.close();
+      s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ publicUrl: s.url }), listen: `127.0.0.1:${s.port}` });
+      const replay = await refresh(s.url, r1.body['refresh_token'] as string, key, { jti });
+      expect(replay).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+
+  it('logs one JSON line per request with glidein id, entry, outcome and latency, and never a token', async () => {
+    const { createLogger } = await import('../../shared/log.ts');
+    const { SqliteStateStore } = await import('../../refresh-service/state/sqlite-store.ts');
+    const lines: string[] = [];
+    const local = await makeSandbox();
+    const config = local.config();
+    const s = await startRefreshService({ stateDir: local.stateDir, config, listen: '127.0.0.1:0', log: createLogger({ format: 'json', sink: { write: (l: string) => lines.push(l) } }) });
+    const secrets: string[] = [];
+    try {
+      const b = await registerPilot({ stateDir: local.stateDir, config, glideinId: 'log-1', entry: 'CE_LOG', url: s.url });
+      secrets.push(b.refresh_token, ...b.credentials.map((c) => c['token'] as string));
+      const key = await generateDpopKey();
+      const r1 = await refresh(s.url, b.refresh_token, key);
+      secrets.push(r1.body['refresh_token'] as string, ...(r1.body['credentials'] as { token: string }[]).map((c) => c.token));
+      const url = `${s.url}/v1/status`;
+      expect((await postJson(url, { glidein_id: 'log-1', state: 'running' }, { dpop: await createDpopProof(key, { htm: 'POST', htu: url }) })).status).toBe(200);
+      await refresh(s.url, b.refresh_token, key); // reuse
+    } finally {
+      await s.close();
+    }
+    const store = new SqliteStateStore(local.stateDir);
+    expect(JSON.parse((await store.getStatus('log-1'))!.report)).toMatchObject({ glidein_id: 'log-1', state: 'running' });
+    await store.close();
+    await local.cleanup();
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const requests = records.filter((r) => r['msg'] === 'request' && r['path'] === '/v1/refresh');
+    expect(requests.map((r) => r['outcome'])).toEqual(['rotated', 'reuse_detected']);
+    for (const r of requests) expect(r).toMatchObject({ glidein_id: 'log-1', entry: 'CE_LOG', latency_ms: expect.any(Number) });
+    expect(records.some((r) => r['security'] === true && String(r['msg']).includes('revoked'))).toBe(true);
+    const all = lines.join('');
+    for (const secret of secrets) expect(all).not.toContain(secret);
+  });
+});
