@@ -93,6 +93,9 @@ Serve the refresh protocol (POST /v1/refresh) and its other endpoints.
   --listen HOST:PORT address to listen on (default 127.0.0.1:8443)
   --tls-cert FILE    TLS certificate chain (PEM); with --tls-key serves HTTPS
   --tls-key FILE     TLS private key (PEM)
+
+Prints {"url", "public_url"} on stdout once listening. SIGTERM or SIGINT: finish the
+requests in flight, then exit 0. Exit 2: bad flag, config key, key file, or busy address.
 `,
   'refresh-service register': `Usage: glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
                                         [--url URL] [--lifetime SECONDS]
@@ -106,7 +109,8 @@ Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
 `,
   'refresh-service revoke': `Usage: glidein refresh-service revoke --state DIR (--glidein-id ID | --entry NAME)
 
-Revoke the refresh family of one pilot, or of every pilot of an entry.
+Revoke the refresh family of one pilot, or of every pilot of an entry. Works while 'serve'
+runs on the same state directory. Prints {"revoked": N} on stdout.
 `,
   demo: `Usage: glidein demo
 
