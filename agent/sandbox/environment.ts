@@ -2,6 +2,7 @@
 // pilot. Only harmless basics of the agent's own environment pass (locale, time zone, terminal);
 // then the account's basics, then the job's own variables (which may not set LD_PRELOAD).
 import { FORBIDDEN_JOB_ENV } from './job-spec.ts';
+import { JOB_MARK_VARIABLE } from './process-sweep.ts';
 
 const PASS_FROM_AGENT = ['LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'LC_NUMERIC', 'LC_TIME', 'TZ', 'TERM'];
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -13,6 +14,8 @@ export interface EnvInput {
   cwd: string;
   bearerTokenFile: string | null;
   tty: boolean;
+  /** The job's marker: lets the sweep find processes that left the job's session. Not a secret. */
+  jobMark: string;
 }
 
 export function buildPayloadEnv(input: EnvInput): Record<string, string> {
@@ -35,5 +38,6 @@ export function buildPayloadEnv(input: EnvInput): Record<string, string> {
     if (!FORBIDDEN_JOB_ENV.has(k)) env[k] = v;
   }
   if (input.bearerTokenFile) env['BEARER_TOKEN_FILE'] = input.bearerTokenFile;
+  env[JOB_MARK_VARIABLE] = input.jobMark;
   return env;
 }

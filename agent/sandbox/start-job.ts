@@ -56,9 +56,6 @@ interface ChildProc {
 
 type Attempt = { kind: 'error'; error: LaunchError } | { kind: 'exited'; code: number | null; signal: string | null } | { kind: 'killed-before-start' };
 
-// Accounts with a running job of this agent: a uid-wide sweep is only safe for an account
-// that runs nothing else here.
-const activeUids = new Map<number, number>();
 const KILL_REASON_TEXT: Record<KillReason, string> = {
   timeout: 'wallclock limit reached',
   'credential-expired': 'a credential the job carries is about to expire',
@@ -79,6 +76,8 @@ function isRoot(): boolean {
 
 class Job {
   readonly spec: JobSpec;
+  /** Random per job, in every payload process's environment: finds processes that left the session. */
+  readonly jobMark = randomBytes(16).toString('hex');
   readonly opts: StartJobOptions;
   readonly log: Logger;
   readonly t0 = Date.now();
@@ -179,7 +178,7 @@ class Job {
       signalJob(sel, sig);
       return;
     }
-    const argv = [...expandHelper(this.opts.policy, this.account!), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(this.child.pid), ...(sel.uid !== null ? ['--all'] : [])];
+    const argv = [...expandHelper(this.opts.policy, this.account!), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(this.child.pid), ...(sel.mark !== null ? ['--mark', sel.mark] : [])];
     await this.runHelper(argv);
   }
 
@@ -293,7 +292,7 @@ class Job {
     const uid = this.account ? this.account.uid : (process.getuid?.() ?? null);
     // No cwd given: the account's home (or / when it has none), or the agent's own cwd in none mode.
     const cwd = this.spec.cwd ?? (this.account ? (existsSync(this.account.home) ? this.account.home : '/') : process.cwd());
-    const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user: this.account, jobEnv: this.spec.env, cwd, bearerTokenFile: bearer, tty: this.spec.tty });
+    const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user: this.account, jobEnv: this.spec.env, cwd, bearerTokenFile: bearer, tty: this.spec.tty, jobMark: this.jobMark });
     const wspec: WrapperSpec = {
       v: 1,
       jobId: this.spec.id,
@@ -388,8 +387,7 @@ class Job {
           return { child: null, outcome: { kind: 'spawn-error', error: e.spawnError ?? new Error('spawn failed') } };
         }
         this.child = child;
-        if (this.account) activeUids.set(this.account.uid, (activeUids.get(this.account.uid) ?? 0) + 1);
-        this.selector = { sessions: new Set([child.pid]), uid: null, exclude: selfAndAncestors() };
+        this.selector = { sessions: new Set([child.pid]), mark: this.jobMark, uid: this.account?.uid ?? process.getuid?.() ?? null, exclude: selfAndAncestors() };
         const timeoutMs = (helper ? policy.helperTimeoutSeconds : 30) * 1000;
         let timer: NodeJS.Timeout | undefined;
         const outcome = await Promise.race([
@@ -444,11 +442,7 @@ class Job {
 
   /** After the main process: SIGKILL whatever of the job is left, until nothing is. */
   async reap(child: ChildProc): Promise<void> {
-    const sel = this.selector!;
-    const uid = this.account?.uid;
-    const exclusive = uid !== undefined && uid !== 0 && uid !== process.getuid?.() && activeUids.get(uid) === 1;
-    const full: JobSelector = { ...sel, uid: exclusive ? uid : null };
-    this.selector = full;
+    const full: JobSelector = this.selector!;
     const exited = await Promise.race([child.exit.then(() => true), sleep(100).then(() => false)]);
     if (!exited) {
       await this.signal('SIGKILL');
@@ -464,11 +458,6 @@ class Job {
       if (round === 0) this.log.info('killing processes the job left behind', { count: left.length });
       signalJob(full, 'SIGKILL');
       await sleep(25);
-    }
-    if (uid !== undefined) {
-      const n = (activeUids.get(uid) ?? 1) - 1;
-      if (n <= 0) activeUids.delete(uid);
-      else activeUids.set(uid, n);
     }
     this.child = null;
   }

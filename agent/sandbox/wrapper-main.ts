@@ -1,6 +1,6 @@
 // `glidein wrapper` (internal): what the sandbox starts under the target identity.
 //   glidein wrapper SOCKET                         receive the job over SOCKET and exec it
-//   glidein wrapper kill --signal SIG --session N [--all]
+//   glidein wrapper kill --signal SIG --session N [--mark MARK]
 //                                                  (through the helper) signal the job's processes
 //   glidein wrapper cleanup --job ID               (through the helper) remove the job's own credential dirs
 import { readdirSync, lstatSync, rmSync } from 'node:fs';
@@ -14,14 +14,16 @@ import { runWrapper } from './wrapper.ts';
 import { selfAndAncestors, signalJob } from './process-sweep.ts';
 
 function killCommand(argv: string[]): number {
-  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, all: { type: 'boolean' } });
+  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, mark: { type: 'string' } });
   const sig = requiredStringFlag('wrapper kill', args, 'signal', 'SIGTERM or SIGKILL');
   if (!(sig in osConstants.signals)) throw new UsageError(`wrapper kill: --signal '${sig}' is not a signal name`);
   const session = Number(stringFlag(args, 'session'));
   if (!Number.isInteger(session) || session <= 1) throw new UsageError('wrapper kill: --session must be a process id');
   const uid = process.getuid!();
   if (uid === 0) throw new UsageError('wrapper kill: refusing to sweep as root (the helper must switch to the job account)');
-  signalJob({ sessions: new Set([session]), uid: args.values['all'] ? uid : null, exclude: selfAndAncestors() }, sig as NodeJS.Signals);
+  const mark = stringFlag(args, 'mark') ?? null;
+  if (mark !== null && !/^[0-9a-f]{32}$/.test(mark)) throw new UsageError('wrapper kill: --mark must be 32 hex digits');
+  signalJob({ sessions: new Set([session]), mark, uid, exclude: selfAndAncestors() }, sig as NodeJS.Signals);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // Finding a job's processes from a fixture /proc tree: session, process group, descendants that
-// left the session, and (only when asked) every process of the account.
+// left the session, and orphans of the account that carry the job's marker — never a process of
+// the same account that belongs to another job (another pilot on a shared node).
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, chownSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,15 @@ import { IS_ROOT } from '../helpers/accounts.ts';
 const proc = mkdtempSync(join(tmpdir(), 'glsbx-proc-'));
 afterAll(() => rmSync(proc, { recursive: true, force: true }));
 
-function fake(pid: number, ppid: number, pgid: number, sid: number, uid: number, comm = 'sleep') {
+const MARK = 'a'.repeat(32);
+const OTHER_MARK = 'b'.repeat(32);
+
+function fake(pid: number, ppid: number, pgid: number, sid: number, uid: number, comm = 'sleep', mark?: string) {
   const d = join(proc, String(pid));
   mkdirSync(d);
   // Fields after comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime
   writeFileSync(join(d, 'stat'), `${pid} (${comm}) S ${ppid} ${pgid} ${sid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 ${1000 + pid}\n`);
+  writeFileSync(join(d, 'environ'), ['PATH=/bin', ...(mark ? [`GLIDEIN_JOB_MARK=${mark}`] : [])].join('\0') + '\0');
   if (IS_ROOT) chownSync(d, uid, uid);
 }
 
@@ -25,8 +30,10 @@ describe('process sweep', () => {
   fake(201, 200, 200, 200, 5000);
   fake(202, 200, 202, 202, 5000, 'setsid child');
   fake(203, 202, 202, 202, 5000);
-  fake(300, 1, 300, 300, 5000, 'orphan');
-  fake(400, 1, 400, 400, 6000, 'other user');
+  fake(300, 1, 300, 300, 5000, 'orphan', MARK);
+  fake(301, 1, 301, 301, 5000, 'other job of the same account', OTHER_MARK);
+  fake(302, 1, 302, 302, 5000, 'unmarked process of the same account');
+  fake(400, 1, 400, 400, 6000, 'other user', MARK);
 
   it('reads pid, ppid, pgid, session and start time (comm with spaces and parentheses)', () => {
     const t = readProcTable(proc);
@@ -34,12 +41,12 @@ describe('process sweep', () => {
   });
 
   it("the job's session and its descendants are selected, not the agent or other sessions", () => {
-    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), uid: null, exclude: new Set([100]) }).map((p) => p.pid).sort();
+    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), mark: null, uid: null, exclude: new Set([100]) }, proc).map((p) => p.pid).sort();
     expect(pids).toEqual([200, 201, 202, 203]);
   });
 
-  it.skipIf(!IS_ROOT)('a uid sweep also finds orphans that left the session, and nothing of other accounts', () => {
-    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), uid: 5000, exclude: new Set([100]) }).map((p) => p.pid).sort();
+  it.skipIf(!IS_ROOT)("a marker sweep also finds the job's orphans that left the session, and nothing of other jobs or accounts", () => {
+    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), mark: MARK, uid: 5000, exclude: new Set([100]) }, proc).map((p) => p.pid).sort();
     expect(pids).toEqual([200, 201, 202, 203, 300]);
   });
 });

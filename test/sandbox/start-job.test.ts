@@ -157,6 +157,22 @@ describe.skipIf(!IS_ROOT)('glidein exec through the sandbox', () => {
     expect(userProcesses(fx.users.b.name)).toBe('');
   });
 
+  it("ending one job with background children leaves another pilot's job of the same account running", async () => {
+    // Another pilot on the same node: a job of the same account started by a separate agent process.
+    const w1 = fx.workdir(fx.users.b);
+    const survivor = fx.job({ id: 'other-pilot', executable: '/bin/sh', args: ['-c', 'sleep 4; echo survived'], cwd: w1, stdout: join(w1, 'out'), identity: await fx.token({ sub: 'bob' }) });
+    const other = exec(survivor, fx.policies.setuid);
+    await new Promise((r) => setTimeout(r, 1500));
+    const w2 = fx.workdir(fx.users.b);
+    const job = fx.job({ id: 'bg-shared', executable: join(FIX, 'background.sh'), cwd: w2, stdout: join(w2, 'out'), identity: await fx.token({ sub: 'bob' }) });
+    const r = await exec(job, fx.policies.setuid);
+    expect(r.code, r.stderr).toBe(0);
+    expect(userProcesses(fx.users.b.name)).not.toMatch(/sleep 30[012]/);
+    const o = await other;
+    expect(o.result, o.stderr).toMatchObject({ state: 'completed', exitCode: 0 });
+    expect(readFileSync(join(w1, 'out'), 'utf8')).toContain('survived');
+  });
+
   it('a tty job sees a /dev/pts terminal and its output goes to the stdout file', async () => {
     const w = fx.workdir(fx.users.a);
     const job = fx.job({ id: 'tty', executable: '/bin/sh', args: ['-c', 'tty; test -t 1 && echo is-a-tty'], tty: true, cwd: w, stdout: join(w, 'out'), identity: await fx.token({ sub: 'alice' }) });
