@@ -14,6 +14,7 @@ import { MAX_BODY_BYTES, REFRESH_PATH, STATUS_PATH, isSafeId, type ErrorBody, ty
 import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
 import { effectiveIssuer, type ServiceConfig } from './config.ts';
 import { openServiceContext, type ServiceContext } from './context.ts';
+import { SigningKeyWatcher } from './signing-keys.ts';
 import { verifyDpopProof } from './dpop-verify.ts';
 import { Metrics } from './metrics.ts';
 import { mintCredentials, type MintContext } from './mint.ts';
@@ -146,6 +147,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   const url = `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const publicUrl = config.publicUrl !== '' ? config.publicUrl : url;
   const issuer = effectiveIssuer(config, publicUrl);
+  const keys = new SigningKeyWatcher(stateDir, ctx.signingKeys);
   const mintCtx: MintContext = { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store };
   const nowSec = () => Math.floor(Date.now() / 1000);
 
@@ -229,6 +231,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     const now = proof.now;
     const usable = peek && !peek.spent && peek.family.revokedAt === null && peek.family.expiresAt > now && (peek.family.jkt === null || peek.family.jkt === proof.jkt);
     // Mint before committing: once the rotation is committed the answer must go out.
+    if (usable) mintCtx.signingKeys = await keys.fresh();
     const credentials = usable ? await mintCredentials(mintCtx, { glideinId: peek.family.glideinId, entry: peek.family.entry, now, familyExpiresAt: peek.family.expiresAt }) : [];
     const next = usable ? newRefreshToken() : null;
     const outcome = await ctx.store.settleRefresh({ oldHash, newHash: next === null ? null : hashRefreshToken(next), jkt: proof.jkt, jti: proof.jti, jtiExpiresAt: proof.jtiExpiresAt, now });
@@ -356,7 +359,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     if (path === '/.well-known/jwks.json') {
       allow('GET');
       info.outcome = 'ok';
-      return send(res, 200, { keys: ctx.signingKeys.published.map((k) => k.publicJwk) });
+      return send(res, 200, { keys: (await keys.fresh()).published.map((k) => k.publicJwk) });
     }
     if (path === '/.well-known/openid-configuration') {
       allow('GET');

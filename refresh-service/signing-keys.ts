@@ -2,7 +2,7 @@
 // first start and rotatable; the newest signs, the newest few are published in the JWKS so
 // tokens signed before a rotation stay verifiable until they expire.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { GlideinError } from '../shared/errors.ts';
@@ -24,7 +24,7 @@ export interface SigningKeySet {
   published: ScitokenSigningKey[];
 }
 
-function keyDir(stateDir: string): string {
+export function keyDir(stateDir: string): string {
   return join(stateDir, 'scitoken-keys');
 }
 
@@ -87,4 +87,50 @@ export function signEs256(key: ScitokenSigningKey, header: Record<string, unknow
 /** The public key as PEM (what `scitokens-verify --cred` reads). */
 export function publicKeyPem(key: ScitokenSigningKey): string {
   return createPublicKey(key.privateKey).export({ format: 'pem', type: 'spki' }).toString();
+}
+
+/**
+ * The key set of a running server, re-read when the key directory changes (a rotation by
+ * another process takes effect within `checkEveryMs`), checked at most that often.
+ */
+export class SigningKeyWatcher {
+  readonly #stateDir: string;
+  readonly #checkEveryMs: number;
+  #keys: SigningKeySet;
+  #mtimeMs = 0;
+  #checkedAt = 0;
+  #inFlight: Promise<SigningKeySet> | undefined;
+
+  constructor(stateDir: string, keys: SigningKeySet, checkEveryMs = 1000) {
+    this.#stateDir = stateDir;
+    this.#keys = keys;
+    this.#checkEveryMs = checkEveryMs;
+    this.#checkedAt = Date.now();
+  }
+
+  get current(): SigningKeySet {
+    return this.#keys;
+  }
+
+  /** The current set, after a reload when due and the directory changed. Never throws: on a bad read the old set stays. */
+  async fresh(): Promise<SigningKeySet> {
+    if (Date.now() - this.#checkedAt < this.#checkEveryMs) return this.#keys;
+    // Concurrent callers share one reload.
+    this.#inFlight ??= (async () => {
+      this.#checkedAt = Date.now();
+      try {
+        const m = (await stat(keyDir(this.#stateDir))).mtimeMs;
+        if (m !== this.#mtimeMs) {
+          this.#keys = await loadSigningKeys(this.#stateDir);
+          this.#mtimeMs = m;
+        }
+      } catch {
+        /* keep the keys we have */
+      }
+      return this.#keys;
+    })().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
 }

@@ -475,3 +475,19 @@ describe('persistence and logs', () => {
     for (const secret of secrets) expect(all).not.toContain(secret);
   });
 });
+
+describe('signing key rotation', () => {
+  it('signs with and publishes a key rotated by another process within about a second', async () => {
+    const { rotateSigningKey } = await import('../../refresh-service/index.ts');
+    const { decodeJwtUnverified } = await import('../../shared/jwt-decode.ts');
+    const { token } = await register();
+    const key = await generateDpopKey();
+    const rotated = await rotateSigningKey(sb.stateDir);
+    await new Promise((r) => setTimeout(r, 1100));
+    const r = await refresh(svc.url, token, key);
+    const s = parseRefreshResponse(r.body).credentials.find((c) => c.purpose === 'vo-service')!;
+    expect(decodeJwtUnverified(s.token).header['kid']).toBe(rotated.kid);
+    const jwks = (await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((k) => k.kid)).toContain(rotated.kid);
+  });
+});
