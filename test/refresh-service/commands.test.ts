@@ -71,10 +71,17 @@ describe('glidein refresh-service (built executable)', () => {
       const b = await register('cli-b', 'CE_CLI', s.url);
       expect(a.refreshUrl).toBe(s.url);
       const key = await generateDpopKey();
-      expect((await refresh(s.url, a.refreshToken, key)).status).toBe(200);
-      const revoke = await runCli(['refresh-service', 'revoke', '--state', sb.stateDir, '--entry', 'CE_CLI']);
-      expect(revoke.code, revoke.stderr).toBe(0);
-      expect(JSON.parse(revoke.stdout)).toEqual({ revoked: 2 });
+      const c = await register('cli-c', 'CE_CLI', s.url);
+      const a1 = await refresh(s.url, a.refreshToken, key);
+      expect(a1.status).toBe(200);
+      const byId = await runCli(['refresh-service', 'revoke', '--state', sb.stateDir, '--glidein-id', 'cli-a']);
+      expect(byId.code, byId.stderr).toBe(0);
+      expect(JSON.parse(byId.stdout)).toEqual({ revoked: 1 });
+      expect((await refresh(s.url, a1.body['refresh_token'] as string, key)).body['error']).toBe('invalid_grant');
+      expect((await refresh(s.url, c.refreshToken, await generateDpopKey())).status).toBe(200);
+      const byEntry = await runCli(['refresh-service', 'revoke', '--state', sb.stateDir, '--entry', 'CE_CLI']);
+      expect(byEntry.code, byEntry.stderr).toBe(0);
+      expect(JSON.parse(byEntry.stdout)).toEqual({ revoked: 2 });
       expect((await refresh(s.url, b.refreshToken, key)).body['error']).toBe('invalid_grant');
     } finally {
       s.child.kill('SIGTERM');

@@ -259,6 +259,26 @@ describe('rate limits', () => {
   });
 });
 
+describe('global rate limit', () => {
+  it('answers 429 with Retry-After once the whole service exceeds its burst, health checks excepted', async () => {
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ rateLimit: { globalBurst: 3, globalPerSecond: 1 } }), listen: '127.0.0.1:0' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await postJson(`${s.url}/v1/refresh`, { refresh_token: randomBytes(32).toString('base64url') })).status);
+      expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+      expect(statuses.slice(3)).toEqual([429, 429]);
+      const limited = await postJson(`${s.url}/v1/refresh`, {});
+      expect(limited.body['error']).toBe('rate_limited');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+});
+
 describe('revocation', () => {
   it('revokes one glidein by id from the state dir while the server runs', async () => {
     const a = await register('CE_REV1');
