@@ -7,7 +7,7 @@ import { writeSync, mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atomicWriteFile } from '../store/index.ts';
-import { errnoCode } from '../../shared/errors.ts';
+import { GlideinError, errnoCode } from '../../shared/errors.ts';
 import { MAX_SPEC_BYTES, type WrapperSpec } from './channel.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 import { preflightExec } from './preflight.ts';
@@ -131,7 +131,8 @@ export async function runWrapper(socketPath: string): Promise<number> {
   const sock = connect(socketPath);
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
-    sock.once('error', reject);
+    sock.once('error', (e) =>
+      reject(new GlideinError('GLIDEIN_ERR_LAUNCH', `wrapper: cannot reach the agent's socket ${socketPath}: ${errnoCode(e) ?? e.message}`, { cause: e })));
   });
   try {
     const spec = await readSpec(sock);
