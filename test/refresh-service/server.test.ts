@@ -301,13 +301,20 @@ describe('revocation', () => {
     expect((await refresh(svc.url, other.token, await generateDpopKey())).status).toBe(200);
   });
 
-  it('refuses a family past its maximum lifetime', async () => {
+  it('caps credentials at the family lifetime and refuses the family once it is over', async () => {
+    const { DatabaseSync } = await import('node:sqlite');
     const local = await makeSandbox();
     const s = await startRefreshService({ stateDir: local.stateDir, config: local.config(), listen: '127.0.0.1:0' });
     try {
       const b = await registerPilot({ stateDir: local.stateDir, config: local.config(), glideinId: 'short', entry: 'CE', url: s.url, lifetime: 60 });
-      // Every credential is capped at the family's end.
       for (const c of b.credentials) expect(c['expires_at']).toBeLessThanOrEqual(b.expires_at);
+      // The minute passes (written straight into the real state file, as another instance would).
+      const db = new DatabaseSync(join(local.stateDir, 'state.db'), { timeout: 5000 });
+      db.prepare('UPDATE families SET expires_at = ? WHERE glidein_id = ?').run(Math.floor(Date.now() / 1000) - 1, 'short');
+      db.close();
+      const r = await refresh(s.url, b.refresh_token, await generateDpopKey());
+      expect(r).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+      await expect(registerPilot({ stateDir: local.stateDir, config: local.config(), glideinId: 'short', entry: 'CE', url: s.url })).rejects.toMatchObject({ code: 'GLIDEIN_ERR_STATE' });
     } finally {
       await s.close();
       await local.cleanup();
