@@ -1,9 +1,9 @@
 // The refresh service's configuration: parsed, checked and defaulted in one place (STYLE.md
 // example 5). Contract keys (DESIGN.md section 9) keep their names; the rest are documented
 // extras with safe defaults. Every error names the file and the key.
-import { readFile } from 'node:fs/promises';
+import { readJsonFile } from '../shared/json-file.ts';
 import { hostname } from 'node:os';
-import { ConfigError, errnoCode } from '../shared/errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 export interface RateLimitConfig {
   /** Sustained requests per second over all clients (token bucket refill). */
@@ -160,20 +160,7 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
 export async function loadServiceConfig(path: string | undefined, overrides: Partial<ServiceConfig> = {}): Promise<ServiceConfig> {
   let raw: Record<string, unknown> = {};
   if (path !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (cause) {
-      throw new ConfigError(`config file ${path} cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      throw new ConfigError(`config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path}: expected a JSON object`);
-    raw = parsed as Record<string, unknown>;
+    raw = (await readJsonFile(path, { code: 'GLIDEIN_ERR_CONFIG', what: 'config file', maxBytes: 1024 * 1024, object: true })) as Record<string, unknown>;
   }
   const merged: Record<string, unknown> = { ...raw };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;

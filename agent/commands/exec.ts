@@ -1,10 +1,10 @@
 // `glidein exec --job FILE [--policy FILE]`: run one job spec through exactly the sandbox path
 // the pilot uses and print its result object on stdout (DESIGN.md section 5, contract).
-import { readFile, mkdtemp, chmod, rm } from 'node:fs/promises';
+import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GlideinError, errnoCode } from '../../shared/errors.ts';
+import { readJsonFile } from '../../shared/json-file.ts';
 import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
 import { CredStore } from '../store/index.ts';
@@ -13,20 +13,7 @@ import { parseJobSpec, loadPolicy, runJob, exitCodeForResult } from '../sandbox/
 const MAX_JOB_FILE = 8 * 1024 * 1024;
 
 async function readJob(path: string) {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${path}: cannot read the job spec (${errnoCode(cause) ?? String(cause)})`, { cause });
-  }
-  if (text.length > MAX_JOB_FILE) throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${path}: job spec is larger than 8 MiB`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${path}: not valid JSON (${(cause as Error).message})`, { cause });
-  }
-  return parseJobSpec(value, path);
+  return parseJobSpec(await readJsonFile(path, { code: 'GLIDEIN_ERR_JOB_SPEC', what: 'job spec', maxBytes: MAX_JOB_FILE }), path);
 }
 
 export async function run(argv: string[], ctx: CommandContext): Promise<number> {

@@ -1,7 +1,7 @@
 // The site policy (DESIGN.md section 5, contract keys): identity switching mode, helper
 // template, mapfile, issuer keys, grace periods. Parsed and defaulted in one place.
-import { readFile } from 'node:fs/promises';
-import { GlideinError, errnoCode } from '../../shared/errors.ts';
+import { readJsonFile } from '../../shared/json-file.ts';
+import { GlideinError } from '../../shared/errors.ts';
 
 export type IdentityMode = 'none' | 'setuid' | 'helper';
 
@@ -99,20 +99,7 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
 /** The policy of `path`, or the default (`identity: none`) when no path is given. */
 export async function loadPolicy(path?: string): Promise<Policy> {
   if (path === undefined) return parsePolicy({}, 'default policy');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: cannot read the policy file (${errnoCode(cause) ?? String(cause)})`, { cause });
-  }
-  if (text.length > 1024 * 1024) throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: policy file is larger than 1 MiB`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: not valid JSON (${(cause as Error).message})`, { cause });
-  }
-  return parsePolicy(value, path);
+  return parsePolicy(await readJsonFile(path, { code: 'GLIDEIN_ERR_POLICY', what: 'policy file', maxBytes: 1024 * 1024 }), path);
 }
 
 /** The helper argv for `user`: the template with `{user}`/`{uid}` replaced. */
