@@ -19,7 +19,7 @@
 // Prints one JSON object on stdout (progress on stderr). 127.0.0.1 only; bounded in time.
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -211,6 +211,12 @@ function bulkRegister(stateDir, n) {
   db.close();
 }
 
+/** CPU time (user + system, ms) a process has used, from /proc/<pid>/stat. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
 function dbBytes(stateDir) {
   let total = 0;
   for (const f of ['state.db', 'state.db-wal']) {
@@ -233,7 +239,13 @@ try {
   progress('warm-up (2 s)');
   await closedLoop(svc, pilots, concurrency, 2);
   progress(`max rate: closed loop, ${concurrency} in flight, ${duration} s`);
+  const cpu0 = { svc: cpuMs(svc.child.pid), gen: process.cpuUsage() };
   const maxResult = await closedLoop(svc, pilots, concurrency, duration);
+  const gen = process.cpuUsage(cpu0.gen);
+  const cpuPerRefresh = {
+    serviceMs: round((cpuMs(svc.child.pid) - cpu0.svc) / Math.max(1, maxResult.refreshes), 3),
+    loadGeneratorMs: round((gen.user + gen.system) / 1000 / Math.max(1, maxResult.refreshes), 3),
+  };
   const halfRate = Math.max(1, maxResult.perSecond / 2);
   progress(`half rate: open loop at ${round(halfRate, 1)}/s, ${halfDuration} s`);
   const half = await openLoop(svc, pilots, halfRate, halfDuration);
@@ -270,7 +282,7 @@ try {
     pilots: pilotCount,
     concurrency,
     synchronous: 'full',
-    max: summary(maxResult),
+    max: { ...summary(maxResult), cpuPerRefresh },
     half: { targetPerSecond: round(halfRate, 1), ...summary(half) },
     scale: {
       ratePerSecond: scaleRate,

@@ -123,6 +123,11 @@ const figures = {
   refreshP99Ms: r1(refresh.half.p99Ms),
   refreshCeilingPerSecond: r1(ceiling.perSecond),
   refreshPilots: refresh.pilots,
+  // Where the cores go at the max rate: CPU ms per refresh in the service and in the load
+  // generator (same 2 cores), next to the crypto alone (cores / ceiling).
+  refreshServiceCpuMs: refresh.max.cpuPerRefresh?.serviceMs ?? null,
+  refreshLoadGeneratorCpuMs: refresh.max.cpuPerRefresh?.loadGeneratorMs ?? null,
+  refreshCryptoCpuMs: Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000,
   refreshErrors: refresh.max.errors + refresh.half.errors,
   agentIdleRssMiB: r1(rss.agentIdleRssMiB),
   nodeIdleRssMiB: r1(rss.nodeIdleRssMiB),
@@ -157,6 +162,6 @@ if (!values.json) {
     console.log(row.map((c, j) => c.padEnd(widths[j])).join('  '));
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
-  console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
+  console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
 }
 console.log(JSON.stringify({ ...figures, goals, machine, parts: { validate, launch, refresh, ceiling, rss } }));
