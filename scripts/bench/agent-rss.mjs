@@ -75,12 +75,16 @@ try {
   await Promise.all([refreshed, statusPosted]);
   await sleep(settleMs);
   const agentRss = rssMiB(agent.pid);
+  // Where it goes: anonymous memory (heaps) vs file-backed pages (the executable's mapped image).
+  const st = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
+  const kb = (k) => Math.round((Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(st)?.[1] ?? NaN) / 1024) * 10) / 10;
+  const breakdown = { rssAnonMiB: kb('RssAnon'), rssFileMiB: kb('RssFile'), rssShmemMiB: kb('RssShmem') };
 
   const idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   children.push(idle);
   await sleep(1000);
   const nodeRss = rssMiB(idle.pid);
-  console.log(JSON.stringify({ bench: 'agent-rss', agentIdleRssMiB: agentRss, nodeIdleRssMiB: nodeRss, settleSeconds: settleMs / 1000 }));
+  console.log(JSON.stringify({ bench: 'agent-rss', agentIdleRssMiB: agentRss, ...breakdown, nodeIdleRssMiB: nodeRss, settleSeconds: settleMs / 1000 }));
 } finally {
   for (const c of children.reverse()) {
     if (c.exitCode === null && c.signalCode === null) {
