@@ -3,6 +3,7 @@
 // confusion" attacks), and the embedded `jwk` must be a public key. Signatures are checked
 // with node:crypto; the thumbprint is RFC 7638 (jose). Nothing here touches state: the jti
 // replay check is done by the store, atomically with the token rotation.
+import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
 import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 
@@ -29,15 +30,6 @@ export type DpopVerdict =
 
 function no(reason: string): DpopVerdict {
   return { ok: false, reason };
-}
-
-function decodeJson(part: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `scheme://host[:port]/path` with URL's normalisation (lower-case host, default port dropped). */
@@ -69,12 +61,14 @@ function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | st
 export async function verifyDpopProof(proof: string | undefined, want: DpopExpectation): Promise<DpopVerdict> {
   if (typeof proof !== 'string' || proof.length === 0) return no('missing DPoP header');
   if (proof.length > MAX_PROOF_LENGTH) return no('DPoP proof too long');
-  const parts = proof.split('.');
-  if (parts.length !== 3 || parts.some((p, i) => !/^[A-Za-z0-9_-]*$/.test(p) || (i < 2 && p.length === 0))) return no('DPoP proof is not a compact JWS');
-  const [h, p, s] = parts as [string, string, string];
-  const header = decodeJson(h);
-  const claims = decodeJson(p);
-  if (!header || !claims) return no('DPoP proof header or payload is not a JSON object');
+  let header: Record<string, unknown>;
+  let claims: Record<string, unknown>;
+  try {
+    ({ header, claims } = decodeJwtUnverified(proof));
+  } catch (e) {
+    return no(`DPoP proof is not a compact JWS (${(e as Error).message})`);
+  }
+  const [h, p, s] = proof.split('.') as [string, string, string];
   const alg = header['alg'];
   if (typeof alg !== 'string') return no('DPoP proof has no alg');
   if (alg.toLowerCase() === 'none' || /^HS/i.test(alg)) return no(`alg ${alg} refused: DPoP proofs must be signed with an asymmetric key`);

@@ -3,6 +3,7 @@
 // src/condor_utils/store_cred.cpp (INTEROP.md): unscramble, POOL key doubled, HKDF-SHA256
 // (salt "htcondor", info "master jwt"), HS256. Used by the refresh service to mint, and by
 // anything that needs to check a token against a pool key.
+import { decodeJwtUnverified } from './jwt-decode.ts';
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, link, unlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -132,22 +133,14 @@ export interface IdtokenCheck {
  * Throws GLIDEIN_ERR_TOKEN_MALFORMED or GLIDEIN_ERR_TOKEN_INVALID.
  */
 export function verifyIdtoken(token: string, key: SigningKeyFile, check: IdtokenCheck = {}): Record<string, unknown> {
-  const parts = typeof token === 'string' ? token.trim().split('.') : [];
-  if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
-    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', 'IDTOKEN: expected three base64url parts');
-  }
-  const [h, p, s] = parts as [string, string, string];
   let header: Record<string, unknown>;
   let claims: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
-    claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
+    ({ header, claims } = decodeJwtUnverified(token));
   } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', 'IDTOKEN: header or payload is not JSON', { cause });
+    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', `IDTOKEN: ${(cause as Error).message}`, { cause });
   }
-  if (header === null || typeof header !== 'object' || claims === null || typeof claims !== 'object') {
-    throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', 'IDTOKEN: header and payload must be JSON objects');
-  }
+  const [h, p, s] = token.trim().split('.') as [string, string, string];
   if (header['alg'] !== 'HS256') throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', `IDTOKEN: alg ${String(header['alg'])} is not HS256`);
   if (header['kid'] !== key.kid) throw new GlideinError('GLIDEIN_ERR_TOKEN_INVALID', `IDTOKEN: kid ${String(header['kid'])} is not ${key.kid}`);
   const expected = createHmac('sha256', key.key).update(`${h}.${p}`).digest();
