@@ -49,7 +49,7 @@ export async function loadSigningKeys(stateDir: string): Promise<SigningKeySet> 
     await rotateSigningKey(stateDir);
     keys = await readKeys(stateDir);
   }
-  keys.sort((a, b) => b.createdAt - a.createdAt || a.kid.localeCompare(b.kid));
+  keys.sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
   return { active: keys[0]!, published: keys.slice(0, PUBLISHED_KEYS) };
 }
 

@@ -1,39 +1,51 @@
 // DPoP proofs (RFC 9449), the client side: the agent's key pair is made on the node and its
 // private key never leaves it; each request carries a fresh proof signed by that key.
-import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, importJWK, type JWK, type CryptoKey } from 'jose';
-import { randomBytes } from 'node:crypto';
+// node:crypto signs synchronously in-process; jose's WebCrypto path costs a thread-pool hop per
+// proof and keeps ~15 MiB more resident in an idle pilot (measured), so it is not used here.
+// The refresh service verifies these proofs with node:crypto too (refresh-service/dpop-verify.ts).
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 export const DPOP_ALG = 'ES256';
 
+/** A public P-256 JWK: exactly the members RFC 7638 hashes, in its order. */
+export interface PublicEcJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+}
+
 export interface DpopKey {
-  privateKey: CryptoKey;
-  publicJwk: JWK;
+  privateKey: KeyObject;
+  publicJwk: PublicEcJwk;
   /** RFC 7638 thumbprint of the public key (base64url SHA-256). */
   thumbprint: string;
 }
 
-export async function generateDpopKey(): Promise<DpopKey> {
-  const { privateKey, publicKey } = await generateKeyPair(DPOP_ALG, { extractable: true });
-  return fromKeys(privateKey, publicKey);
+function fromPrivateKey(privateKey: KeyObject): DpopKey {
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') {
+    throw new Error('DPoP key: expected an EC P-256 key');
+  }
+  const publicJwk: PublicEcJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+  // RFC 7638: the required members in lexicographic order, no whitespace.
+  const canonical = JSON.stringify({ crv: publicJwk.crv, kty: publicJwk.kty, x: publicJwk.x, y: publicJwk.y });
+  return { privateKey, publicJwk, thumbprint: createHash('sha256').update(canonical).digest('base64url') };
 }
 
-async function fromKeys(privateKey: CryptoKey, publicKey: CryptoKey): Promise<DpopKey> {
-  const full = await exportJWK(publicKey);
-  const publicJwk: JWK = { kty: full.kty!, crv: full.crv!, x: full.x!, y: full.y! };
-  return { privateKey, publicJwk, thumbprint: await calculateJwkThumbprint(publicJwk, 'sha256') };
+export async function generateDpopKey(): Promise<DpopKey> {
+  return fromPrivateKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 }
 
 /** Serialise the key pair as a private JWK (written 0600 by the credential store, never sent). */
 export async function exportDpopKey(key: DpopKey): Promise<string> {
-  return JSON.stringify(await exportJWK(key.privateKey));
+  return JSON.stringify(key.privateKey.export({ format: 'jwk' }));
 }
 
 export async function importDpopKey(serialised: string): Promise<DpopKey> {
-  const jwk = JSON.parse(serialised) as JWK;
-  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new Error('DPoP key: expected a P-256 private JWK');
-  const privateKey = (await importJWK(jwk, DPOP_ALG, { extractable: true })) as CryptoKey;
-  const publicKey = (await importJWK({ kty: jwk.kty, crv: jwk.crv, x: jwk.x!, y: jwk.y! }, DPOP_ALG)) as CryptoKey;
-  return fromKeys(privateKey, publicKey);
+  const jwk = JSON.parse(serialised) as Record<string, unknown>;
+  if (jwk['kty'] !== 'EC' || jwk['crv'] !== 'P-256' || typeof jwk['d'] !== 'string') throw new Error('DPoP key: expected a P-256 private JWK');
+  return fromPrivateKey(createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }));
 }
 
 export interface ProofOptions {
@@ -44,13 +56,21 @@ export interface ProofOptions {
   jti?: string;
 }
 
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
 /** A DPoP proof JWT: header typ dpop+jwt with the public jwk; claims htm, htu, iat, jti. */
 export async function createDpopProof(key: DpopKey, options: ProofOptions): Promise<string> {
-  return new SignJWT({ htm: options.htm, htu: options.htu })
-    .setProtectedHeader({ alg: DPOP_ALG, typ: 'dpop+jwt', jwk: key.publicJwk })
-    .setIssuedAt(options.iat ?? Math.floor(Date.now() / 1000))
-    .setJti(options.jti ?? randomBytes(16).toString('base64url'))
-    .sign(key.privateKey);
+  const header = b64url({ alg: DPOP_ALG, typ: 'dpop+jwt', jwk: key.publicJwk });
+  const claims = b64url({
+    htm: options.htm,
+    htu: options.htu,
+    iat: options.iat ?? Math.floor(Date.now() / 1000),
+    jti: options.jti ?? randomBytes(16).toString('base64url'),
+  });
+  const signingInput = `${header}.${claims}`;
+  // JWS ES256 signatures are the raw r||s (IEEE P1363), not DER.
+  const signature = sign('sha256', Buffer.from(signingInput), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${signingInput}.${signature.toString('base64url')}`;
 }
 
 /** The `htu` of a URL per RFC 9449: without query and fragment. */

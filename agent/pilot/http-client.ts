@@ -1,7 +1,10 @@
-// The agent's HTTP client (undici): keep-alive connections, TLS trust chosen like grid
+// The agent's HTTP client: keep-alive connections, TLS trust chosen like grid
 // middleware does (bundle CA, X509_CERT_DIR, SSL_CERT_FILE, else the system store) and
 // proxies from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import { GlideinError } from '../../shared/errors.ts';
+import { MAX_BODY_BYTES } from '../../shared/protocol.ts';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { getCACertificates } from 'node:tls';
@@ -70,40 +73,85 @@ export function chooseTrust(bundleCa: string | undefined, env: NodeJS.ProcessEnv
 export interface HttpClientOptions {
   bundleCa: string | undefined;
   env: NodeJS.ProcessEnv;
-  /** Milliseconds to wait for response headers and body. */
+  /** Milliseconds a whole request (connect, headers, body) may take. */
   timeoutMs?: number;
 }
 
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The body as text, at most MAX_BODY_BYTES. */
+  text: string;
+}
+
 export interface HttpClient {
-  dispatcher: Dispatcher;
   trust: TrustChoice;
   timeoutMs: number;
+  /** POST a JSON body; resolves with any status, rejects on transport failure, timeout or an oversized body. */
+  postJson(url: string, headers: Record<string, string>, body: string): Promise<HttpResponse>;
   close(): Promise<void>;
 }
 
-/** One keep-alive dispatcher for all of the pilot's calls to the service. */
+/** The proxy variables of `env` only (lower case wins, as curl does), so nothing else counts. */
+function proxyEnvOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const pick = (name: string) => env[name.toLowerCase()] ?? env[name] ?? '';
+  return { HTTP_PROXY: pick('HTTP_PROXY'), HTTPS_PROXY: pick('HTTPS_PROXY'), NO_PROXY: pick('NO_PROXY') };
+}
+
+/**
+ * One keep-alive agent per scheme for all of the pilot's calls to the service. Node's own
+ * http/https (with its native parser and `proxyEnv` for HTTPS_PROXY/NO_PROXY) rather than
+ * undici: undici's WebAssembly HTTP parser alone keeps about 28 MiB resident in an idle pilot
+ * (measured: 84 vs 56 MiB VmRSS for the same keep-alive request loop).
+ */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const trust = chooseTrust(options.bundleCa, options.env);
-  const env = options.env;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const tls = trust.ca ? { ca: trust.ca } : {};
-  // Pass the proxy settings explicitly ('' = none) so only the given environment counts.
-  const dispatcher = new EnvHttpProxyAgent({
-    httpProxy: env['http_proxy'] ?? env['HTTP_PROXY'] ?? '',
-    httpsProxy: env['https_proxy'] ?? env['HTTPS_PROXY'] ?? '',
-    noProxy: env['no_proxy'] ?? env['NO_PROXY'] ?? '',
-    connect: { ...tls, timeout: 10_000 },
-    requestTls: tls,
-    keepAliveTimeout: 60_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
+  const common = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 4, proxyEnv: proxyEnvOf(options.env) };
+  const agents = {
+    'http:': new http.Agent(common),
+    'https:': new https.Agent({ ...common, ...(trust.ca ? { ca: trust.ca } : {}) }),
+  };
+  const postJson = (url: string, headers: Record<string, string>, body: string): Promise<HttpResponse> => {
+    const target = new URL(url);
+    const scheme = target.protocol === 'https:' ? 'https:' : target.protocol === 'http:' ? 'http:' : undefined;
+    if (!scheme) return Promise.reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: expected an http or https URL`));
+    const send = scheme === 'https:' ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const req = send(target, {
+        method: 'POST',
+        agent: agents[scheme],
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+        signal: AbortSignal.timeout(timeoutMs),
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_BODY_BYTES) {
+            res.destroy();
+            reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: response body larger than ${MAX_BODY_BYTES} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (e) => reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: ${e.message}`, { cause: e })));
+      });
+      req.on('error', (e) => {
+        const why = e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.message;
+        reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: ${why}`, { cause: e }));
+      });
+      req.end(body);
+    });
+  };
   return {
-    dispatcher,
     trust,
     timeoutMs,
+    postJson,
     close: async () => {
-      await dispatcher.close().catch(() => undefined);
+      agents['http:'].destroy();
+      agents['https:'].destroy();
     },
   };
 }

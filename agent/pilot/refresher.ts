@@ -11,7 +11,6 @@
 // * The new refresh token is persisted (atomic, durable) BEFORE the new credentials are used:
 //   the old one is spent the moment the service answers, so a crash after this point must still
 //   find the only valid token on disk.
-import { request } from 'undici';
 import { GlideinError } from '../../shared/errors.ts';
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, MAX_BODY_BYTES, type Bundle } from '../../shared/protocol.ts';
@@ -281,22 +280,15 @@ export class Refresher {
 
   async #exchange(seq: number): Promise<RefreshOutcome> {
     const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(this.#url), iat: Math.floor(this.#clock.now() / 1000) });
-    const res = await request(this.#url, {
-      method: 'POST',
-      dispatcher: this.#o.http.dispatcher,
-      headers: { 'content-type': 'application/json', dpop: proof, accept: 'application/json' },
-      body: JSON.stringify({ refresh_token: this.#refreshToken }),
-      headersTimeout: this.#o.http.timeoutMs,
-      bodyTimeout: this.#o.http.timeoutMs,
-    });
-    const text = await readLimited(res.body);
+    const res = await this.#o.http.postJson(this.#url, { dpop: proof, accept: 'application/json' }, JSON.stringify({ refresh_token: this.#refreshToken }));
+    const text = res.text;
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
       json = undefined;
     }
-    if (res.statusCode === 200) {
+    if (res.status === 200) {
       const parsed = parseRefreshResponse(json);
       if (seq < this.#appliedSeq) {
         return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'an older refresh answer arrived after a newer one; ignored'), status: 200, permanent: false, retryAfterMs: undefined };
@@ -313,29 +305,14 @@ export class Refresher {
       return { ok: true, seq };
     }
     const body = parseErrorBody(json);
-    const name = body?.error ?? `http_${res.statusCode}`;
+    const name = body?.error ?? `http_${res.status}`;
     const description = body?.error_description ? `: ${body.error_description}` : '';
-    const error = new GlideinError('GLIDEIN_ERR_REFRESH', `refresh service answered ${res.statusCode} ${name}${description}`, { details: { status: res.statusCode, error: name } });
+    const error = new GlideinError('GLIDEIN_ERR_REFRESH', `refresh service answered ${res.status} ${name}${description}`, { details: { status: res.status, error: name } });
     // invalid_grant: the token is unknown, spent, revoked or expired; no retry can help.
-    const permanent = name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.statusCode) && res.statusCode < 500;
-    const retryAfterMs = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
-    return { ok: false, seq, error, status: res.statusCode, permanent, retryAfterMs };
+    const permanent = name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500;
+    const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
+    return { ok: false, seq, error, status: res.status, permanent, retryAfterMs };
   }
-}
-
-/** Read a response body, refusing more than the protocol's limit. */
-export async function readLimited(body: AsyncIterable<Buffer | Uint8Array> & { destroy?: (e?: Error) => unknown }, limit = MAX_BODY_BYTES): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy?.();
-      throw new GlideinError('GLIDEIN_ERR_HTTP', `response body larger than ${limit} bytes`);
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** True for credentials that carry an expiry we track (JWTs and explicit expiries). */

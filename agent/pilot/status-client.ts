@@ -1,13 +1,11 @@
 // POST /v1/status: heartbeats, the validation report and the final report, each authenticated
 // by a DPoP proof from the pilot's bound key (DESIGN.md section 9). A failed post is a value:
 // reporting must never stop the pilot.
-import { request } from 'undici';
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { STATUS_PATH } from '../../shared/protocol.ts';
 import type { Logger } from '../../shared/log.ts';
 import { endpointUrl } from './bundle.ts';
 import type { HttpClient } from './http-client.ts';
-import { readLimited } from './refresher.ts';
 import type { Clock } from './clock.ts';
 
 export type PilotState = 'starting' | 'validation-failed' | 'running' | 'retiring' | 'draining' | 'exited';
@@ -55,22 +53,14 @@ export class StatusClient {
   async post(report: StatusReport): Promise<{ ok: boolean; status: number | undefined }> {
     try {
       const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(this.url), iat: Math.floor(this.#o.clock.now() / 1000) });
-      const res = await request(this.url, {
-        method: 'POST',
-        dispatcher: this.#o.http.dispatcher,
-        headers: { 'content-type': 'application/json', dpop: proof },
-        body: JSON.stringify(report),
-        headersTimeout: this.#o.http.timeoutMs,
-        bodyTimeout: this.#o.http.timeoutMs,
-      });
-      await readLimited(res.body).catch(() => '');
-      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      const res = await this.#o.http.postJson(this.url, { dpop: proof }, JSON.stringify(report));
+      const ok = res.status >= 200 && res.status < 300;
       if (ok) this.stats.sent++;
       else {
         this.stats.failed++;
-        this.#o.log.warn('status report refused', { status: res.statusCode, state: report.state });
+        this.#o.log.warn('status report refused', { status: res.status, state: report.state });
       }
-      return { ok, status: res.statusCode };
+      return { ok, status: res.status };
     } catch (e) {
       this.stats.failed++;
       this.#o.log.warn('status report failed', { error: (e as Error).message, state: report.state });

@@ -83,7 +83,7 @@ export class ExpiryIndex {
   entries(): ExpiryEntry[] {
     const out: ExpiryEntry[] = [];
     for (const [key, expiresAt] of this.#expiry) if (expiresAt !== null) out.push({ key, expiresAt });
-    return out.sort((a, b) => a.expiresAt - b.expiresAt || a.key.localeCompare(b.key));
+    return out.sort((a, b) => a.expiresAt - b.expiresAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**

@@ -79,6 +79,15 @@ try {
   const st = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
   const kb = (k) => Math.round((Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(st)?.[1] ?? NaN) / 1024) * 10) / 10;
   const breakdown = { rssAnonMiB: kb('RssAnon'), rssFileMiB: kb('RssFile'), rssShmemMiB: kb('RssShmem') };
+  if (process.env.GLIDEIN_BENCH_SMAPS) {
+    // The largest resident mappings, for finding what holds memory.
+    let current = '';
+    for (const line of readFileSync(`/proc/${agent.pid}/smaps`, 'utf8').split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) current = line;
+      const m = /^Rss:\s+(\d+) kB/.exec(line);
+      if (m && Number(m[1]) > 512) console.error(`${m[1].padStart(7)} kB  ${current}`);
+    }
+  }
 
   const idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   children.push(idle);
