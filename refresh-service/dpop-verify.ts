@@ -4,6 +4,7 @@
 // with node:crypto; the thumbprint is RFC 7638 (jose). Nothing here touches state: the jti
 // replay check is done by the store, atomically with the token rotation.
 import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
+import { verifyEs256 } from '../shared/ecdsa.ts';
 import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 
@@ -95,9 +96,7 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
   const data = Buffer.from(`${h}.${p}`);
   let good = false;
   try {
-    good = alg === 'ES256'
-      ? verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
-      : verify(alg === 'EdDSA' ? null : 'sha256', data, key, signature);
+    good = alg === 'ES256' ? verifyEs256(data, key, signature) : verify(alg === 'EdDSA' ? null : 'sha256', data, key, signature);
   } catch {
     good = false;
   }

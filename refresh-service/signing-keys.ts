@@ -1,6 +1,7 @@
 // S-CRED signing keys: ES256 (P-256), generated into `<state>/scitoken-keys/<kid>.jwk` (0600) on
 // first start and rotatable; the newest signs, the newest few are published in the JWKS so
 // tokens signed before a rotation stay verifiable until they expire.
+import { signEs256 as signJws } from '../shared/ecdsa.ts';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -80,7 +81,7 @@ async function readKeys(stateDir: string): Promise<ScitokenSigningKey[]> {
 export function signEs256(key: ScitokenSigningKey, header: Record<string, unknown>, claims: Record<string, unknown>): string {
   const h = Buffer.from(JSON.stringify({ ...header, alg: 'ES256', kid: key.kid })).toString('base64url');
   const p = Buffer.from(JSON.stringify(claims)).toString('base64url');
-  const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  const sig = signJws(Buffer.from(`${h}.${p}`), key.privateKey);
   return `${h}.${p}.${sig.toString('base64url')}`;
 }
 

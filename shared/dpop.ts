@@ -3,7 +3,8 @@
 // node:crypto signs synchronously in-process; jose's WebCrypto path costs a thread-pool hop per
 // proof and keeps ~15 MiB more resident in an idle pilot (measured), so it is not used here.
 // The refresh service verifies these proofs with node:crypto too (refresh-service/dpop-verify.ts).
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { signEs256 } from './ecdsa.ts';
 
 export const DPOP_ALG = 'ES256';
 
@@ -68,8 +69,7 @@ export async function createDpopProof(key: DpopKey, options: ProofOptions): Prom
     jti: options.jti ?? randomBytes(16).toString('base64url'),
   });
   const signingInput = `${header}.${claims}`;
-  // JWS ES256 signatures are the raw r||s (IEEE P1363), not DER.
-  const signature = sign('sha256', Buffer.from(signingInput), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  const signature = signEs256(Buffer.from(signingInput), key.privateKey);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 
