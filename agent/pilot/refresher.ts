@@ -179,14 +179,20 @@ export class Refresher {
     return p;
   }
 
-  /** Milliseconds until the next refresh given the current credentials and the service's hint. */
-  #nextDelayMs(refreshAfter: number | undefined): number {
+  /** Milliseconds of validity left on the shortest-lived credential (else the bundle's lifetime). */
+  #shortestRemainingMs(): number {
     const now = this.#clock.now();
     let shortest = Infinity;
     for (const c of this.#credentials.values()) {
       if (c.expiresAt !== null) shortest = Math.min(shortest, c.expiresAt * 1000 - now);
     }
-    if (!Number.isFinite(shortest)) shortest = Math.max(0, this.#o.bundle.expiresAt * 1000 - now);
+    return Number.isFinite(shortest) ? shortest : Math.max(0, this.#o.bundle.expiresAt * 1000 - now);
+  }
+
+  /** Milliseconds until the next refresh given the current credentials and the service's hint. */
+  #nextDelayMs(refreshAfter: number | undefined): number {
+    const now = this.#clock.now();
+    const shortest = this.#shortestRemainingMs();
     const jitter = 1 + (this.#random() * 2 - 1) * REFRESH_JITTER;
     let delay = Math.max(0, shortest) * REFRESH_FRACTION * jitter;
     // The service may ask us to wait (refresh_after); follow it while it leaves room before expiry.
@@ -198,7 +204,11 @@ export class Refresher {
   }
 
   #backoffMs(retryAfterMs: number | undefined): number {
-    const ceiling = Math.min(this.#retry.capMs, this.#retry.baseMs * 2 ** Math.min(this.#attempt - 1, 30));
+    // Exponential with full jitter, but never sleeping through what is left of the credentials:
+    // the ceiling shrinks to a quarter of the remaining lifetime, so a service that comes back
+    // shortly before expiry is still reached in time (a pure exponential could wait past it).
+    const urgency = Math.max(this.#retry.floorMs, this.#shortestRemainingMs() / 4);
+    const ceiling = Math.min(this.#retry.capMs, this.#retry.baseMs * 2 ** Math.min(this.#attempt - 1, 30), urgency);
     const jittered = this.#random() * ceiling;
     return Math.max(this.#retry.floorMs, jittered, retryAfterMs ?? 0);
   }

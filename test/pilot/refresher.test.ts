@@ -38,9 +38,9 @@ function freshAnswer(nowS: number, ccredS = 60, scredS = 120) {
   };
 }
 
-async function setup(c: FakeClock, opts: { random?: () => number; ccredS?: number } = {}) {
+async function setup(c: FakeClock, opts: { random?: () => number; ccredS?: number; scredS?: number; lifetimeS?: number } = {}) {
   const nowS = Math.floor(c.now() / 1000);
-  const bundle = parseBundle(bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: opts.ccredS ?? 60 }));
+  const bundle = parseBundle(bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: opts.ccredS ?? 60, ...(opts.scredS ? { scredLifetimeS: opts.scredS } : {}), ...(opts.lifetimeS ? { lifetimeS: opts.lifetimeS } : {}) }));
   const store = await CredStore.open(dir);
   const key = await generateDpopKey();
   const events: RefresherEvent[] = [];
@@ -149,6 +149,22 @@ describe('Refresher', () => {
       expect(w).toBeLessThanOrEqual(1000 * 2 ** i);
       expect(w).toBeGreaterThan(1000 * 2 ** i * 0.9);
     });
+    r.stop();
+  });
+
+  it('never backs off past what is left of the credentials: a service back before expiry is reached in time', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'down' }));
+    const { r, events } = await setup(c, { random: () => 0.999, ccredS: 3600, scredS: 7200, lifetimeS: 86400 });
+    r.start();
+    // Eight failures early on: the exponential ceiling alone is now 120 s.
+    for (let i = 0; i < 8; i++) await r.refresh();
+    // Much later only 20 s of C-CRED remain: every wait must leave room to try again before expiry.
+    c.t += 3_580_000;
+    for (let i = 0; i < 3; i++) await r.refresh();
+    const waits = events.filter((e) => e.type === 'refresh-failed').map((e) => (e as { retryInMs: number }).retryInMs);
+    expect(waits[7]).toBeGreaterThan(60_000);
+    for (const w of waits.slice(8)) expect(w).toBeLessThanOrEqual(20_000 / 4);
     r.stop();
   });
 
