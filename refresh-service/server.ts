@@ -27,7 +27,7 @@ export const VO_CREDENTIALS_PREFIX = '/v1/vo-credentials/';
 const DEFAULT_LISTEN = '127.0.0.1:8443';
 const DRAIN_DEADLINE_MS = 10_000;
 const PRUNE_INTERVAL_MS = 60_000;
-/** Spent tokens are kept a day past their family's end so late reuse is still recognised. */
+/** Spent tokens are kept a day after they were spent (and families a day past their end) so late reuse is still recognised. */
 const PRUNE_GRACE_SECONDS = 24 * 3600;
 
 export interface StartOptions {

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   spent_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(glidein_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_spent ON refresh_tokens(spent_at) WHERE spent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dpop_jti (
   jti_hash TEXT PRIMARY KEY,
   expires_at INTEGER NOT NULL
@@ -99,6 +100,7 @@ export class SqliteStateStore implements StateStore {
       getVo: p('SELECT * FROM vo_credentials WHERE name = ? AND expires_at > ?'),
       pruneJti: p('DELETE FROM dpop_jti WHERE expires_at < ?'),
       pruneFamilies: p('DELETE FROM families WHERE expires_at < ?'),
+      pruneSpent: p('DELETE FROM refresh_tokens WHERE spent_at IS NOT NULL AND spent_at < ?'),
     };
   }
 
@@ -227,6 +229,7 @@ export class SqliteStateStore implements StateStore {
     this.#tx(() => {
       this.#s['pruneJti']!.run(now);
       this.#s['pruneFamilies']!.run(now - graceSeconds);
+      this.#s['pruneSpent']!.run(now - graceSeconds);
     });
   }
 

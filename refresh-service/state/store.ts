@@ -72,7 +72,11 @@ export interface StateStore {
   putVoCredential(record: VoCredentialRecord): Promise<void>;
   /** The latest VO credential under `name` if it is still valid at `now`. */
   getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined>;
-  /** Drop expired jtis, and families (with their tokens) expired more than `graceSeconds` ago. */
+  /**
+   * Drop expired jtis, families (with their tokens) expired more than `graceSeconds` ago, and
+   * tokens spent more than `graceSeconds` ago (state stays bounded per pilot however often it
+   * refreshes; reuse of a token spent longer ago than that is refused as unknown, not detected).
+   */
   prune(now: number, graceSeconds: number): Promise<void>;
   close(): Promise<void>;
 }
