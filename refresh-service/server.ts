@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ConfigError, GlideinError, errnoCode } from '../shared/errors.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { MAX_BODY_BYTES, REFRESH_PATH, STATUS_PATH, isSafeId, type ErrorBody, type ProtocolErrorName } from '../shared/protocol.ts';
@@ -27,6 +27,8 @@ export const VO_CREDENTIALS_PREFIX = '/v1/vo-credentials/';
 const DEFAULT_LISTEN = '127.0.0.1:8443';
 const DRAIN_DEADLINE_MS = 10_000;
 const PRUNE_INTERVAL_MS = 60_000;
+/** How often Node looks for clients past headersTimeout/requestTimeout (its default is 30 s). */
+const SLOW_CLIENT_CHECK_MS = 1000;
 /** Spent tokens are kept a day after they were spent (and families a day past their end) so late reuse is still recognised. */
 const PRUNE_GRACE_SECONDS = 24 * 3600;
 
@@ -101,7 +103,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   let server: Server;
   try {
     // Check for slow clients every second (Node's default is every 30 s).
-    const common = { connectionsCheckingInterval: 1000, headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs };
+    const common = { connectionsCheckingInterval: SLOW_CLIENT_CHECK_MS, headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs };
     server = tlsMaterial
       ? createHttpsServer({ ...common, cert: tlsMaterial.cert, key: tlsMaterial.key })
       : createHttpServer(common);
@@ -139,7 +141,9 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     metrics.observe('other', `client_error_${status}`, 0);
     if (!socket.writable) return void socket.destroy();
     const body = JSON.stringify({ error: 'invalid_request', error_description: reason.toLowerCase() });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    // Write the answer, then destroy: a half-closed socket whose peer never closes would keep its slot.
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    (socket as Socket).destroySoon();
   });
 
   const addr = server.address() as AddressInfo;

@@ -415,6 +415,26 @@ describe('slow clients', () => {
   });
 });
 
+describe('silent connections', () => {
+  it('frees the slot of a connection that never sends a byte and never closes, so such clients cannot fill maxConnections', async () => {
+    const { connect } = await import('node:net');
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 3 }), listen: '127.0.0.1:0' });
+    // Hostile clients: no request, and their own side never closed (allowHalfOpen), so only the
+    // service can free their slots.
+    const hostile = Array.from({ length: 3 }, () => connect({ port: s.port, host: '127.0.0.1', allowHalfOpen: true }).on('error', () => undefined));
+    try {
+      await new Promise((r) => setTimeout(r, 2500));
+      const health = await fetch(`${s.url}/healthz`, { signal: AbortSignal.timeout(3000) });
+      expect(health.status).toBe(200);
+    } finally {
+      for (const h of hostile) h.destroy();
+      await s.close();
+      await local.cleanup();
+    }
+  });
+});
+
 describe('TLS', () => {
   it('serves HTTPS with --tls-cert/--tls-key and ships the CA in the bundle', async () => {
     const { execFileSync } = await import('node:child_process');
