@@ -111,7 +111,7 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
           if (ev.type === 'refreshed') {
             refreshesShown++;
             const parts = ev.credentials.map((c) => `${c.purpose} ${c.type} until ${c.expiresAt === null ? 'never' : clockTime(c.expiresAt)}`);
-            out(`${elapsed()} refresh #${refreshesShown} (${ev.durationMs} ms): ${parts.join(', ')}; next in ${ev.nextInMs === null ? '-' : (ev.nextInMs / 1000).toFixed(1) + ' s'}`);
+            out(`${elapsed()} refresh #${refreshesShown} (${ev.durationMs} ms): ${parts.join(', ')}${ev.nextInMs === null ? '' : `; next in ${(ev.nextInMs / 1000).toFixed(1)} s`}`);
           } else if (ev.type === 'refresh-failed') {
             out(`${elapsed()} refresh failed: ${ev.error}${ev.retryInMs === null ? '' : `; retry in ${(ev.retryInMs / 1000).toFixed(1)} s`}`);
           } else {
