@@ -25,7 +25,14 @@ function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): Agent {
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  // An agent still running near the test's own timeout is killed and its log shown, so a hang
+  // fails with the agent's account of it rather than a bare vitest timeout.
+  const watchdog = setTimeout(() => child.kill('SIGKILL'), 55_000);
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code, stdout, stderr: signal === 'SIGKILL' ? `agent killed by the test watchdog after 55 s; its log:\n${stderr}` : stderr });
+    }));
   return { child, done };
 }
 
