@@ -17,6 +17,9 @@ interface Agent {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
+/** Long e2e tests get 90 s; the watchdog fires a little before. */
+const AGENT_WATCHDOG_MS = 85_000;
+
 function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): Agent {
   const baseEnv = { ...process.env };
   for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) delete baseEnv[k];
@@ -26,12 +29,19 @@ function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): Agent {
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   // An agent still running near the test's own timeout is killed and its log shown, so a hang
-  // fails with the agent's account of it rather than a bare vitest timeout.
-  const watchdog = setTimeout(() => child.kill('SIGKILL'), 55_000);
+  // fails with the agent's account of it rather than a bare vitest timeout. The result comes at
+  // the agent's exit: a surviving payload that still holds the pipes must not hang the test
+  // (the tests check separately that no payload process survives).
+  const watchdog = setTimeout(() => child.kill('SIGKILL'), AGENT_WATCHDOG_MS);
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(watchdog);
-      resolve({ code, stdout, stderr: signal === 'SIGKILL' ? `agent killed by the test watchdog after 55 s; its log:\n${stderr}` : stderr });
+      const finish = (note: string) => resolve({ code, stdout, stderr: signal === 'SIGKILL' ? `agent killed by the test watchdog after ${AGENT_WATCHDOG_MS / 1000} s; its log:\n${stderr}` : stderr + note });
+      const held = setTimeout(() => finish('\n[test] the agent exited but its stdout/stderr stayed open: a payload process survived it'), 2000);
+      child.once('close', () => {
+        clearTimeout(held);
+        finish('');
+      });
     }));
   return { child, done };
 }
@@ -100,7 +110,7 @@ describe('glidein run', () => {
     // Nothing of the store or the work dir remains.
     expect(readdirSync(work)).toEqual([]);
     expect(r.stderr).not.toMatch(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./);
-  }, 60_000);
+  }, 90_000);
 
   it.concurrent('an outage longer than the C-CRED lifetime drains the pilot cleanly', async () => {
     const { s, dir, work } = await setup(20);
@@ -116,7 +126,7 @@ describe('glidein run', () => {
     const pid = Number(readFileSync(`${started}.pid`, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
     expect(readdirSync(work)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it.concurrent('SIGTERM drains: the payload is stopped, the store wiped, exit 0', async () => {
     const { s, dir, work } = await setup(60);
@@ -134,7 +144,7 @@ describe('glidein run', () => {
     const pid = Number(readFileSync(`${started}.pid`, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
     expect(readdirSync(work)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it.concurrent('an empty spool ends the pilot at the idle timeout; --keep-workdir keeps the work dir but not the store', async () => {
     const { s, dir, work } = await setup(60);
@@ -147,7 +157,7 @@ describe('glidein run', () => {
     const kept = readdirSync(work);
     expect(kept).toHaveLength(1);
     expect(readdirSync(join(work, kept[0]!))).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it.concurrent('a node failing the bundle requirements reports to the factory and exits 1 after the failure delay', async () => {
     const { s, dir, work } = await setup(60);
@@ -160,7 +170,7 @@ describe('glidein run', () => {
     expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 1, reason: 'validation-failed', validation: 'ERROR', heartbeats: { sent: 1, failed: 0 }, jobs: { started: 0 } });
     expect(readdirSync(work)).toEqual([]);
     void dir;
-  }, 60_000);
+  }, 90_000);
 
   it.each([
     ['group-readable', 0o640, /readable or writable by group or others/],
@@ -219,5 +229,5 @@ describe('glidein run', () => {
     });
     expect(summaryOf(r.stdout)).toMatchObject({ reason: 'idle-timeout', jobs: { started: 1, completed: 1 } });
     expect(readdirSync(work)).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
