@@ -1,8 +1,8 @@
 // S-CRED signing keys: ES256 (P-256), generated into `<state>/scitoken-keys/<kid>.jwk` (0600) on
 // first start and rotatable; the newest signs, the newest few are published in the JWKS so
 // tokens signed before a rotation stay verifiable until they expire.
-import { signEs256 as signJws } from '../shared/ecdsa.ts';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { signCompactEs256 } from '../shared/ecdsa.ts';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
@@ -77,12 +77,9 @@ async function readKeys(stateDir: string): Promise<ScitokenSigningKey[]> {
   return out;
 }
 
-/** Sign a JWT with ES256 (JWS signature in the IEEE P1363 r||s form). Synchronous. */
+/** Sign a JWT with ES256 (JWS signature in the IEEE P1363 r||s form) under this key's kid. Synchronous. */
 export function signEs256(key: ScitokenSigningKey, header: Record<string, unknown>, claims: Record<string, unknown>): string {
-  const h = Buffer.from(JSON.stringify({ ...header, alg: 'ES256', kid: key.kid })).toString('base64url');
-  const p = Buffer.from(JSON.stringify(claims)).toString('base64url');
-  const sig = signJws(Buffer.from(`${h}.${p}`), key.privateKey);
-  return `${h}.${p}.${sig.toString('base64url')}`;
+  return signCompactEs256({ ...header, alg: 'ES256', kid: key.kid }, claims, key.privateKey);
 }
 
 /** The public key as PEM (what `scitokens-verify --cred` reads). */

@@ -4,7 +4,7 @@
 // proof and keeps ~15 MiB more resident in an idle pilot (measured), so it is not used here.
 // The refresh service verifies these proofs with node:crypto too (refresh-service/dpop-verify.ts).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { signEs256 } from './ecdsa.ts';
+import { signCompactEs256 } from './ecdsa.ts';
 
 export const DPOP_ALG = 'ES256';
 
@@ -57,20 +57,14 @@ export interface ProofOptions {
   jti?: string;
 }
 
-const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
 /** A DPoP proof JWT: header typ dpop+jwt with the public jwk; claims htm, htu, iat, jti. */
 export async function createDpopProof(key: DpopKey, options: ProofOptions): Promise<string> {
-  const header = b64url({ alg: DPOP_ALG, typ: 'dpop+jwt', jwk: key.publicJwk });
-  const claims = b64url({
+  return signCompactEs256({ alg: DPOP_ALG, typ: 'dpop+jwt', jwk: key.publicJwk }, {
     htm: options.htm,
     htu: options.htu,
     iat: options.iat ?? Math.floor(Date.now() / 1000),
     jti: options.jti ?? randomBytes(16).toString('base64url'),
-  });
-  const signingInput = `${header}.${claims}`;
-  const signature = signEs256(Buffer.from(signingInput), key.privateKey);
-  return `${signingInput}.${signature.toString('base64url')}`;
+  }, key.privateKey);
 }
 
 /** The `htu` of a URL per RFC 9449: without query and fragment. */

@@ -65,3 +65,11 @@ export function verifyEs256(data: Uint8Array, publicKey: KeyObject, signature: U
   const der = joseToDer(signature);
   return der !== undefined && verify('sha256', data, publicKey, der);
 }
+
+const jsonPart = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A compact JWS (JWT) signed ES256: base64url(header).base64url(claims).base64url(r||s). */
+export function signCompactEs256(header: Record<string, unknown>, claims: Record<string, unknown>, privateKey: KeyObject): string {
+  const signingInput = `${jsonPart({ ...header, alg: 'ES256' })}.${jsonPart(claims)}`;
+  return `${signingInput}.${signEs256(Buffer.from(signingInput), privateKey).toString('base64url')}`;
+}
