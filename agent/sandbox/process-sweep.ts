@@ -18,6 +18,12 @@ export interface ProcInfo {
   start: number;
 }
 
+/** The fields of /proc/<pid>/stat after `comm` (which may hold spaces and parentheses): [0] is state, [1] ppid … */
+function statFields(procRoot: string, pid: number | string): string[] {
+  const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'latin1');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** A snapshot of the process table from `procRoot` (a fixture tree in tests). */
 export function readProcTable(procRoot = '/proc'): ProcInfo[] {
   const out: ProcInfo[] = [];
@@ -30,9 +36,7 @@ export function readProcTable(procRoot = '/proc'): ProcInfo[] {
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(join(procRoot, name, 'stat'), 'latin1');
-      // comm may hold spaces and parentheses: the fields start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const fields = statFields(procRoot, name);
       const uid = statSync(join(procRoot, name)).uid;
       out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]), uid, start: Number(fields[19]) });
     } catch {
@@ -94,8 +98,7 @@ export function selfAndAncestors(procRoot = '/proc'): Set<number> {
   for (let i = 0; i < 64 && pid > 1; i++) {
     out.add(pid);
     try {
-      const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'latin1');
-      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      pid = Number(statFields(procRoot, pid)[1]);
     } catch {
       break;
     }
