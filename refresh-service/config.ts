@@ -44,6 +44,9 @@ export interface ServiceConfig {
   bundleCaFile: string;
 }
 
+/** Names of VO credentials pushed with PUT /v1/vo-credentials/{name}. */
+export const VO_CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export const DEFAULT_CONFIG: ServiceConfig = {
   trustDomain: hostname(),
   issuer: '',
@@ -125,7 +128,7 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
   const vo = obj(w, 'voCredentials', get('voCredentials'));
   const voCredentials: Record<string, string> = {};
   for (const [entry, name] of Object.entries(vo)) {
-    if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw err(w, `voCredentials.${entry}`, 'a credential name of letters, digits, _ . -', name);
+    if (typeof name !== 'string' || !VO_CREDENTIAL_NAME.test(name)) throw err(w, `voCredentials.${entry}`, 'a credential name of letters, digits, _ . -', name);
     voCredentials[entry] = name;
   }
   const sync = get('stateSynchronous');

@@ -12,7 +12,7 @@ import { ConfigError, GlideinError, errnoCode } from '../shared/errors.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { MAX_BODY_BYTES, REFRESH_PATH, STATUS_PATH, isSafeId, type ErrorBody, type ProtocolErrorName } from '../shared/protocol.ts';
 import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
-import { effectiveIssuer, type ServiceConfig } from './config.ts';
+import { VO_CREDENTIAL_NAME, effectiveIssuer, type ServiceConfig } from './config.ts';
 import { openServiceContext, type ServiceContext } from './context.ts';
 import { SigningKeyWatcher } from './signing-keys.ts';
 import { verifyDpopProof } from './dpop-verify.ts';
@@ -314,7 +314,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
 
   async function putVoCredential(req: IncomingMessage, name: string, info: RequestInfo): Promise<unknown> {
     requireAdmin(req, info);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw new HttpRefusal(400, 'invalid_request', 'credential name: expected letters, digits, _ . -');
+    if (!VO_CREDENTIAL_NAME.test(name)) throw new HttpRefusal(400, 'invalid_request', 'credential name: expected letters, digits, _ . -');
     const body = await readJsonBody(req);
     const token = body['token'];
     if (typeof token !== 'string') throw new HttpRefusal(400, 'invalid_request', 'token: expected a JWT');

@@ -27,6 +27,11 @@ export interface Credential {
 const JWT_TYPES: ReadonlySet<CredentialType> = new Set(['idtoken', 'scitoken', 'jwt']);
 const PURPOSE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/** A credential purpose name: letters, digits, '.', '_', '-' (at most 64), not starting with a symbol. */
+export function isPurpose(value: unknown): value is string {
+  return typeof value === 'string' && PURPOSE_PATTERN.test(value);
+}
+
 export function isJwtType(type: CredentialType): boolean {
   return JWT_TYPES.has(type);
 }
@@ -59,7 +64,7 @@ export function parseCredential(input: unknown, where = 'credential'): Credentia
   if (!isCredentialType(raw.type)) {
     throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', `${where}.type: expected one of ${CREDENTIAL_TYPES.join(', ')}`);
   }
-  if (typeof raw.purpose !== 'string' || !PURPOSE_PATTERN.test(raw.purpose)) {
+  if (!isPurpose(raw.purpose)) {
     throw new GlideinError('GLIDEIN_ERR_TOKEN_MALFORMED', `${where}.purpose: expected a name of letters, digits, '.', '_' or '-' (at most 64)`);
   }
   if (typeof raw.token !== 'string' || raw.token.length === 0 || raw.token.length > 64 * 1024) {

@@ -21,6 +21,11 @@ export interface JobSpec {
 
 // A job id becomes a path component (cred.d/jobs/<id>) and a log field: no '/', no leading '.'.
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A job id usable as a path component: 1-128 letters, digits, '.', '_', '-', no leading '.', no '..'. */
+export function isJobId(id: unknown): id is string {
+  return typeof id === 'string' && ID_PATTERN.test(id) && !id.includes('..');
+}
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const MAX_PATH = 4096;
 const MAX_ARGS = 4096;
@@ -52,7 +57,7 @@ export function parseJobSpec(value: unknown, where = 'job spec'): JobSpec {
   for (const k of Object.keys(raw)) if (!KNOWN_FIELDS.has(k)) fail(where, k, 'is not a job spec field');
 
   const id = raw['id'];
-  if (typeof id !== 'string' || !ID_PATTERN.test(id) || id.includes('..')) {
+  if (!isJobId(id)) {
     fail(where, 'id', "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..'");
   }
   const executable = absolutePath(where, 'executable', raw['executable'], false)!;

@@ -3,6 +3,7 @@
 //   glidein wrapper kill --signal SIG --session N [--mark MARK]
 //                                                  (through the helper) signal the job's processes
 //   glidein wrapper cleanup --job ID               (through the helper) remove the job's own credential dirs
+import { isJobId } from './job-spec.ts';
 import { readdirSync, lstatSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ function killCommand(argv: string[]): number {
 function cleanupCommand(argv: string[]): number {
   const args = parseCommandArgs('wrapper cleanup', argv, { job: { type: 'string' } });
   const job = requiredStringFlag('wrapper cleanup', args, 'job', 'the job id');
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(job)) throw new UsageError('wrapper cleanup: --job is not a job id');
+  if (!isJobId(job)) throw new UsageError('wrapper cleanup: --job is not a job id');
   const uid = process.getuid!();
   const prefix = `glidein-job-${job}-`;
   for (const name of readdirSync(tmpdir())) {

@@ -2,6 +2,7 @@
 // root in setuid mode), it reads the wrapper spec over the spec channel, switches identity,
 // places the job's credentials, cleans the environment, sets cwd and umask, and replaces itself
 // with the payload. Any failure before that is one record on the channel; nothing else is sent.
+import { isPurpose } from '../../shared/credential.ts';
 import { connect, type Socket } from 'node:net';
 import { writeSync, mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,7 @@ async function placeCredentials(spec: WrapperSpec): Promise<string | null> {
   }
   let bearer: string | null = null;
   for (const c of spec.credentials) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(c.name)) failWith('credentials', 'BAD_SPEC', `bad credential name ${JSON.stringify(c.name)}`, true);
+    if (!isPurpose(c.name)) failWith('credentials', 'BAD_SPEC', `bad credential name ${JSON.stringify(c.name)}`, true);
     const path = join(dir, c.name);
     try {
       await atomicWriteFile(path, c.data, { mode: 0o600 });
