@@ -8,24 +8,16 @@
 // Usage: node scripts/bench/agent-rss.mjs [--exe dist/glidein] [--settle 5]. One JSON object on stdout.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPoolKeyFile, parseServiceConfig, registerPilot } from '../../refresh-service/index.ts';
+import { freePort, sleep } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({ options: { exe: { type: 'string', default: join(root, 'dist', 'glidein') }, settle: { type: 'string', default: '5' } } });
 const settleMs = Number(values.settle) * 1000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
 const rssMiB = (pid) => {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);

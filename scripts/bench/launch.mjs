@@ -20,6 +20,7 @@ import { generateKeyPair, exportJWK, SignJWT } from 'jose';
 import { parseJobSpec, parsePolicy, startJob } from '../../agent/sandbox/index.ts';
 import { CredStore } from '../../agent/store/index.ts';
 import { createLogger } from '../../shared/log.ts';
+import { median as medianOf } from './stats.mjs';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '40' } } });
 const count = Number(values.count);
@@ -36,10 +37,7 @@ const exe = join(root, 'dist', 'glidein');
 
 const dir = mkdtempSync(join(tmpdir(), 'glidein-bench-launch-'));
 chmodSync(dir, 0o711);
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return +(s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2).toFixed(2);
-};
+const median = (a) => +medianOf(a).toFixed(2);
 const timeProcess = (cmd, args, event = 'exit') =>
   new Promise((resolve, reject) => {
     const t = performance.now();

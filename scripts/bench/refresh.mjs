@@ -21,7 +21,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, statSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +30,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { createDpopProof, generateDpopKey, htuOf } from '../../shared/dpop.ts';
 import { createPoolKeyFile, parseServiceConfig, registerPilot } from '../../refresh-service/index.ts';
 import { SqliteStateStore } from '../../refresh-service/state/sqlite-store.ts';
+import { freePort, quantile, sleep } from './stats.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -66,16 +66,7 @@ if (!existsSync(values.exe)) {
   process.exit(2);
 }
 
-const freePort = () => new Promise((resolve) => {
-  const s = createServer();
-  s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
 const round = (v, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
-const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), 'glidein-bench-refresh-'));
 const children = [];

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { CredStore } from '../../agent/store/index.ts';
+import { median, quantile } from './stats.mjs';
 
 const { values } = parseArgs({
   options: { count: { type: 'string', default: '1000' }, dir: { type: 'string' }, size: { type: 'string', default: '1024' } },
@@ -34,16 +35,15 @@ try {
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
-  const q = (p) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   const round = (v) => Math.round(v * 1000) / 1000;
   console.log(JSON.stringify({
     bench: 'store-write',
     count,
     bytes: size,
     dir: values.dir ?? tmpdir(),
-    median_ms: round(ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2),
-    p90_ms: round(q(0.9)),
-    p99_ms: round(q(0.99)),
+    median_ms: round(median(ms)),
+    p90_ms: round(quantile(ms, 0.9)),
+    p99_ms: round(quantile(ms, 0.99)),
     min_ms: round(ms[0]),
     max_ms: round(ms[ms.length - 1]),
   }));
