@@ -1,6 +1,7 @@
 // The refresh-service commands through the built executable: serve, register and revoke against
 // one state dir while the server runs, SIGTERM drains and exits 0, kill -9 loses nothing a
 // pilot was told, and configuration mistakes exit 2 naming the culprit.
+import { freePort } from '../helpers/net.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -15,15 +16,6 @@ import { makeSandbox, refresh, type Sandbox } from './fixture.ts';
 let sb: Sandbox;
 let configFile: string;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Serving {
   child: ChildProcess;

@@ -1,10 +1,10 @@
+import { unsignedJwt } from '../helpers/jwt.ts';
 import { describe, expect, it } from 'vitest';
 import { parseCredential, isUsable, secondsLeft, describeCredential, credentialToWire } from '../../shared/credential.ts';
 import { decodeJwtUnverified, jwtExpiry } from '../../shared/jwt-decode.ts';
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-export const fakeJwt = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'ES256', kid: 'k1' }) =>
-  `${b64(header)}.${b64(claims)}.c2ln`;
+const fakeJwt = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: 'ES256', kid: 'k1' }) => unsignedJwt(claims, header);
 
 describe('credential model', () => {
   it('takes a JWT credential expiry from its exp claim', () => {
