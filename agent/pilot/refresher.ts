@@ -13,7 +13,7 @@
 //   find the only valid token on disk.
 import { GlideinError } from '../../shared/errors.ts';
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
-import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, MAX_BODY_BYTES, type Bundle } from '../../shared/protocol.ts';
+import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, type Bundle } from '../../shared/protocol.ts';
 import { isJwtType, type Credential } from '../../shared/credential.ts';
 import type { Logger } from '../../shared/log.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
