@@ -13,7 +13,8 @@ export interface BundleWire {
   version: 1;
   glidein_id: string;
   entry: string;
-  refresh_url: string;
+  /** One URL, or several instances in order of preference (the agent fails over between them). */
+  refresh_url: string | string[];
   refresh_token: string;
   trust_domain: string;
   ca?: string;
@@ -27,7 +28,10 @@ export interface Bundle {
   version: 1;
   glideinId: string;
   entry: string;
+  /** The first (preferred) refresh URL. */
   refreshUrl: string;
+  /** Every refresh URL of the bundle, in order (refreshUrls[0] === refreshUrl). */
+  refreshUrls: string[];
   refreshToken: string;
   trustDomain: string;
   ca: string | undefined;
@@ -84,6 +88,27 @@ function credentialList(value: unknown, code: ErrorCode, where: string): Credent
   });
 }
 
+/** The most refresh URLs a bundle may list (instances of one service behind separate addresses). */
+export const MAX_REFRESH_URLS = 8;
+
+/** refresh_url: one http(s) URL or a non-empty list of them (failover order). */
+function refreshUrlList(value: unknown, code: ErrorCode, where: string): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || list.length > MAX_REFRESH_URLS) fail(code, where, `refresh_url: expected an http(s) URL or a list of 1 to ${MAX_REFRESH_URLS} of them`);
+  return list.map((url, i) => {
+    const name = Array.isArray(value) ? `refresh_url[${i}]` : 'refresh_url';
+    if (typeof url !== 'string') fail(code, where, `${name}: expected an http(s) URL`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      fail(code, where, `${name}: '${url}' is not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') fail(code, where, `${name}: expected http: or https:`);
+    return url;
+  });
+}
+
 /** Validate an untrusted bundle object. `where` names the file in messages. */
 export function parseBundle(value: unknown, where = 'bundle'): Bundle {
   const code: ErrorCode = 'GLIDEIN_ERR_BUNDLE';
@@ -91,15 +116,7 @@ export function parseBundle(value: unknown, where = 'bundle'): Bundle {
   if (b['version'] !== BUNDLE_VERSION) fail(code, where, `version: expected ${BUNDLE_VERSION}`);
   if (!isSafeId(b['glidein_id'])) fail(code, where, 'glidein_id: expected letters, digits, and _.@:- (at most 128)');
   if (!isSafeId(b['entry'])) fail(code, where, 'entry: expected letters, digits, and _.@:- (at most 128)');
-  const url = b['refresh_url'];
-  if (typeof url !== 'string') fail(code, where, 'refresh_url: expected an http(s) URL');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    fail(code, where, `refresh_url: '${url}' is not a URL`);
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') fail(code, where, 'refresh_url: expected http: or https:');
+  const urls = refreshUrlList(b['refresh_url'], code, where);
   if (typeof b['refresh_token'] !== 'string' || !REFRESH_TOKEN_PATTERN.test(b['refresh_token'])) {
     fail(code, where, 'refresh_token: expected an opaque base64url token of at least 256 bits');
   }
@@ -118,7 +135,8 @@ export function parseBundle(value: unknown, where = 'bundle'): Bundle {
     version: BUNDLE_VERSION,
     glideinId: b['glidein_id'],
     entry: b['entry'],
-    refreshUrl: url,
+    refreshUrl: urls[0]!,
+    refreshUrls: urls,
     refreshToken: b['refresh_token'] as string,
     trustDomain: b['trust_domain'] as string,
     ca: typeof ca === 'string' ? ca : undefined,
