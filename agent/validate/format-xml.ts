@@ -18,10 +18,15 @@ export interface XmlContext {
   end?: Date;
 }
 
+// Everything outside XML 1.0's `Char` production (section 2.2): C0 controls but tab, LF and CR;
+// lone surrogates (a JavaScript string can hold them; UTF-8 cannot); U+FFFE and U+FFFF. No
+// escape can carry them (`&#1;` is not well-formed either), so they are dropped.
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
-    // characters XML 1.0 cannot carry at all
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '');
+  return text
+    .replace(NOT_XML_CHAR, '')
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
 /** `2026-11-22T13:00:11+00:00`, the form GlideinWMS writes. */
@@ -55,7 +60,7 @@ export function formatXml(report: ValidationReport, context: XmlContext = {}): s
     '<?xml version="1.0"?>',
     '<OSGTestResult id="glidein_validate" version="4.3.1">',
     '  <operatingenvironment>',
-    ...env.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `    <env name="${k}">${escapeXml(v!)}</env>`),
+    ...env.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `    <env name="${escapeXml(k)}">${escapeXml(v!)}</env>`),
     '  </operatingenvironment>',
     '  <test>',
     `    <cmd>${escapeXml(context.cmd ?? 'glidein validate')}</cmd>`,

@@ -67,6 +67,22 @@ describe('formats', () => {
     expect(doc.metrics.GLIDEIN_CPUS).toBe('8');
   });
 
+  it('xml drops every character XML 1.0 forbids (controls, lone surrogates, U+FFFE, U+FFFF) and keeps the rest', () => {
+    // The lone surrogates sit apart, so they never pair up into a valid character.
+    const forbidden = '\u0000\u0001\u0008\u000B\u000C\u000E\u001F\uDFFF\uFFFE\uFFFF\uD800';
+    const kept = 'tab\there \u0085 \u00E9 \uD83D\uDE00 \uFFFD \uE000';
+    const report: ValidationReport = {
+      ...failed,
+      checks: [{ ...failed.checks[1]!, name: `disk${forbidden}`, detail: `${forbidden}${kept}${forbidden}` }],
+      attributes: { [`GLIDEIN_X${forbidden}`]: `v${forbidden}${kept}` },
+    };
+    const doc = parseXml(formatXml(report, { cwd: `/scratch/${forbidden}x`, cmd: `glidein ${forbidden}validate` }));
+    expect(doc.detail.trim()).toBe(`disk: fail: ${kept}`);
+    expect(doc.metrics.TestID).toBe('disk');
+    expect(doc.metrics.GLIDEIN_X).toBe(`v${kept}`);
+    expect(doc.env.cwd).toBe('/scratch/x');
+  });
+
   it('the table has a header, one row per check with its time, and the outcome', () => {
     const text = formatTable(failed, { cores: 3, disk: 12 });
     const lines = text.trimEnd().split('\n');
