@@ -45,3 +45,14 @@ function fromNss(name: string): Promise<Account | null> {
 export async function lookupAccount(name: string, options: { passwdFile?: string } = {}): Promise<Account | null> {
   return (await fromPasswdFile(name, options.passwdFile ?? '/etc/passwd')) ?? (await fromNss(name));
 }
+
+/**
+ * Why `account` may not run a payload, or null: root itself, or an account whose primary group
+ * is root's (gid 0): its processes would run with group root and its files would be group root,
+ * which opens every group-root-writable file and directory on the node (issue 11, item 10).
+ */
+export function privilegedAccountReason(account: Pick<Account, 'uid' | 'gid'>): string | null {
+  if (account.uid === 0) return 'is root (uid 0)';
+  if (account.gid === 0) return "has root's group (gid 0) as its primary group";
+  return null;
+}

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, jwtVerify, decodeJwt, type JSONWebKeySet } from 'jose';
 import type { Policy } from './policy.ts';
 import { loadMapfile, mapIdentity } from './mapfile.ts';
-import { lookupAccount, type Account } from './account.ts';
+import { lookupAccount, privilegedAccountReason, type Account } from './account.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 
 export interface VerifiedIdentity {
@@ -72,7 +72,8 @@ export async function resolveIdentity(token: string | null, policy: Policy): Pro
   }
   const account = await lookupAccount(name);
   if (!account) return { ok: false, error: launchError('identity', 'NO_ACCOUNT', `mapped account '${name}' does not exist on this node`, true) };
-  if (account.uid === 0) return { ok: false, error: launchError('identity', 'ROOT_REFUSED', `mapped account '${name}' is root; payloads never run as root`, true) };
+  const privileged = privilegedAccountReason(account);
+  if (privileged) return { ok: false, error: launchError('identity', 'ROOT_REFUSED', `mapped account '${name}' ${privileged}; payloads never run as root or group root`, true) };
   return { ok: true, identity: v.identity, account };
 }
 

@@ -1,8 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lookupAccount } from '../../agent/sandbox/account.ts';
+import { lookupAccount, privilegedAccountReason } from '../../agent/sandbox/account.ts';
+import { resolveIdentity } from '../../agent/sandbox/identity.ts';
+import { loadPolicy, type Policy } from '../../agent/sandbox/policy.ts';
+import { IS_ROOT, removeAccount } from '../helpers/accounts.ts';
+import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
 
 describe('account lookup', () => {
   const dir = mkdtempSync(join(tmpdir(), 'glidein-account-'));
@@ -29,5 +34,46 @@ describe('account lookup', () => {
   it('answers null for an account that exists nowhere', async () => {
     expect(await lookupAccount('glidein-no-such-user-xyz')).toBeNull();
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(!IS_ROOT)('accounts that would run a payload with root powers (real accounts)', () => {
+  const GID0 = 'glacct_gid0';
+  let fx: SandboxFixture;
+  let mapfile: string;
+
+  beforeAll(async () => {
+    fx = await makeFixture(['glacct_a', 'glacct_b']);
+    removeAccount(GID0);
+    // An ordinary uid whose primary group is root's: what a careless site account can look like.
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '--gid', '0', GID0], { stdio: 'pipe' });
+    mapfile = join(fx.dir, 'mapfile-gid0');
+    writeFileSync(mapfile, `SCITOKENS /^https:\\/\\/issuer\\.example\\.org,gzero$/ ${GID0}\nSCITOKENS /^https:\\/\\/issuer\\.example\\.org,alice$/ ${fx.users.a.name}\n`);
+  });
+  afterAll(() => {
+    removeAccount(GID0);
+    fx?.cleanup();
+  });
+
+  // The fixture's setuid policy through the parser, with this file's mapfile; the audience check
+  // (another concern) is left out so the test stays on the account.
+  const setuidPolicy = async (): Promise<Policy> => ({ ...(await loadPolicy(fx.policies.none)), identity: 'setuid', mapfile });
+
+  it('a mapped account whose primary gid is 0 is refused like root', async () => {
+    const account = await lookupAccount(GID0);
+    expect(account?.gid).toBe(0);
+    expect(account?.uid).not.toBe(0);
+    expect(privilegedAccountReason(account!)).toMatch(/gid 0/);
+    const policy = await setuidPolicy();
+    const out = await resolveIdentity(await fx.token({ sub: 'gzero' }), policy);
+    expect(out.ok).toBe(false);
+    if (!out.ok) expect(out.error).toMatchObject({ stage: 'identity', code: 'ROOT_REFUSED', permanent: true });
+  });
+
+  it('an ordinary mapped account with its own group is accepted', async () => {
+    const policy = await setuidPolicy();
+    const out = await resolveIdentity(await fx.token({ sub: 'alice' }), policy);
+    expect(out.ok && out.account?.name).toBe(fx.users.a.name);
+    expect(privilegedAccountReason({ uid: fx.users.a.uid, gid: fx.users.a.gid })).toBeNull();
   });
 });
