@@ -1,0 +1,124 @@
+// What every route handler works with: the service's shared parts (config, state, limits, log,
+// metrics, keys) and one request's context (its body, its DPoP proof, its log fields, the answer).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../shared/log.ts';
+import type { ServiceConfig } from '../config.ts';
+import { verifyDpopProof } from '../dpop-verify.ts';
+import type { Metrics } from '../metrics.ts';
+import type { MintContext } from '../mint.ts';
+import type { RateLimiter } from '../rate-limit.ts';
+import type { SigningKeyWatcher } from '../signing-keys.ts';
+import type { StateStore } from '../state/store.ts';
+import { readJsonBody } from './body.ts';
+import { HttpRefusal } from './refusal.ts';
+
+/** The parts of a running service that handlers share. */
+export interface ServiceRuntime {
+  config: ServiceConfig;
+  store: StateStore;
+  log: Logger;
+  metrics: Metrics;
+  limits: { global: RateLimiter; family: RateLimiter };
+  keys: SigningKeyWatcher;
+  mint: MintContext;
+  /** Base URL glideins use; the DPoP htu base. */
+  publicUrl: string;
+  /** S-CRED issuer. */
+  issuer: string;
+  /** SHA-256 of the admin bearer token. */
+  adminTokenHash: Buffer;
+  /** Unix seconds. */
+  now(): number;
+  /** True once close() began: answers carry Connection: close. */
+  draining: boolean;
+}
+
+/** What the request log line and metrics say about one request. */
+export interface RequestInfo {
+  glideinId?: string;
+  entry?: string;
+  outcome: string;
+}
+
+export interface VerifiedProof {
+  jkt: string;
+  jti: string;
+  iat: number;
+  /** Until when the jti must be remembered. */
+  jtiExpiresAt: number;
+  now: number;
+}
+
+/** An answer other than 200 JSON (a handler may also return a plain body). */
+export class Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Record<string, string>;
+  constructor(status: number, body: unknown, headers: Record<string, string> = {}) {
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+export class RequestContext {
+  readonly info: RequestInfo = { outcome: 'error' };
+  readonly service: ServiceRuntime;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+
+  constructor(service: ServiceRuntime, req: IncomingMessage, res: ServerResponse) {
+    this.service = service;
+    this.req = req;
+    this.res = res;
+  }
+
+  get remote(): string | undefined {
+    return this.req.socket.remoteAddress;
+  }
+
+  jsonBody(): Promise<Record<string, unknown>> {
+    return readJsonBody(this.req);
+  }
+
+  /** A security event: counted, and logged with the glidein this request is about. */
+  security(msg: string, fields: Record<string, unknown>): void {
+    this.service.metrics.securityEvents++;
+    this.service.log.security(msg, { glidein_id: this.info.glideinId, entry: this.info.entry, ...fields });
+  }
+
+  /** The request's one DPoP header (RFC 9449 section 4.3: exactly one proof), verified for `path`. */
+  async proof(path: string): Promise<VerifiedProof> {
+    const { config, publicUrl } = this.service;
+    const raw = this.req.headersDistinct['dpop'];
+    const header = raw && raw.length === 1 ? raw[0] : undefined;
+    const now = this.service.now();
+    const verdict = await verifyDpopProof(header, { htm: 'POST', htu: publicUrl + path, now, window: config.dpopWindow, skew: config.dpopClockSkew });
+    if (!verdict.ok) {
+      this.security('DPoP proof refused', { reason: verdict.reason, remote: this.remote });
+      throw new HttpRefusal(401, 'invalid_dpop_proof', verdict.reason);
+    }
+    return { jkt: verdict.jkt, jti: verdict.jti, iat: verdict.iat, jtiExpiresAt: Math.max(verdict.iat, now) + config.dpopWindow + config.dpopClockSkew, now };
+  }
+
+  /**
+   * Per family AND key: a pilot hammering the service is slowed, but someone holding a copy of
+   * its token (without its key) cannot use up the honest pilot's allowance.
+   */
+  limitFamily(glideinId: string, jkt: string): void {
+    const wait = this.service.limits.family.take(`${glideinId} ${jkt}`);
+    if (wait > 0) throw new HttpRefusal(429, 'rate_limited', 'too many requests for this glidein', 'rate_limited', wait);
+  }
+
+  send(status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    this.res.writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+      ...(this.service.draining ? { connection: 'close' } : {}),
+      ...headers,
+    });
+    this.res.end(text);
+  }
+}

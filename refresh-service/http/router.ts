@@ -1,0 +1,82 @@
+// A small router: a table of routes (method, path or path prefix, whether the global rate limit
+// applies), one RequestContext per request, refusals answered as JSON 4xx, anything else as a
+// logged 500, and one metrics observation and log line per request.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GlideinError } from '../../shared/errors.ts';
+import type { ErrorBody } from '../../shared/protocol.ts';
+import { Reply, RequestContext, type ServiceRuntime } from './request-context.ts';
+import { HttpRefusal } from './refusal.ts';
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT';
+  /** An exact path, or with `prefix` a path prefix whose rest is handed to the handler. */
+  path: string;
+  prefix?: boolean;
+  /** Behind the global rate limit (health, metrics and discovery are not). */
+  limited: boolean;
+  /** A body (JSON object, or text for Prometheus) for a 200, or a Reply. */
+  handle(ctx: RequestContext, rest: string): Promise<unknown>;
+}
+
+export class Router {
+  readonly #service: ServiceRuntime;
+  readonly #routes: readonly Route[];
+
+  constructor(service: ServiceRuntime, routes: readonly Route[]) {
+    this.#service = service;
+    this.#routes = routes;
+  }
+
+  /** The route a path belongs to, and the path's name in metrics and logs. */
+  #match(path: string): { routes: Route[]; name: string; rest: string } {
+    const exact = this.#routes.filter((r) => !r.prefix && r.path === path);
+    if (exact.length > 0) return { routes: exact, name: path, rest: '' };
+    const prefixed = this.#routes.filter((r) => r.prefix && path.startsWith(r.path));
+    if (prefixed.length > 0) return { routes: prefixed, name: `${prefixed[0]!.path}{name}`, rest: path.slice(prefixed[0]!.path.length) };
+    return { routes: [], name: 'other', rest: '' };
+  }
+
+  async #run(ctx: RequestContext, routes: Route[], path: string, rest: string): Promise<void> {
+    if (routes.length === 0) throw new HttpRefusal(404, 'not_found', 'no such endpoint');
+    const route = routes.find((r) => r.method === ctx.req.method);
+    if (!route) throw new HttpRefusal(405, 'method_not_allowed', `${path} takes ${routes.map((r) => r.method).join(', ')}`);
+    if (route.limited) {
+      const wait = this.#service.limits.global.take('');
+      if (wait > 0) throw new HttpRefusal(429, 'rate_limited', 'the service is busy', 'rate_limited', wait);
+    }
+    const body = await route.handle(ctx, rest);
+    if (ctx.info.outcome === 'error') ctx.info.outcome = 'ok';
+    if (body instanceof Reply) ctx.send(body.status, body.body, body.headers);
+    else ctx.send(200, body);
+  }
+
+  #refuse(ctx: RequestContext, e: HttpRefusal): void {
+    ctx.info.outcome = e.outcome;
+    const body: ErrorBody = { error: e.error, error_description: e.message };
+    // After a refused body the rest of it is not read: close the connection.
+    const headers: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
+    if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
+    if (e.error === 'invalid_dpop_proof') headers['www-authenticate'] = `DPoP algs="ES256 RS256 EdDSA", error="invalid_dpop_proof"`;
+    if (!ctx.res.headersSent) ctx.send(e.status, body, headers);
+  }
+
+  dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const ctx = new RequestContext(this.#service, req, res);
+    const path = (req.url ?? '/').split('?')[0]!;
+    const { routes, name, rest } = this.#match(path);
+    const { metrics, log } = this.#service;
+    this.#run(ctx, routes, path, rest)
+      .catch((e: unknown) => {
+        if (e instanceof HttpRefusal) return this.#refuse(ctx, e);
+        ctx.info.outcome = 'server_error';
+        log.error('request failed', { error: e, code: e instanceof GlideinError ? e.code : 'GLIDEIN_ERR_INTERNAL', path: name });
+        if (!res.headersSent) ctx.send(500, { error: 'server_error', error_description: 'internal error' });
+      })
+      .finally(() => {
+        const seconds = (performance.now() - started) / 1000;
+        metrics.observe(name, ctx.info.outcome, seconds);
+        log.info('request', { method: req.method, path: name, status: res.statusCode, outcome: ctx.info.outcome, glidein_id: ctx.info.glideinId, entry: ctx.info.entry, latency_ms: Math.round(seconds * 10_000) / 10 });
+      });
+  }
+}

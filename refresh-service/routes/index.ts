@@ -1,0 +1,10 @@
+// Every route the service answers, in one table (refresh-service/http/router.ts dispatches it).
+import type { Route } from '../http/router.ts';
+import { adminRoutes } from './admin.ts';
+import { discoveryRoutes } from './discovery.ts';
+import { healthzRoute } from './healthz.ts';
+import { metricsRoute } from './metrics.ts';
+import { refreshRoute } from './refresh.ts';
+import { statusRoute } from './status.ts';
+
+export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, statusRoute, ...adminRoutes];

@@ -1,0 +1,32 @@
+// POST /v1/status: the agent's heartbeat and validation report, authenticated by a DPoP proof
+// from the key its family is bound to; stored as the glidein's last report.
+import { STATUS_PATH, isSafeId } from '../../shared/protocol.ts';
+import { HttpRefusal } from '../http/refusal.ts';
+import type { RequestContext } from '../http/request-context.ts';
+import type { Route } from '../http/router.ts';
+
+async function status(ctx: RequestContext): Promise<unknown> {
+  const { store } = ctx.service;
+  const body = await ctx.jsonBody();
+  const id = body['glidein_id'];
+  if (!isSafeId(id)) throw new HttpRefusal(400, 'invalid_request', 'glidein_id: expected the glidein id');
+  ctx.info.glideinId = id;
+  const proof = await ctx.proof(STATUS_PATH);
+  const family = await store.getFamily(id);
+  if (family) ctx.info.entry = family.entry;
+  if (!family || family.jkt === null || family.jkt !== proof.jkt) {
+    ctx.security('status report not signed by the family key', { jkt: proof.jkt });
+    throw new HttpRefusal(401, 'invalid_dpop_proof', 'status must be signed by the key bound at the first refresh');
+  }
+  ctx.limitFamily(id, proof.jkt);
+  if (!(await store.recordJti(proof.jti, proof.jtiExpiresAt, proof.now))) {
+    ctx.security('DPoP proof replayed', { reason: 'jti seen before' });
+    throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');
+  }
+  if (family.revokedAt !== null || family.expiresAt <= proof.now) throw new HttpRefusal(401, 'invalid_grant', 'the glidein is revoked or expired', 'revoked');
+  await store.recordStatus(id, JSON.stringify(body), proof.now);
+  ctx.info.outcome = 'recorded';
+  return { status: 'recorded' };
+}
+
+export const statusRoute: Route = { method: 'POST', path: STATUS_PATH, limited: true, handle: status };
