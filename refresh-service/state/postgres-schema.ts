@@ -1,0 +1,113 @@
+// The PostgreSQL schema as a list of migrations, applied in order inside one transaction under
+// an advisory lock (so instances starting together, and `refresh-service migrate`, never race),
+// and the version check: an instance refuses a database whose schema is newer than it knows,
+// since a newer instance may rely on rows this one would misread or fail to maintain.
+import type postgres from 'postgres';
+import { GlideinError } from '../../shared/errors.ts';
+
+/** pg_advisory_xact_lock key for schema changes ("glidein" in ASCII, as a bigint). */
+export const MIGRATION_LOCK = 0x676c6964656e;
+
+/** Each entry upgrades the schema from version i to i + 1. Never edit one that has shipped. */
+export const MIGRATIONS: readonly string[] = [
+  `
+CREATE TABLE families (
+  glidein_id TEXT PRIMARY KEY,
+  entry TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  revoke_reason TEXT,
+  jkt TEXT,
+  status_report TEXT,
+  status_at BIGINT
+);
+CREATE INDEX families_entry ON families(entry);
+CREATE INDEX families_expiry ON families(expires_at);
+CREATE TABLE refresh_tokens (
+  hash TEXT PRIMARY KEY,
+  glidein_id TEXT NOT NULL REFERENCES families(glidein_id) ON DELETE CASCADE,
+  issued_at BIGINT NOT NULL,
+  spent_at BIGINT
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens(glidein_id);
+CREATE INDEX refresh_tokens_spent ON refresh_tokens(spent_at) WHERE spent_at IS NOT NULL;
+CREATE TABLE dpop_jti (
+  jti_hash TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX dpop_jti_expiry ON dpop_jti(expires_at);
+CREATE TABLE vo_credentials (
+  name TEXT PRIMARY KEY,
+  token TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+-- S-CRED signing keys shared by every instance: the private JWK sealed (AES-256-GCM) under a
+-- key derived from the POOL key, which every instance holds and the database does not.
+CREATE TABLE signing_keys (
+  kid TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  sealed TEXT NOT NULL
+);
+-- Small shared values: the SHA-256 of the admin bearer token.
+CREATE TABLE service_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS glidein_schema (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)`;
+
+export interface MigrationResult {
+  from: number;
+  to: number;
+}
+
+function tooNew(found: number, where: string): GlideinError {
+  return new GlideinError(
+    'GLIDEIN_ERR_STATE',
+    `database ${where} has schema version ${found}, newer than the ${SCHEMA_VERSION} this glidein knows; run the newer glidein release here (or migrate with it), never an older one against a newer schema`,
+  );
+}
+
+/** Create or upgrade the schema to SCHEMA_VERSION; all or nothing. Refuses a newer schema. */
+export async function migrateSchema(sql: postgres.Sql, where: string): Promise<MigrationResult> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx.unsafe(VERSION_TABLE);
+    const rows = await tx<{ version: number }[]>`SELECT version FROM glidein_schema WHERE id = 1`;
+    const from = rows[0]?.version ?? 0;
+    if (from > SCHEMA_VERSION) throw tooNew(from, where);
+    for (let v = from; v < SCHEMA_VERSION; v++) await tx.unsafe(MIGRATIONS[v]!);
+    if (from !== SCHEMA_VERSION) {
+      await tx`INSERT INTO glidein_schema (id, version) VALUES (1, ${SCHEMA_VERSION})
+               ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated_at = now()`;
+    }
+    return { from, to: SCHEMA_VERSION };
+  }) as Promise<MigrationResult>;
+}
+
+/** The schema version in the database (0: none yet). */
+export async function schemaVersion(sql: postgres.Sql): Promise<number> {
+  const t = await sql<{ t: string | null }[]>`SELECT to_regclass('glidein_schema')::text AS t`;
+  if (t[0]?.t == null) return 0;
+  const rows = await sql<{ version: number }[]>`SELECT version FROM glidein_schema WHERE id = 1`;
+  return rows[0]?.version ?? 0;
+}
+
+/** Refuse a database whose schema is not the one this instance knows (for opening without migrating). */
+export async function checkSchemaVersion(sql: postgres.Sql, where: string): Promise<void> {
+  const found = await schemaVersion(sql);
+  if (found > SCHEMA_VERSION) throw tooNew(found, where);
+  if (found < SCHEMA_VERSION) {
+    throw new GlideinError('GLIDEIN_ERR_STATE', `database ${where} has schema version ${found}, older than ${SCHEMA_VERSION}; run 'glidein refresh-service migrate --config FILE'`);
+  }
+}

@@ -1,0 +1,162 @@
+// StateStore on PostgreSQL, for several `serve` instances behind one address. Concurrency by
+// row locks: a refresh locks its token row and its family row (SELECT ... FOR UPDATE) at
+// READ COMMITTED, so of two instances given the same token at the same moment the second waits
+// for the first to commit, then sees the token spent: exactly one rotation, decided the same
+// way as in the SQLite store. Every commit is durable (synchronous_commit as the server has it,
+// on by default) before the method returns, so an answer sent afterwards is never lost.
+import { createHash } from 'node:crypto';
+import type { FamilyRecord, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
+import { GlideinError } from '../../shared/errors.ts';
+import { isRetryable, stateError, type Sql, type Tx } from './postgres-connect.ts';
+
+/** Only one instance prunes at a time (the others skip that round). */
+const PRUNE_LOCK = 0x676c69646e70;
+const MAX_ATTEMPTS = 5;
+
+const FAMILY_COLUMNS = `f.glidein_id AS "glideinId", f.entry, f.created_at AS "createdAt", f.expires_at AS "expiresAt",
+  f.revoked_at AS "revokedAt", f.revoke_reason AS "revokeReason", f.jkt`;
+
+type FamilyRow = FamilyRecord & { spentAt?: number | null };
+
+function family(row: FamilyRow): FamilyRecord {
+  return { glideinId: row.glideinId, entry: row.entry, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt, revokeReason: row.revokeReason, jkt: row.jkt };
+}
+
+function hashJti(jti: string): string {
+  return createHash('sha256').update(jti).digest('base64url');
+}
+
+export class PostgresStateStore implements StateStore {
+  /** The pool, for the other shared state kept beside the store (signing keys, admin token). */
+  readonly sql: Sql;
+  /** The database URL (no secret in it), for messages. */
+  readonly where: string;
+
+  constructor(sql: Sql, where: string) {
+    this.sql = sql;
+    this.where = where;
+  }
+
+  /** Run `fn` in one transaction, again from the start after a deadlock or serialisation failure. */
+  async #tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.sql.begin(fn)) as T;
+      } catch (e) {
+        if (attempt < MAX_ATTEMPTS && isRetryable(e)) continue;
+        throw stateError(this.where, e);
+      }
+    }
+  }
+
+  async #q<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.sql);
+    } catch (e) {
+      throw stateError(this.where, e);
+    }
+  }
+
+  async registerFamily(f: { glideinId: string; entry: string; createdAt: number; expiresAt: number }, tokenHash: string): Promise<void> {
+    await this.#tx(async (tx) => {
+      const made = await tx`INSERT INTO families (glidein_id, entry, created_at, expires_at) VALUES (${f.glideinId}, ${f.entry}, ${f.createdAt}, ${f.expiresAt})
+                            ON CONFLICT (glidein_id) DO NOTHING RETURNING 1`;
+      if (made.length === 0) throw new GlideinError('GLIDEIN_ERR_STATE', `glidein id '${f.glideinId}' is already registered; glidein ids are never reused`);
+      await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${tokenHash}, ${f.glideinId}, ${f.createdAt})`;
+    });
+  }
+
+  async peekToken(tokenHash: string): Promise<TokenPeek | undefined> {
+    const rows = await this.#q((sql) => sql<FamilyRow[]>`SELECT ${sql.unsafe(FAMILY_COLUMNS)}, t.spent_at AS "spentAt"
+      FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ${tokenHash}`);
+    const row = rows[0];
+    return row ? { family: family(row), spent: row.spentAt !== null } : undefined;
+  }
+
+  /** One transaction, decided as in the SQLite store (store.ts): jti first, then the locked token. */
+  async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
+    return this.#tx(async (tx): Promise<SettleOutcome> => {
+      const fresh = await tx`INSERT INTO dpop_jti (jti_hash, expires_at) VALUES (${hashJti(r.jti)}, ${r.jtiExpiresAt}) ON CONFLICT DO NOTHING RETURNING 1`;
+      if (fresh.length === 0) return { kind: 'replayed_jti' };
+      const rows = await tx<FamilyRow[]>`SELECT ${tx.unsafe(FAMILY_COLUMNS)}, t.spent_at AS "spentAt"
+        FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ${r.oldHash} FOR UPDATE OF t, f`;
+      const row = rows[0];
+      if (!row) return { kind: 'unknown' };
+      const fam = family(row);
+      if (fam.revokedAt !== null) return { kind: 'revoked', family: fam };
+      if (fam.expiresAt <= r.now) return { kind: 'expired', family: fam };
+      if (row.spentAt !== null) {
+        // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
+        await tx`UPDATE families SET revoked_at = ${r.now}, revoke_reason = 'refresh token reuse' WHERE glidein_id = ${fam.glideinId} AND revoked_at IS NULL`;
+        return { kind: 'reused', family: { ...fam, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
+      }
+      if (fam.jkt !== null && fam.jkt !== r.jkt) return { kind: 'wrong_key', family: fam };
+      if (r.newHash === null) return { kind: 'unknown' };
+      await tx`UPDATE refresh_tokens SET spent_at = ${r.now} WHERE hash = ${r.oldHash}`;
+      await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${r.newHash}, ${fam.glideinId}, ${r.now})`;
+      const bound = fam.jkt === null;
+      if (bound) await tx`UPDATE families SET jkt = ${r.jkt} WHERE glidein_id = ${fam.glideinId}`;
+      return { kind: 'rotated', family: { ...fam, jkt: r.jkt }, bound };
+    });
+  }
+
+  async recordJti(jti: string, expiresAt: number, _now: number): Promise<boolean> {
+    const rows = await this.#q((sql) => sql`INSERT INTO dpop_jti (jti_hash, expires_at) VALUES (${hashJti(jti)}, ${expiresAt}) ON CONFLICT DO NOTHING RETURNING 1`);
+    return rows.length === 1;
+  }
+
+  async getFamily(glideinId: string): Promise<FamilyRecord | undefined> {
+    const rows = await this.#q((sql) => sql<FamilyRow[]>`SELECT ${sql.unsafe(FAMILY_COLUMNS)} FROM families f WHERE f.glidein_id = ${glideinId}`);
+    return rows[0] ? family(rows[0]) : undefined;
+  }
+
+  async revokeByGlideinId(glideinId: string, reason: string, now: number): Promise<number> {
+    const r = await this.#q((sql) => sql`UPDATE families SET revoked_at = ${now}, revoke_reason = ${reason} WHERE glidein_id = ${glideinId} AND revoked_at IS NULL`);
+    return r.count;
+  }
+
+  async revokeByEntry(entry: string, reason: string, now: number): Promise<number> {
+    const r = await this.#q((sql) => sql`UPDATE families SET revoked_at = ${now}, revoke_reason = ${reason} WHERE entry = ${entry} AND revoked_at IS NULL`);
+    return r.count;
+  }
+
+  async recordStatus(glideinId: string, report: string, now: number): Promise<void> {
+    await this.#q((sql) => sql`UPDATE families SET status_report = ${report}, status_at = ${now} WHERE glidein_id = ${glideinId}`);
+  }
+
+  async getStatus(glideinId: string): Promise<{ report: string; at: number } | undefined> {
+    const rows = await this.#q((sql) => sql<{ report: string | null; at: number | null }[]>`SELECT status_report AS report, status_at AS at FROM families WHERE glidein_id = ${glideinId}`);
+    const row = rows[0];
+    return row && row.report !== null ? { report: row.report, at: row.at ?? 0 } : undefined;
+  }
+
+  async countActiveFamilies(now: number): Promise<number> {
+    const rows = await this.#q((sql) => sql<{ n: number }[]>`SELECT count(*)::int8 AS n FROM families WHERE revoked_at IS NULL AND expires_at > ${now}`);
+    return rows[0]!.n;
+  }
+
+  async putVoCredential(v: VoCredentialRecord): Promise<void> {
+    await this.#q((sql) => sql`INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (${v.name}, ${v.token}, ${v.expiresAt}, ${v.updatedAt})
+      ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at`);
+  }
+
+  async getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined> {
+    const rows = await this.#q((sql) => sql<VoCredentialRecord[]>`SELECT name, token, expires_at AS "expiresAt", updated_at AS "updatedAt"
+      FROM vo_credentials WHERE name = ${name} AND expires_at > ${now}`);
+    return rows[0] ? { ...rows[0] } : undefined;
+  }
+
+  async prune(now: number, graceSeconds: number): Promise<void> {
+    await this.#tx(async (tx) => {
+      const [lock] = await tx<{ got: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK}) AS got`;
+      if (!lock?.got) return;
+      await tx`DELETE FROM dpop_jti WHERE expires_at < ${now}`;
+      await tx`DELETE FROM families WHERE expires_at < ${now - graceSeconds}`;
+      await tx`DELETE FROM refresh_tokens WHERE spent_at IS NOT NULL AND spent_at < ${now - graceSeconds}`;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,126 @@
+// The StateStore contract as table-driven cases, run against every implementation (SQLite and
+// PostgreSQL) so both decide every refresh the same way.
+import { expect, it } from 'vitest';
+import type { SettleRequest, StateStore } from '../../refresh-service/state/store.ts';
+
+const T0 = 1_900_000_000;
+const DAY = 86400;
+
+let seq = 0;
+function req(oldHash: string, newHash: string | null, jkt: string, now = T0 + 10): SettleRequest {
+  seq++;
+  return { oldHash, newHash, jkt, jti: `jti-${seq}-${Math.random()}`, jtiExpiresAt: now + 70, now };
+}
+
+/** Define the contract's `it` cases; `open` gives a store on fresh, empty state each time. */
+export function storeContract(open: () => Promise<StateStore>): void {
+  const withStore = (fn: (s: StateStore) => Promise<void>) => async () => {
+    const store = await open();
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+  const register = (s: StateStore, id: string, hash: string, entry = 'CE_A', expiresAt = T0 + 7 * DAY) =>
+    s.registerFamily({ glideinId: id, entry, createdAt: T0, expiresAt }, hash);
+
+  it('registers a family once and refuses the same glidein id again', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await expect(register(s, 'g-1', 'hx')).rejects.toMatchObject({ code: 'GLIDEIN_ERR_STATE' });
+    expect(await s.peekToken('hx')).toBeUndefined();
+    expect(await s.getFamily('g-1')).toEqual({ glideinId: 'g-1', entry: 'CE_A', createdAt: T0, expiresAt: T0 + 7 * DAY, revokedAt: null, revokeReason: null, jkt: null });
+    expect(await s.peekToken('h0')).toMatchObject({ spent: false, family: { glideinId: 'g-1' } });
+  }));
+
+  it('rotates a live token, binds the family to the first key, and spends the old token', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    expect(await s.settleRefresh(req('h0', 'h1', 'k1'))).toMatchObject({ kind: 'rotated', bound: true, family: { jkt: 'k1' } });
+    expect((await s.peekToken('h0'))?.spent).toBe(true);
+    expect((await s.getFamily('g-1'))?.jkt).toBe('k1');
+    expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'rotated', bound: false });
+  }));
+
+  it('revokes the whole family when a spent token is presented again', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'k1'));
+    expect(await s.settleRefresh(req('h0', 'h9', 'k1'))).toMatchObject({ kind: 'reused', family: { revokeReason: 'refresh token reuse' } });
+    expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'revoked' });
+    expect(await s.peekToken('h9')).toBeUndefined();
+  }));
+
+  it('refuses a proof from another key without spending the token', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'k1'));
+    expect(await s.settleRefresh(req('h1', 'h2', 'other'))).toMatchObject({ kind: 'wrong_key' });
+    expect((await s.peekToken('h1'))?.spent).toBe(false);
+    expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'rotated' });
+  }));
+
+  it('refuses a replayed jti before looking at the token, and remembers jtis from status requests', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    const first = req('h0', 'h1', 'k1');
+    expect((await s.settleRefresh(first)).kind).toBe('rotated');
+    expect(await s.settleRefresh({ ...first, oldHash: 'h1', newHash: 'h2' })).toEqual({ kind: 'replayed_jti' });
+    expect((await s.peekToken('h1'))?.spent).toBe(false);
+    expect(await s.recordJti('status-jti', T0 + 100, T0)).toBe(true);
+    expect(await s.recordJti('status-jti', T0 + 100, T0)).toBe(false);
+    expect(await s.settleRefresh({ ...req('h1', 'h2', 'k1'), jti: 'status-jti' })).toEqual({ kind: 'replayed_jti' });
+  }));
+
+  it('answers unknown, revoked and expired without rotating', withStore(async (s) => {
+    expect(await s.settleRefresh(req('nope', 'h1', 'k1'))).toEqual({ kind: 'unknown' });
+    await register(s, 'g-old', 'o0', 'CE_A', T0 + 5);
+    expect(await s.settleRefresh(req('o0', 'o1', 'k1'))).toMatchObject({ kind: 'expired' });
+    await register(s, 'g-rev', 'r0');
+    expect(await s.revokeByGlideinId('g-rev', 'by test', T0)).toBe(1);
+    expect(await s.revokeByGlideinId('g-rev', 'by test', T0)).toBe(0);
+    expect(await s.settleRefresh(req('r0', 'r1', 'k1'))).toMatchObject({ kind: 'revoked', family: { revokeReason: 'by test' } });
+    await register(s, 'g-live', 'l0');
+    expect(await s.settleRefresh(req('l0', null, 'k1'))).toEqual({ kind: 'unknown' });
+    expect((await s.peekToken('l0'))?.spent).toBe(false);
+  }));
+
+  it('revokes every live family of an entry and counts the active ones', withStore(async (s) => {
+    await register(s, 'a-1', 'a1', 'CE_A');
+    await register(s, 'a-2', 'a2', 'CE_A');
+    await register(s, 'b-1', 'b1', 'CE_B');
+    expect(await s.countActiveFamilies(T0)).toBe(3);
+    expect(await s.revokeByEntry('CE_A', 'entry drained', T0)).toBe(2);
+    expect(await s.countActiveFamilies(T0)).toBe(1);
+    expect(await s.countActiveFamilies(T0 + 8 * DAY)).toBe(0);
+  }));
+
+  it('keeps the last status report of a glidein', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    expect(await s.getStatus('g-1')).toBeUndefined();
+    await s.recordStatus('g-1', '{"state":"idle"}', T0 + 1);
+    await s.recordStatus('g-1', '{"state":"busy"}', T0 + 2);
+    expect(await s.getStatus('g-1')).toEqual({ report: '{"state":"busy"}', at: T0 + 2 });
+  }));
+
+  it('stores the latest VO credential under a name and hides it once expired', withStore(async (s) => {
+    await s.putVoCredential({ name: 'cms', token: 't1', expiresAt: T0 + 100, updatedAt: T0 });
+    await s.putVoCredential({ name: 'cms', token: 't2', expiresAt: T0 + 200, updatedAt: T0 + 1 });
+    expect(await s.getVoCredential('cms', T0 + 150)).toEqual({ name: 'cms', token: 't2', expiresAt: T0 + 200, updatedAt: T0 + 1 });
+    expect(await s.getVoCredential('cms', T0 + 200)).toBeUndefined();
+    expect(await s.getVoCredential('atlas', T0)).toBeUndefined();
+  }));
+
+  it('prunes tokens spent longer ago than the grace and expired families, keeping live tokens', withStore(async (s) => {
+    const grace = 3600;
+    await register(s, 'g-1', 'h0');
+    await register(s, 'g-short', 's0', 'CE_A', T0 + 30);
+    await s.settleRefresh(req('h0', 'h1', 'k1', T0 + 10));
+    await s.settleRefresh(req('h1', 'h2', 'k1', T0 + grace + 20));
+    expect(await s.recordJti('old-jti', T0 + 100, T0)).toBe(true);
+    await s.prune(T0 + grace + 40, grace);
+    expect(await s.peekToken('h0')).toBeUndefined();
+    expect((await s.peekToken('h1'))?.spent).toBe(true);
+    expect((await s.peekToken('h2'))?.spent).toBe(false);
+    expect(await s.getFamily('g-short')).toBeUndefined();
+    expect(await s.peekToken('s0')).toBeUndefined();
+    // The jti expired before the prune: forgotten, so it counts as new again.
+    expect(await s.recordJti('old-jti', T0 + 100, T0)).toBe(true);
+  }));
+}
