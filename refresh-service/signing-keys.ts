@@ -29,17 +29,42 @@ export function keyDir(stateDir: string): string {
   return join(stateDir, 'scitoken-keys');
 }
 
-/** Generate and store a new signing key; it becomes the active one. */
-export async function rotateSigningKey(stateDir: string): Promise<ScitokenSigningKey> {
-  await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+/** A new P-256 key and its stored form (the private JWK with kid and created_at). */
+export async function generateSigningKey(): Promise<{ key: ScitokenSigningKey; stored: string }> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = privateKey.export({ format: 'jwk' }) as JWK;
   const pub: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! };
   // The kid is the key's own RFC 7638 thumbprint: stable, unique, and reveals nothing.
   const kid = await calculateJwkThumbprint(pub, 'sha256');
   const createdAt = Date.now();
-  await createSecretFile(join(keyDir(stateDir), `${kid}.jwk`), JSON.stringify({ ...jwk, kid, created_at: createdAt }) + '\n');
-  return { kid, createdAt, privateKey, publicJwk: { ...pub, kid, alg: 'ES256', use: 'sig' } };
+  const stored = JSON.stringify({ ...jwk, kid, created_at: createdAt });
+  return { key: { kid, createdAt, privateKey, publicJwk: { ...pub, kid, alg: 'ES256', use: 'sig' } }, stored };
+}
+
+/** Generate and store a new signing key; it becomes the active one. */
+export async function rotateSigningKey(stateDir: string): Promise<ScitokenSigningKey> {
+  await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+  const { key, stored } = await generateSigningKey();
+  await createSecretFile(join(keyDir(stateDir), `${key.kid}.jwk`), stored + '\n');
+  return key;
+}
+
+/** The key set from every known key: the newest signs, the newest few are published. */
+export function signingKeySet(keys: ScitokenSigningKey[]): SigningKeySet {
+  keys.sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
+  return { active: keys[0]!, published: keys.slice(0, PUBLISHED_KEYS) };
+}
+
+/** A key from its stored form (generateSigningKey's `stored`); `where` names it in the error. */
+export function parseStoredSigningKey(text: string, where: string): ScitokenSigningKey {
+  try {
+    const j = JSON.parse(text) as JWK & { kid: string; created_at: number };
+    const privateKey = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: j.x!, y: j.y!, d: j.d! }, format: 'jwk' });
+    const pub = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+    return { kid: j.kid, createdAt: j.created_at, privateKey, publicJwk: { kty: 'EC', crv: 'P-256', x: pub.x!, y: pub.y!, kid: j.kid, alg: 'ES256', use: 'sig' } };
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `S-CRED signing key ${where} is not a P-256 private JWK`, { cause });
+  }
 }
 
 /** Load the signing keys, generating the first one when there is none. */
@@ -50,8 +75,7 @@ export async function loadSigningKeys(stateDir: string): Promise<SigningKeySet> 
     await rotateSigningKey(stateDir);
     keys = await readKeys(stateDir);
   }
-  keys.sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
-  return { active: keys[0]!, published: keys.slice(0, PUBLISHED_KEYS) };
+  return signingKeySet(keys);
 }
 
 async function readKeys(stateDir: string): Promise<ScitokenSigningKey[]> {
@@ -65,14 +89,7 @@ async function readKeys(stateDir: string): Promise<ScitokenSigningKey[]> {
       await new Promise((r) => setTimeout(r, 20));
       text = await readSecretFile(path);
     }
-    try {
-      const j = JSON.parse(text) as JWK & { kid: string; created_at: number };
-      const privateKey = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: j.x!, y: j.y!, d: j.d! }, format: 'jwk' });
-      const pub = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
-      out.push({ kid: j.kid, createdAt: j.created_at, privateKey, publicJwk: { kty: 'EC', crv: 'P-256', x: pub.x!, y: pub.y!, kid: j.kid, alg: 'ES256', use: 'sig' } });
-    } catch (cause) {
-      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `S-CRED signing key ${path} is not a P-256 private JWK`, { cause });
-    }
+    out.push(parseStoredSigningKey(text, path));
   }
   return out;
 }
