@@ -25,6 +25,9 @@ export interface DemoSiteOptions {
   credentialGraceSeconds?: number;
 }
 
+/** The audience of the demo site's identity tokens (policy key `audience`). */
+export const SITE_AUDIENCE = 'https://site.demo.glidein.invalid';
+
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
@@ -44,6 +47,9 @@ export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
     policyPath,
     JSON.stringify({
       identity: o.identity,
+      // A setuid site names the audience its identity tokens are for; the non-root demo runs its
+      // spool as the pilot itself, which a policy must allow knowingly (issue 11 items 6, 7).
+      ...(o.identity === 'none' ? { allowPilotIdentity: true } : { audience: SITE_AUDIENCE }),
       mapfile: mapfilePath,
       issuers: { [issuer]: { jwksFile: jwksPath } },
       credentialGraceSeconds: o.credentialGraceSeconds ?? 5,
@@ -68,7 +74,7 @@ export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
     policyPath,
     jwksPath,
     mapfilePath,
-    identityToken: (sub, lifetimeS) => sign({ 'wlcg.ver': '1.0', aud: 'https://wlcg.cern.ch/jwt/v1/any' }, sub, lifetimeS),
+    identityToken: (sub, lifetimeS) => sign({ 'wlcg.ver': '1.0', aud: SITE_AUDIENCE }, sub, lifetimeS),
     storageToken: (sub, lifetimeS, scope = 'storage.read:/ storage.create:/demo') =>
       sign({ 'wlcg.ver': '1.0', aud: 'https://wlcg.cern.ch/jwt/v1/any', scope }, sub, lifetimeS),
   };

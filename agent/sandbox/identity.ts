@@ -1,17 +1,16 @@
 // From a job's identity token to a local account (DESIGN.md section 7.1): the signature, exp and
-// nbf are checked with jose against the policy's issuer keys, then iss,sub goes through the
-// mapfile. Anything unverifiable or unmapped is refused: a job never runs under a guessed account.
+// nbf are checked with jose against the policy's issuer keys, `aud` and `scope` against the
+// policy's `audience` and `requiredScope`, then the claims go through the mapfile. Anything
+// unverifiable or unmapped is refused: a job never runs under a guessed account.
 import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, jwtVerify, decodeJwt, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify, decodeJwt, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { Policy } from './policy.ts';
-import { loadMapfile, mapIdentity } from './mapfile.ts';
+import { loadMapfile, mapClaims, type TokenClaims } from './mapfile.ts';
 import { lookupAccount, privilegedAccountReason, type Account } from './account.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 
-export interface VerifiedIdentity {
-  iss: string;
-  sub: string;
-}
+/** The claims of a verified identity token that mapping uses. */
+export type VerifiedIdentity = TokenClaims;
 
 export type IdentityOutcome = { ok: true; identity: VerifiedIdentity | null; account: Account | null } | { ok: false; error: LaunchError };
 
@@ -20,6 +19,39 @@ const ALGORITHMS = ['ES256', 'ES384', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA
 async function loadJwks(path: string): Promise<ReturnType<typeof createLocalJWKSet>> {
   const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
   return createLocalJWKSet(jwks);
+}
+
+const show = (v: unknown) => JSON.stringify(v).slice(0, 200);
+
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function scopeItems(payload: JWTPayload): string[] {
+  return typeof payload['scope'] === 'string' ? payload['scope'].split(' ').filter((x) => x !== '') : [];
+}
+
+function claimsOf(iss: string, sub: string, payload: JWTPayload): TokenClaims {
+  return { iss, sub, groups: strings(payload['wlcg.groups']), entitlements: strings(payload['eduperson_entitlement']), scopes: scopeItems(payload) };
+}
+
+/** A token for another service must not map a user here (issue 11 item 6). */
+function audienceProblem(payload: JWTPayload, policy: Policy): string | null {
+  if (policy.audience === null) return null;
+  if (payload.aud === undefined) return `identity token has no aud claim; the policy's audience is ${show(policy.audience)}`;
+  const aud = strings(payload.aud);
+  if (aud.some((a) => policy.audience!.includes(a))) return null;
+  return `identity token aud claim ${show(payload.aud)} names none of the policy's audience ${show(policy.audience)}`;
+}
+
+function scopeProblem(payload: JWTPayload, policy: Policy): string | null {
+  if (policy.requiredScope.length === 0) return null;
+  const have = scopeItems(payload);
+  const missing = policy.requiredScope.filter((s) => !have.includes(s));
+  if (missing.length === 0) return null;
+  const seen = payload['scope'] === undefined ? 'has no scope claim' : `scope claim lacks ${show(missing.join(' '))}`;
+  return `identity token ${seen}; the policy's requiredScope is ${show(policy.requiredScope.join(' '))}`;
 }
 
 /** Verify the token against the issuer's keys; a reason when it cannot be trusted. */
@@ -43,7 +75,9 @@ export async function verifyIdentityToken(token: string, policy: Policy): Promis
     const { payload } = await jwtVerify(token, keys, { issuer: iss, algorithms: ALGORITHMS, clockTolerance: 5 });
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) return { ok: false, reason: 'identity token has no sub claim' };
     if (typeof payload.exp !== 'number') return { ok: false, reason: 'identity token has no exp claim' };
-    return { ok: true, identity: { iss, sub: payload.sub } };
+    const refused = audienceProblem(payload, policy) ?? scopeProblem(payload, policy);
+    if (refused) return { ok: false, reason: refused };
+    return { ok: true, identity: claimsOf(iss, payload.sub, payload) };
   } catch (e) {
     const code = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
     return { ok: false, reason: `identity token failed verification (${code}: ${(e as Error).message})` };
@@ -66,10 +100,11 @@ export async function resolveIdentity(token: string | null, policy: Policy): Pro
   const v = await verifyIdentityToken(token, policy);
   if (!v.ok) return { ok: false, error: launchError('identity', 'UNVERIFIED', v.reason, true) };
   const rules = await loadMapfile(policy.mapfile!);
-  const name = mapIdentity(rules, v.identity.iss, v.identity.sub);
-  if (name === null) {
+  const rule = mapClaims(rules, v.identity);
+  if (rule === null) {
     return { ok: false, error: launchError('identity', 'UNMAPPED', `identity ${v.identity.iss},${v.identity.sub} matches no line of the mapfile ${policy.mapfile}`, true) };
   }
+  const name = rule.account;
   const account = await lookupAccount(name);
   if (!account) return { ok: false, error: launchError('identity', 'NO_ACCOUNT', `mapped account '${name}' does not exist on this node`, true) };
   const privileged = privilegedAccountReason(account);

@@ -23,13 +23,23 @@ export interface Policy {
   readonly helperTimeoutSeconds: number;
   /** Attempts for a transient launch failure (the first included). */
   readonly launchAttempts: number;
+  /** Audiences an identity token's `aud` must name one of (required with setuid/helper); null: not checked. */
+  readonly audience: readonly string[] | null;
+  /** Scope items an identity token's `scope` must all carry (e.g. `compute.create`); empty: not checked. */
+  readonly requiredScope: readonly string[];
+  /** A spool may run jobs as the pilot's own uid (identity `none`) only when this is true (issue 11 item 7). */
+  readonly allowPilotIdentity: boolean;
   /** Where the policy came from, for messages. */
   readonly source: string;
 }
 
 export const DEFAULT_HELPER = ['sudo', '-n', '-u', '{user}', '--'] as const;
 
-const KNOWN = new Set(['identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts']);
+const KNOWN = new Set([
+  'identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts',
+  'audience', 'requiredScope', 'allowPilotIdentity',
+]);
+const SCOPE_ITEM = /^[\x21-\x7e]{1,256}$/;
 
 function fail(where: string, field: string, expected: string): never {
   throw new GlideinError('GLIDEIN_ERR_POLICY', `${where}: field '${field}' ${expected}`, { details: { field } });
@@ -40,6 +50,30 @@ function int(where: string, raw: Record<string, unknown>, field: string, dflt: n
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(where, field, `must be an integer from ${min} to ${max}`);
   return v;
+}
+
+function audience(where: string, raw: Record<string, unknown>, identity: IdentityMode): string[] | null {
+  const v = raw['audience'];
+  if (v === undefined) {
+    // Without an audience any token of a trusted issuer, minted for any service, would map a user (issue 11 item 6).
+    if (identity !== 'none') fail(where, 'audience', `is required when identity is '${identity}': the audience (string or list) identity tokens must be issued for`);
+    return null;
+  }
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 64 || list.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 1024)) {
+    fail(where, 'audience', 'must be a non-empty string or a non-empty list of non-empty strings');
+  }
+  return [...(list as string[])];
+}
+
+function requiredScope(where: string, raw: Record<string, unknown>): string[] {
+  const v = raw['requiredScope'];
+  if (v === undefined || v === null) return [];
+  const items = typeof v === 'string' ? v.split(' ').filter((x) => x !== '') : [];
+  if (typeof v !== 'string' || items.length === 0 || items.some((x) => !SCOPE_ITEM.test(x))) {
+    fail(where, 'requiredScope', "must be a space-separated string of scope items (e.g. 'compute.create')");
+  }
+  return items;
 }
 
 /** Check a policy object from untrusted input. `where` names the file in messages. */
@@ -81,6 +115,8 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     issuers[iss] = { jwksFile: f };
   }
   if (identity !== 'none' && Object.keys(issuers).length === 0) fail(where, 'issuers', `must name at least one issuer when identity is '${identity}'`);
+  const allowPilotIdentity = raw['allowPilotIdentity'] ?? false;
+  if (typeof allowPilotIdentity !== 'boolean') fail(where, 'allowPilotIdentity', 'must be true or false');
 
   return {
     identity,
@@ -92,6 +128,9 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     helperConcurrency: int(where, raw, 'helperConcurrency', 4, 1, 256),
     helperTimeoutSeconds: int(where, raw, 'helperTimeoutSeconds', 30, 1, 3600),
     launchAttempts: int(where, raw, 'launchAttempts', 3, 1, 10),
+    audience: audience(where, raw, identity),
+    requiredScope: requiredScope(where, raw),
+    allowPilotIdentity,
     source: where,
   };
 }
@@ -105,4 +144,17 @@ export async function loadPolicy(path?: string): Promise<Policy> {
 /** The helper argv for `user`: the template with `{user}`/`{uid}` replaced. */
 export function expandHelper(policy: Policy, user: { name: string; uid: number }): string[] {
   return policy.helper.map((a) => a.replaceAll('{user}', user.name).replaceAll('{uid}', String(user.uid)));
+}
+
+/**
+ * A spool runs jobs from whoever can write its directory. In `none` mode they run as the pilot,
+ * which can read the pilot's refresh token and DPoP key, so that must be asked for knowingly
+ * (`"allowPilotIdentity": true`, issue 11 item 7). Returns the warning to log when it is.
+ */
+export function checkSpoolPolicy(policy: Policy): string | null {
+  if (policy.identity !== 'none') return null;
+  if (!policy.allowPilotIdentity) {
+    fail(policy.source, 'identity', "is 'none': spool jobs would run as the pilot's own uid and could read its refresh token and DPoP key; use 'setuid' or 'helper', or add \"allowPilotIdentity\": true to accept that");
+  }
+  return "spool jobs run as the pilot's own uid (policy identity 'none', allowPilotIdentity true): a job can read the pilot's refresh token and DPoP key";
 }

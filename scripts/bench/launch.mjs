@@ -51,9 +51,9 @@ try {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'ES256' }] }));
   writeFileSync(join(dir, 'mapfile'), 'SCITOKENS /^https:\\/\\/bench\\.example,bench$/ nobody\n');
-  const policyObj = { identity: 'setuid', mapfile: join(dir, 'mapfile'), issuers: { [iss]: { jwksFile: join(dir, 'jwks.json') } } };
+  const policyObj = { identity: 'setuid', mapfile: join(dir, 'mapfile'), issuers: { [iss]: { jwksFile: join(dir, 'jwks.json') } }, audience: 'https://bench.example/site' };
   const policy = parsePolicy(policyObj, 'bench policy');
-  const token = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer(iss).setSubject('bench').setIssuedAt().setExpirationTime('1h').sign(privateKey);
+  const token = await new SignJWT({ aud: 'https://bench.example/site' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer(iss).setSubject('bench').setIssuedAt().setExpirationTime('1h').sign(privateKey);
   const specObj = { id: 'bench', executable: '/bin/true', cwd: '/', identity: token };
   const store = await CredStore.open(dir);
 

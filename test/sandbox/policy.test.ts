@@ -1,9 +1,9 @@
-// Policy and mapfile parsing: bad fields are GLIDEIN_ERR_POLICY naming the field or line.
+// Policy parsing: bad fields are GLIDEIN_ERR_POLICY naming the field; the spool's rule on the pilot's own uid.
 import { describe, it, expect } from 'vitest';
-import { parsePolicy, expandHelper } from '../../agent/sandbox/policy.ts';
-import { parseMapfile, mapIdentity } from '../../agent/sandbox/mapfile.ts';
+import { parsePolicy, expandHelper, checkSpoolPolicy } from '../../agent/sandbox/policy.ts';
 
-const base = { identity: 'setuid', mapfile: '/etc/glidein/mapfile', issuers: { 'https://iss': { jwksFile: '/etc/glidein/jwks.json' } } };
+const base = { identity: 'setuid', mapfile: '/etc/glidein/mapfile', issuers: { 'https://iss': { jwksFile: '/etc/glidein/jwks.json' } }, audience: 'https://site.example' };
+const noAudience = { identity: base.identity, mapfile: base.mapfile, issuers: base.issuers };
 
 describe('policy', () => {
   it.each([
@@ -14,6 +14,13 @@ describe('policy', () => {
     ['a relative jwksFile', { ...base, issuers: { x: { jwksFile: 'keys.json' } } }, 'issuers.x.jwksFile'],
     ['a negative grace', { ...base, killGraceSeconds: -1 }, 'killGraceSeconds'],
     ['an unknown field', { ...base, identitty: 'none' }, 'identitty'],
+    ['setuid without an audience', noAudience, 'audience'],
+    ['helper without an audience', { ...noAudience, identity: 'helper' }, 'audience'],
+    ['an empty audience list', { ...base, audience: [] }, 'audience'],
+    ['an audience list with a number', { ...base, audience: ['https://a', 7] }, 'audience'],
+    ['an empty requiredScope', { ...base, requiredScope: ' ' }, 'requiredScope'],
+    ['a requiredScope list', { ...base, requiredScope: ['compute.create'] }, 'requiredScope'],
+    ['a non-boolean allowPilotIdentity', { identity: 'none', allowPilotIdentity: 'yes' }, 'allowPilotIdentity'],
   ])('%s is rejected naming the field', (_what, value, field) => {
     expect(() => parsePolicy(value, 'policy.json')).toThrowError(expect.objectContaining({ code: 'GLIDEIN_ERR_POLICY', message: expect.stringContaining(field) }));
   });
@@ -24,34 +31,30 @@ describe('policy', () => {
     expect(expandHelper(p, { name: 'cms001', uid: 5001 })).toEqual(['sudo', '-n', '-u', 'cms001', '--']);
     expect(parsePolicy({})).toMatchObject({ identity: 'none' });
   });
-});
 
-describe('mapfile', () => {
-  const rules = parseMapfile(
-    [
-      '# comment',
-      'GSI "^/DC=org/CN=x$" ignored',
-      'SCITOKENS /^https:\\/\\/cms-auth\\.web\\.cern\\.ch\\/,07f75a9a-bb78-4735$/ cmspilot',
-      'SCITOKENS /^https:\\/\\/cms-auth\\.web\\.cern\\.ch\\/,.*$/ cmsuser',
-      'SCITOKENS /^https:\\/\\/other\\.example,alice$/i alice',
-    ].join('\n'),
-  );
-
-  it.each([
-    ['https://cms-auth.web.cern.ch/', '07f75a9a-bb78-4735', 'cmspilot'],
-    ['https://cms-auth.web.cern.ch/', 'someone-else', 'cmsuser'],
-    ['https://OTHER.example', 'ALICE', 'alice'],
-    ['https://unknown.example', 'alice', null],
-  ])('%s,%s maps to %s (first match wins)', (iss, sub, account) => {
-    expect(mapIdentity(rules, iss, sub)).toBe(account);
+  it('audience is a string or a list; requiredScope is split into items; none needs neither', () => {
+    expect(parsePolicy(base)).toMatchObject({ audience: ['https://site.example'], requiredScope: [], allowPilotIdentity: false });
+    expect(parsePolicy({ ...base, audience: ['a', 'b'], requiredScope: 'compute.create  compute.read' })).toMatchObject({ audience: ['a', 'b'], requiredScope: ['compute.create', 'compute.read'] });
+    expect(parsePolicy({ identity: 'none' })).toMatchObject({ audience: null, requiredScope: [] });
   });
 
-  it.each([
-    ['SCITOKENS no-slashes account', 2],
-    ['SCITOKENS /[unclosed/ account', 1],
-    ['SCITOKENS /^x$/ bad;name', 1],
-  ])('a malformed line (%s) is a policy error naming the line', (line, n) => {
-    const text = n === 2 ? `# first\n${line}` : line;
-    expect(() => parseMapfile(text, 'mapfile')).toThrowError(expect.objectContaining({ code: 'GLIDEIN_ERR_POLICY', message: expect.stringContaining(`mapfile:${n}`) }));
+  it('the audience error says what the key needs (exit 2 as a policy error)', () => {
+    expect(() => parsePolicy(noAudience, '/etc/glidein/policy.json')).toThrowError(
+      expect.objectContaining({ code: 'GLIDEIN_ERR_POLICY', exitCode: 2, message: "/etc/glidein/policy.json: field 'audience' is required when identity is 'setuid': the audience (string or list) identity tokens must be issued for" }),
+    );
+  });
+});
+
+describe('spool policy', () => {
+  it('refuses identity none (the pilot\'s own uid) unless allowPilotIdentity is true, naming both keys', () => {
+    expect(() => checkSpoolPolicy(parsePolicy({ identity: 'none' }, 'p.json'))).toThrowError(
+      expect.objectContaining({ code: 'GLIDEIN_ERR_POLICY', message: expect.stringMatching(/^p\.json: field 'identity' is 'none'.*allowPilotIdentity/) }),
+    );
+    expect(checkSpoolPolicy(parsePolicy({ identity: 'none', allowPilotIdentity: true }))).toMatch(/pilot's own uid/);
+  });
+
+  it('needs no allowance for setuid and helper', () => {
+    expect(checkSpoolPolicy(parsePolicy(base))).toBeNull();
+    expect(checkSpoolPolicy(parsePolicy({ ...base, identity: 'helper' }))).toBeNull();
   });
 });

@@ -4,9 +4,29 @@ import { mkdtempSync, writeFileSync, chmodSync, chownSync, rmSync, mkdirSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, exportJWK, SignJWT, type CryptoKey } from 'jose';
-import { ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
+import { IS_ROOT, ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
+import { findExecutable, skipWithout } from '../helpers/system-tools.ts';
 
 export const ISSUER = 'https://issuer.example.org';
+
+/**
+ * The helper that helper-mode tests use: sudo (the default policy's helper) where it is
+ * installed; otherwise, as root, util-linux's runuser, which every EL/Debian node has. Found
+ * on the test's PATH (so a PATH without sudo exercises the runuser case). null: none usable.
+ */
+export const HELPER: string[] | null = (() => {
+  const sudo = findExecutable('sudo');
+  if (sudo) return [sudo, '-n', '-u', '{user}', '--'];
+  const runuser = IS_ROOT ? findExecutable('runuser') : undefined;
+  return runuser ? [runuser, '-u', '{user}', '--'] : null;
+})();
+
+/** True (after printing why) when helper-mode tests must skip; a failure under GLIDEIN_TEST_REQUIRE_TOOLS. */
+export function skipHelperMode(): boolean {
+  return skipWithout('a helper (sudo, or util-linux runuser as root)', HELPER !== null, 'install sudo (apt-get install sudo / dnf install sudo) or run the tests as root');
+}
+/** The audience the fixture's policies accept and its tokens carry (policy key `audience`). */
+export const AUDIENCE = 'https://site.example.org';
 
 export interface SandboxFixture {
   dir: string;
@@ -14,7 +34,7 @@ export interface SandboxFixture {
   policies: { none: string; setuid: string; helper: string };
   /** A policy file with overrides. */
   policy(fields: Record<string, unknown>): string;
-  token(claims: { sub: string; iss?: string; exp?: number; nbf?: number }, forged?: boolean): Promise<string>;
+  token(claims: { sub: string; iss?: string; exp?: number; nbf?: number; aud?: string | string[]; extra?: Record<string, unknown> }, forged?: boolean): Promise<string>;
   /** Write a job spec file; returns its path. */
   job(spec: Record<string, unknown>): string;
   /** A fresh work dir for a job, owned by `owner`. */
@@ -46,7 +66,7 @@ export async function makeFixture(names: [string, string]): Promise<SandboxFixtu
       '',
     ].join('\n'),
   );
-  const base = { mapfile, issuers: { [ISSUER]: { jwksFile } }, killGraceSeconds: 1, credentialGraceSeconds: 2 };
+  const base = { mapfile, issuers: { [ISSUER]: { jwksFile } }, audience: AUDIENCE, killGraceSeconds: 1, credentialGraceSeconds: 2 };
   const policy = (fields: Record<string, unknown>) => {
     const p = join(dir, `policy-${++counter}.json`);
     writeFileSync(p, JSON.stringify({ ...base, ...fields }));
@@ -55,11 +75,11 @@ export async function makeFixture(names: [string, string]): Promise<SandboxFixtu
   return {
     dir,
     users: { a, b },
-    policies: { none: policy({ identity: 'none' }), setuid: policy({ identity: 'setuid' }), helper: policy({ identity: 'helper', helper: ['sudo', '-n', '-u', '{user}', '--'] }) },
+    policies: { none: policy({ identity: 'none' }), setuid: policy({ identity: 'setuid' }), helper: policy({ identity: 'helper', helper: HELPER ?? ['sudo', '-n', '-u', '{user}', '--'] }) },
     policy,
     async token(claims, forged = false) {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ wlcg_ver: '1.0' })
+      return new SignJWT({ wlcg_ver: '1.0', aud: claims.aud ?? AUDIENCE, ...claims.extra })
         .setProtectedHeader({ alg: 'ES256', kid: 'key-1' })
         .setIssuer(claims.iss ?? ISSUER)
         .setSubject(claims.sub)
