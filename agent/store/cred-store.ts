@@ -16,6 +16,7 @@ import type { Owner } from './atomic-write.ts';
 import { safeReadFile } from './safe-read.ts';
 import { checkName } from './names.ts';
 import { ExpiryIndex } from './expiry-index.ts';
+import { removeTree } from './remove-tree.ts';
 import type { ExpiryTimers } from './expiry-index.ts';
 
 export interface CredStoreOptions {
@@ -104,15 +105,6 @@ async function assertSafeWorkdir(dir: string): Promise<void> {
     throw new GlideinError('GLIDEIN_ERR_STORE_UNSAFE', `${dir}: the work directory is writable by group or others (mode 0${(st.mode & 0o7777).toString(8)}) without the sticky bit`, {
       details: { path: dir, mode: st.mode & 0o7777 },
     });
-  }
-}
-
-/** Remove a file or directory tree without following symlinks; a path already gone is fine. */
-async function removeTree(path: string): Promise<void> {
-  try {
-    await fsp.rm(path, { recursive: true, force: true, maxRetries: 2 });
-  } catch (e) {
-    throw io(path, 'remove', e);
   }
 }
 
@@ -276,8 +268,10 @@ export class CredStore {
 
   /**
    * Remove a job's directory and everything in it (files may belong to the mapped account; a
-   * job dir already gone is fine). Call it after the job's processes are gone: the mapped
-   * account owns the dir, so a live process of it could still be adding files.
+   * job dir already gone is fine), descriptor by descriptor: a symlink the mapped account
+   * plants inside, even mid-removal, is removed and never followed (remove-tree.ts). Call it
+   * after the job's processes are gone: a live process of the account could keep refilling its
+   * own subdirectories, and then the removal fails (GLIDEIN_ERR_STORE_IO, ENOTEMPTY).
    */
   async wipe(jobId: string): Promise<void> {
     const dir = this.jobDir(jobId);

@@ -9,3 +9,5 @@ export type { ExpiryEntry, ExpiryCallback, ExpiryTimers, ExpiryIndexOptions } fr
 export { ExpiryIndex } from './expiry-index.ts';
 export type { CredStoreOptions } from './cred-store.ts';
 export { CredStore, STORE_DIR_MODES } from './cred-store.ts';
+export type { RemoveTreeOptions } from './remove-tree.ts';
+export { removeTree } from './remove-tree.ts';

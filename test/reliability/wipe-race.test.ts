@@ -1,0 +1,88 @@
+// A live process of a job's mapped account races the wipe of its job dir (issue 11, item 3): it
+// loops swapping its own subdirectories for symlinks to a root-owned directory outside, which
+// holds a file with the same name as the files inside. A path-based removal by root (fs.rm, as
+// the store did) then lists or unlinks through the symlink and deletes the outside file; the
+// descriptor-relative removal never does. Root only (a real account).
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CredStore } from '../../agent/store/index.ts';
+import { IS_ROOT, ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
+import { skipWithoutTool } from '../helpers/system-tools.ts';
+
+const ACCOUNT = 'glwiperace';
+const TRIALS = 10;
+const SUBDIRS = 40;
+
+// Run by the account with its cwd in its own subdirectory of the job dir (a cwd survives the
+// wipe taking the job dir back): make s<i>/victim, then flip every s<i> to a symlink and back.
+const FLIPPER = `
+use strict; my ($n, $out) = @ARGV; $| = 1;
+for my $i (0 .. $n - 1) { mkdir "s$i"; open(my $f, '>', "s$i/victim") or die "s$i: $!"; close $f; }
+print "ready\\n";
+while (1) {
+  for my $i (0 .. $n - 1) { rename "s$i", "r$i"; symlink $out, "s$i"; }
+  for my $i (0 .. $n - 1) { unlink "s$i"; rename "r$i", "s$i"; }
+}`;
+
+const dirs: string[] = [];
+afterAll(() => {
+  if (IS_ROOT) removeAccount(ACCOUNT);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function startFlipper(user: TestAccount, cwd: string, outside: string): Promise<ChildProcess> {
+  const p = spawn('perl', ['-e', FLIPPER, String(SUBDIRS), outside], { cwd, uid: user.uid, gid: user.gid, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    p.once('error', reject);
+    p.once('exit', (code) => reject(new Error(`the flipper exited early (code ${code})`)));
+    p.stdout!.once('data', () => resolve(p));
+  });
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await gone;
+}
+
+const skip = !IS_ROOT || skipWithoutTool('perl', 'install perl (the flipping process of the account is a perl loop)');
+
+describe.skipIf(skip)('wiping a job dir while a process of its account flips symlinks in it (real account)', () => {
+  it('a symlink flipped in during the wipe never makes root delete a file outside the job dir', async () => {
+    const user = ensureAccount(ACCOUNT);
+    const base = mkdtempSync(join(tmpdir(), 'glrel-wipe-'));
+    dirs.push(base);
+    chmodSync(base, 0o711);
+    const outside = join(base, 'outside');
+    mkdirSync(outside, { mode: 0o755 });
+    const victim = join(outside, 'victim');
+    const work = join(base, 'work');
+    mkdirSync(work, { mode: 0o711 });
+    const store = await CredStore.open(work);
+    const deleted: number[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) {
+      writeFileSync(victim, 'root-owned, outside the job dir', { mode: 0o644 });
+      const id = `race-${trial}`;
+      const jobDir = await store.createJobDir(id, { uid: user.uid, gid: user.gid });
+      await store.writeJobCredential(id, 'bearer', 'token', null);
+      const own = join(jobDir, 'a');
+      mkdirSync(own, { mode: 0o700 });
+      chownSync(own, user.uid, user.gid);
+      const flipper = await startFlipper(user, own, outside);
+      try {
+        // With the flipper alive the wipe may fail (it keeps refilling its dir); it must not escape.
+        await store.wipe(id).catch(() => undefined);
+      } finally {
+        await stop(flipper);
+      }
+      if (!existsSync(victim)) deleted.push(trial);
+      await store.wipe(id);
+      expect(existsSync(jobDir)).toBe(false);
+    }
+    expect(deleted, `trials in which the wipe deleted ${victim}`).toEqual([]);
+  }, 120_000);
+});
