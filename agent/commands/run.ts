@@ -6,6 +6,7 @@ import { integerFlag, parseCommandArgs, requiredStringFlag, stringFlag } from '.
 import { runPilot, type PilotOptions } from '../pilot/pilot.ts';
 import { checkBundleRequirements, makeValidate } from '../pilot/validation.ts';
 import { makeSandboxLaunch, loadPilotPolicy } from '../pilot/sandbox-launch.ts';
+import { checkSpoolPolicy } from '../sandbox/policy.ts';
 
 export const RUN_DEFAULTS = { idleTimeoutS: 1200, failureDelayS: 1200, heartbeatIntervalS: 300, killGraceS: 30 } as const;
 
@@ -28,7 +29,11 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     throw new UsageError(command === undefined ? 'run: give --spool DIR or -- COMMAND [ARG...]' : 'run: -- needs a COMMAND after it');
   }
   const policyPath = stringFlag(args, 'policy');
+  // Spool jobs come from whoever can write the directory: never run them without a site policy (issue 11 item 7).
+  if (spoolDir !== undefined && policyPath === undefined) throw new UsageError('run: --spool needs --policy FILE (the site policy that decides which account runs each job)');
   const policy = await loadPilotPolicy(policyPath, spoolDir !== undefined);
+  const pilotIdentityWarning = spoolDir !== undefined && policy ? checkSpoolPolicy(policy) : null;
+  if (pilotIdentityWarning) ctx.log.warn(pilotIdentityWarning, { policy: policy!.source });
   const options: PilotOptions = {
     bundlePath,
     workdir: stringFlag(args, 'workdir'),

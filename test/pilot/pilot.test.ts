@@ -151,8 +151,11 @@ describe('glidein run', () => {
     const bundle = await s.bundlePath('g-idle');
     const spool = join(dir, 'spool');
     mkdirSync(spool);
-    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--spool', spool, '--idle-timeout', '2', '--keep-workdir']).done;
+    const policy = join(dir, 'policy.json');
+    writeFileSync(policy, JSON.stringify({ identity: 'none', allowPilotIdentity: true }));
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--spool', spool, '--policy', policy, '--idle-timeout', '2', '--keep-workdir']).done;
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("spool jobs run as the pilot's own uid");
     expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'idle-timeout', validation: 'OK' });
     const kept = readdirSync(work);
     expect(kept).toHaveLength(1);
