@@ -12,6 +12,13 @@ export interface RateLimitConfig {
   /** Sustained refresh/status requests per minute for one glidein family. */
   familyPerMinute: number;
   familyBurst: number;
+  /**
+   * Refused requests per second one client address may cause (/64 for IPv6), and the burst.
+   * Checked before any parsing or crypto; only refusals are charged, so honest pilots behind
+   * one NAT or proxy are never slowed by it (issue 11 item 12).
+   */
+  clientPerSecond: number;
+  clientBurst: number;
 }
 
 export interface ServiceConfig {
@@ -42,6 +49,14 @@ export interface ServiceConfig {
   stateSynchronous: 'full' | 'normal';
   /** PEM file put into every bundle as `ca` (the CA that signed the --tls-cert). Empty: none. */
   bundleCaFile: string;
+  /** Seconds after a token is spent during which the bound key may ask again (a lost answer). 0: off. */
+  rotationGraceSeconds: number;
+  /** Seconds without a status heartbeat (after binding) before a family is revoked. 0: off. */
+  heartbeatTimeout: number;
+  /** GET /metrics needs the admin bearer token. */
+  metricsRequireAdmin: boolean;
+  /** Allow `serve` without TLS on a non-loopback address and http:// refresh URLs for non-loopback hosts. */
+  allowInsecureHttp: boolean;
 }
 
 /** Names of VO credentials pushed with PUT /v1/vo-credentials/{name}. */
@@ -58,13 +73,17 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   scitoken: { scope: 'compute.read compute.modify compute.create compute.cancel', audience: 'https://wlcg.cern.ch/jwt/v1/any' },
   dpopWindow: 60,
   dpopClockSkew: 10,
-  rateLimit: { globalPerSecond: 2000, globalBurst: 4000, familyPerMinute: 30, familyBurst: 10 },
+  rateLimit: { globalPerSecond: 2000, globalBurst: 4000, familyPerMinute: 30, familyBurst: 10, clientPerSecond: 20, clientBurst: 200 },
   maxConnections: 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   voCredentials: {},
   stateSynchronous: 'full',
   bundleCaFile: '',
+  rotationGraceSeconds: 60,
+  heartbeatTimeout: 1200,
+  metricsRequireAdmin: false,
+  allowInsecureHttp: false,
 };
 
 type Where = { file: string };
@@ -81,6 +100,11 @@ function str(where: Where, key: string, v: unknown, allowEmpty = false): string 
 
 function int(where: Where, key: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw err(where, key, `an integer from ${min} to ${max}`, v);
+  return v;
+}
+
+function bool(where: Where, key: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw err(where, key, 'true or false', v);
   return v;
 }
 
@@ -124,6 +148,8 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
     globalBurst: int(w, 'rateLimit.globalBurst', rl['globalBurst'] ?? d.rateLimit.globalBurst, 1, 10_000_000),
     familyPerMinute: int(w, 'rateLimit.familyPerMinute', rl['familyPerMinute'] ?? d.rateLimit.familyPerMinute, 1, 6_000_000),
     familyBurst: int(w, 'rateLimit.familyBurst', rl['familyBurst'] ?? d.rateLimit.familyBurst, 1, 1_000_000),
+    clientPerSecond: int(w, 'rateLimit.clientPerSecond', rl['clientPerSecond'] ?? d.rateLimit.clientPerSecond, 1, 1_000_000),
+    clientBurst: int(w, 'rateLimit.clientBurst', rl['clientBurst'] ?? d.rateLimit.clientBurst, 1, 10_000_000),
   };
   const vo = obj(w, 'voCredentials', get('voCredentials'));
   const voCredentials: Record<string, string> = {};
@@ -153,6 +179,10 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
     voCredentials,
     stateSynchronous: sync,
     bundleCaFile: str(w, 'bundleCaFile', get('bundleCaFile'), true),
+    rotationGraceSeconds: int(w, 'rotationGraceSeconds', get('rotationGraceSeconds'), 0, 3600),
+    heartbeatTimeout: int(w, 'heartbeatTimeout', get('heartbeatTimeout'), 0, 366 * 24 * 3600),
+    metricsRequireAdmin: bool(w, 'metricsRequireAdmin', get('metricsRequireAdmin')),
+    allowInsecureHttp: bool(w, 'allowInsecureHttp', get('allowInsecureHttp')),
   };
 }
 

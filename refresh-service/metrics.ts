@@ -7,6 +7,8 @@ export class Metrics {
   readonly #requests = new Map<string, number>();
   readonly #latency = new Map<string, { counts: number[]; sum: number; count: number }>();
   reuseDetections = 0;
+  /** Spent tokens re-granted to the bound key within rotationGraceSeconds (lost answers). */
+  regrants = 0;
   securityEvents = 0;
 
   observe(route: string, outcome: string, seconds: number): void {

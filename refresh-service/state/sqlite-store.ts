@@ -18,14 +18,16 @@ CREATE TABLE IF NOT EXISTS families (
   revoke_reason TEXT,
   jkt TEXT,
   status_report TEXT,
-  status_at INTEGER
+  status_at INTEGER,
+  bound_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS families_entry ON families(entry);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   hash TEXT PRIMARY KEY,
   glidein_id TEXT NOT NULL REFERENCES families(glidein_id) ON DELETE CASCADE,
   issued_at INTEGER NOT NULL,
-  spent_at INTEGER
+  spent_at INTEGER,
+  successor TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(glidein_id);
 CREATE INDEX IF NOT EXISTS refresh_tokens_spent ON refresh_tokens(spent_at) WHERE spent_at IS NOT NULL;
@@ -42,6 +44,12 @@ CREATE TABLE IF NOT EXISTS vo_credentials (
 ) STRICT;
 `;
 
+/** Columns added after the first release: added to an older state.db when it is opened. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ['families', 'bound_at', 'INTEGER'],
+  ['refresh_tokens', 'successor', 'TEXT'],
+];
+
 interface FamilyRow {
   glidein_id: string;
   entry: string;
@@ -51,6 +59,9 @@ interface FamilyRow {
   revoke_reason: string | null;
   jkt: string | null;
 }
+
+/** A token joined with its family. */
+type TokenRow = FamilyRow & { spent_at: number | null; successor: string | null };
 
 function toFamily(r: FamilyRow): FamilyRecord {
   return { glideinId: r.glidein_id, entry: r.entry, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, revokeReason: r.revoke_reason, jkt: r.jkt };
@@ -79,6 +90,7 @@ export class SqliteStateStore implements StateStore {
       this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.#db.exec('PRAGMA foreign_keys = ON');
       this.#db.exec(SCHEMA);
+      this.#addMissingColumns();
     } catch (cause) {
       throw new GlideinError('GLIDEIN_ERR_STATE', `state database ${this.path} cannot be opened: ${(cause as Error).message}`, { cause });
     }
@@ -86,10 +98,12 @@ export class SqliteStateStore implements StateStore {
     this.#s = {
       insertFamily: p('INSERT INTO families (glidein_id, entry, created_at, expires_at) VALUES (?, ?, ?, ?)'),
       insertToken: p('INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (?, ?, ?)'),
-      peek: p('SELECT f.*, t.spent_at AS spent_at FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?'),
+      peek: p('SELECT f.*, t.spent_at AS spent_at, t.successor AS successor FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?'),
       insertJti: p('INSERT OR IGNORE INTO dpop_jti (jti_hash, expires_at) VALUES (?, ?)'),
-      spend: p('UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL'),
-      bind: p('UPDATE families SET jkt = ? WHERE glidein_id = ? AND jkt IS NULL'),
+      spend: p('UPDATE refresh_tokens SET spent_at = ?, successor = ? WHERE hash = ? AND spent_at IS NULL'),
+      setSuccessor: p('UPDATE refresh_tokens SET successor = ? WHERE hash = ?'),
+      bind: p('UPDATE families SET jkt = ?, bound_at = ? WHERE glidein_id = ? AND jkt IS NULL'),
+      revokeSilent: p('UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE revoked_at IS NULL AND expires_at > ? AND jkt IS NOT NULL AND coalesce(status_at, bound_at, created_at) < ? RETURNING glidein_id, entry'),
       revokeId: p('UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE glidein_id = ? AND revoked_at IS NULL'),
       revokeEntry: p('UPDATE families SET revoked_at = ?, revoke_reason = ? WHERE entry = ? AND revoked_at IS NULL'),
       getFamily: p('SELECT * FROM families WHERE glidein_id = ?'),
@@ -136,8 +150,8 @@ export class SqliteStateStore implements StateStore {
   }
 
   async peekToken(tokenHash: string): Promise<TokenPeek | undefined> {
-    const row = this.#s['peek']!.get(tokenHash) as (FamilyRow & { spent_at: number | null }) | undefined;
-    return row ? { family: toFamily(row), spent: row.spent_at !== null } : undefined;
+    const row = this.#s['peek']!.get(tokenHash) as TokenRow | undefined;
+    return row ? { family: toFamily(row), spent: row.spent_at !== null, spentAt: row.spent_at } : undefined;
   }
 
   /**
@@ -167,22 +181,36 @@ export class SqliteStateStore implements StateStore {
   #settleOne(r: SettleRequest): SettleOutcome {
     const fresh = this.#s['insertJti']!.run(hashJti(r.jti), r.jtiExpiresAt).changes === 1;
     if (!fresh) return { kind: 'replayed_jti' };
-    const row = this.#s['peek']!.get(r.oldHash) as (FamilyRow & { spent_at: number | null }) | undefined;
+    const row = this.#s['peek']!.get(r.oldHash) as TokenRow | undefined;
     if (!row) return { kind: 'unknown' };
     const family = toFamily(row);
     if (family.revokedAt !== null) return { kind: 'revoked', family };
     if (family.expiresAt <= r.now) return { kind: 'expired', family };
-    if (row.spent_at !== null) {
-      // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
-      this.#s['revokeId']!.run(r.now, 'refresh token reuse', family.glideinId);
-      return { kind: 'reused', family: { ...family, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
-    }
+    // Before anything about spending: a proof from another key changes nothing, even for a
+    // spent token (else anyone holding an old bundle could revoke the pilot; issue 11 item 11).
     if (family.jkt !== null && family.jkt !== r.jkt) return { kind: 'wrong_key', family };
+    if (row.spent_at === null) return this.#rotate(r, family);
+    if (r.graceSeconds > 0 && row.spent_at >= r.now - r.graceSeconds && row.successor !== null) {
+      // A lost answer: the bound key asks again while its successor is unused. Supersede the
+      // successor and issue another, in this transaction: never two live tokens at once.
+      if (r.newHash === null) return { kind: 'unknown' };
+      if (this.#s['spend']!.run(r.now, null, row.successor).changes === 1) {
+        this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
+        this.#s['setSuccessor']!.run(r.newHash, r.oldHash);
+        return { kind: 'regranted', family };
+      }
+    }
+    // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
+    this.#s['revokeId']!.run(r.now, 'refresh token reuse', family.glideinId);
+    return { kind: 'reused', family: { ...family, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
+  }
+
+  #rotate(r: SettleRequest, family: FamilyRecord): SettleOutcome {
     if (r.newHash === null) return { kind: 'unknown' };
-    if (this.#s['spend']!.run(r.now, r.oldHash).changes !== 1) return { kind: 'unknown' };
+    if (this.#s['spend']!.run(r.now, r.newHash, r.oldHash).changes !== 1) return { kind: 'unknown' };
     this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
     const bound = family.jkt === null;
-    if (bound) this.#s['bind']!.run(r.jkt, family.glideinId);
+    if (bound) this.#s['bind']!.run(r.jkt, r.now, family.glideinId);
     return { kind: 'rotated', family: { ...family, jkt: r.jkt }, bound };
   }
 
@@ -201,6 +229,11 @@ export class SqliteStateStore implements StateStore {
 
   async revokeByEntry(entry: string, reason: string, now: number): Promise<number> {
     return this.#tx(() => Number(this.#s['revokeEntry']!.run(now, reason, entry).changes));
+  }
+
+  async revokeSilentFamilies(silentSince: number, reason: string, now: number): Promise<{ glideinId: string; entry: string }[]> {
+    const rows = this.#tx(() => this.#s['revokeSilent']!.all(now, reason, now, silentSince) as { glidein_id: string; entry: string }[]);
+    return rows.map((r) => ({ glideinId: r.glidein_id, entry: r.entry }));
   }
 
   async recordStatus(glideinId: string, report: string, now: number): Promise<void> {
@@ -231,6 +264,13 @@ export class SqliteStateStore implements StateStore {
       this.#s['pruneFamilies']!.run(now - graceSeconds);
       this.#s['pruneSpent']!.run(now - graceSeconds);
     });
+  }
+
+  #addMissingColumns(): void {
+    for (const [table, column, type] of ADDED_COLUMNS) {
+      const columns = this.#db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+      if (!columns.some((c) => c.name === column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,8 @@ export interface FamilyRecord {
 export interface TokenPeek {
   family: FamilyRecord;
   spent: boolean;
+  /** Unix seconds the token was spent (rotated, or superseded by a re-grant); null while unspent. */
+  spentAt: number | null;
 }
 
 export interface SettleRequest {
@@ -30,11 +32,31 @@ export interface SettleRequest {
   jti: string;
   jtiExpiresAt: number;
   now: number;
+  /**
+   * rotationGraceSeconds: a token spent at most this long ago, presented with a proof from the
+   * family's bound key while the successor it was exchanged for is still unspent, is re-granted
+   * (see SettleOutcome 'regranted'). 0 turns re-granting off.
+   */
+  graceSeconds: number;
 }
 
-/** What one refresh attempt came to, decided atomically (and committed) by the store. */
+/**
+ * What one refresh attempt came to, decided atomically (and committed) by the store, in this
+ * order: a jti seen before → 'replayed_jti' (nothing else happens; otherwise the jti is now
+ * remembered); token not found → 'unknown'; family revoked → 'revoked'; past its lifetime →
+ * 'expired'; family bound to another key than `jkt` → 'wrong_key' (spent or not: nothing is
+ * spent or revoked); token unspent → 'rotated' (spent, `newHash` stored, family bound to `jkt`
+ * if it was not); token spent (bound key) within `graceSeconds` of its spending and its
+ * successor still unspent → 'regranted' (the successor is marked spent in the same transaction
+ * and `newHash` becomes the token's successor: one live token per family at any time; the
+ * window runs from the first spending, a re-grant does not extend it; a superseded successor
+ * has no successor of its own, so presenting it later is reuse); any other spent token → the
+ * family is revoked, 'reused'. With `newHash` null, the cases that
+ * would store it answer 'unknown' and change nothing but the jti.
+ */
 export type SettleOutcome =
   | { kind: 'rotated'; family: FamilyRecord; bound: boolean }
+  | { kind: 'regranted'; family: FamilyRecord }
   | { kind: 'replayed_jti' }
   | { kind: 'unknown' }
   | { kind: 'reused'; family: FamilyRecord }
@@ -55,9 +77,10 @@ export interface StateStore {
   /** Read-only look-up of a token (to know the family before minting). */
   peekToken(tokenHash: string): Promise<TokenPeek | undefined>;
   /**
-   * One transaction: remember the jti (a replay is refused first), then spend the old token and
-   * store the new one, binding the family to `jkt` on first use. A spent token revokes the
-   * family. Committed before it returns, so the answer sent afterwards is never lost.
+   * One transaction deciding a refresh as SettleOutcome describes: remember the jti, then spend
+   * the old token and store the new one (binding the family on first use), re-grant within the
+   * grace window, or revoke on reuse. Committed before it returns, so the answer sent afterwards
+   * is never lost. A token's successor must be recorded with it (the hash stored for newHash).
    */
   settleRefresh(request: SettleRequest): Promise<SettleOutcome>;
   /** Remember a proof's jti for a request that spends no token (status). False if seen before. */
@@ -66,8 +89,16 @@ export interface StateStore {
   /** Revoke; returns how many live families were revoked. */
   revokeByGlideinId(glideinId: string, reason: string, now: number): Promise<number>;
   revokeByEntry(entry: string, reason: string, now: number): Promise<number>;
+  /**
+   * heartbeatTimeout: revoke every live (not revoked, not expired at `now`) family that is bound
+   * to a key and whose last status report, or binding if it has sent none, is older than
+   * `silentSince` (unix seconds). Returns the families revoked. A family is bound (and its bind
+   * time recorded) by its first rotation; recordStatus sets the report time.
+   */
+  revokeSilentFamilies(silentSince: number, reason: string, now: number): Promise<{ glideinId: string; entry: string }[]>;
   recordStatus(glideinId: string, report: string, now: number): Promise<void>;
   getStatus(glideinId: string): Promise<{ report: string; at: number } | undefined>;
+  /** Live families (not revoked, not expired). Called once a minute for /metrics, not per scrape. */
   countActiveFamilies(now: number): Promise<number>;
   putVoCredential(record: VoCredentialRecord): Promise<void>;
   /** The latest VO credential under `name` if it is still valid at `now`. */

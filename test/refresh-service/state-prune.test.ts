@@ -18,7 +18,7 @@ describe('state pruning', () => {
       // Three rotations: h0 spent at t0+10, h1 at t0+GRACE+20, h2 at t0+GRACE+30; h3 is live.
       const rotations: [string, string, number][] = [['h0', 'h1', t0 + 10], ['h1', 'h2', t0 + GRACE + 20], ['h2', 'h3', t0 + GRACE + 30]];
       for (const [oldHash, newHash, now] of rotations) {
-        const out = await store.settleRefresh({ oldHash, newHash, jkt: 'jkt-1', jti: `jti-${now}`, jtiExpiresAt: now + 60, now });
+        const out = await store.settleRefresh({ oldHash, newHash, jkt: 'jkt-1', jti: `jti-${now}`, jtiExpiresAt: now + 60, now, graceSeconds: 0 });
         expect(out.kind).toBe('rotated');
       }
       await store.prune(t0 + GRACE + 40, GRACE);

@@ -7,10 +7,11 @@ const T0 = 1_900_000_000;
 const DAY = 86400;
 
 let seq = 0;
-function req(oldHash: string, newHash: string | null, jkt: string, now = T0 + 10): SettleRequest {
+function req(oldHash: string, newHash: string | null, jkt: string, now = T0 + 10, graceSeconds = 0): SettleRequest {
   seq++;
-  return { oldHash, newHash, jkt, jti: `jti-${seq}-${Math.random()}`, jtiExpiresAt: now + 70, now };
+  return { oldHash, newHash, jkt, jti: `jti-${seq}-${Math.random()}`, jtiExpiresAt: now + 70, now, graceSeconds };
 }
+const GRACE = 60;
 
 /** Define the contract's `it` cases; `open` gives a store on fresh, empty state each time. */
 export function storeContract(open: () => Promise<StateStore>): void {
@@ -55,6 +56,63 @@ export function storeContract(open: () => Promise<StateStore>): void {
     expect(await s.settleRefresh(req('h1', 'h2', 'other'))).toMatchObject({ kind: 'wrong_key' });
     expect((await s.peekToken('h1'))?.spent).toBe(false);
     expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'rotated' });
+  }));
+
+  it('refuses a spent token under a foreign key as wrong_key, revoking nothing (a stranger with an old bundle cannot kill the pilot)', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'k1'));
+    expect(await s.settleRefresh(req('h0', 'hx', 'stranger', T0 + 11, GRACE))).toMatchObject({ kind: 'wrong_key' });
+    expect(await s.settleRefresh(req('h0', 'hy', 'stranger', T0 + 12))).toMatchObject({ kind: 'wrong_key' });
+    expect((await s.getFamily('g-1'))?.revokedAt).toBeNull();
+    expect(await s.peekToken('hx')).toBeUndefined();
+    expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'rotated' });
+  }));
+
+  it('re-grants a spent token to the bound key within the grace window, superseding its unused successor', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'k1', T0 + 10, GRACE));
+    // The answer carrying h1 was lost: the pilot asks again with h0 and a new proof.
+    expect(await s.settleRefresh(req('h0', 'h1b', 'k1', T0 + 20, GRACE))).toMatchObject({ kind: 'regranted', family: { glideinId: 'g-1' } });
+    expect(await s.peekToken('h1')).toMatchObject({ spent: true, spentAt: T0 + 20 });
+    expect(await s.peekToken('h1b')).toMatchObject({ spent: false, spentAt: null });
+    expect(await s.settleRefresh(req('h0', 'h1c', 'k1', T0 + 30, GRACE))).toMatchObject({ kind: 'regranted' });
+    expect((await s.peekToken('h1b'))?.spent).toBe(true);
+    expect(await s.settleRefresh(req('h1c', 'h2', 'k1', T0 + 40, GRACE))).toMatchObject({ kind: 'rotated' });
+    // The successor was used: the old token is spent for good.
+    expect(await s.settleRefresh(req('h0', 'h1d', 'k1', T0 + 41, GRACE))).toMatchObject({ kind: 'reused' });
+    expect(await s.peekToken('h1d')).toBeUndefined();
+  }));
+
+  it('treats a superseded successor presented later as reuse', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'k1', T0 + 10, GRACE));
+    await s.settleRefresh(req('h0', 'h1b', 'k1', T0 + 11, GRACE));
+    expect(await s.settleRefresh(req('h1', 'h2', 'k1', T0 + 12, GRACE))).toMatchObject({ kind: 'reused' });
+  }));
+
+  it('revokes on a spent token after the grace window, measured from the first spending', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'k1', T0 + 10, GRACE));
+    await s.settleRefresh(req('h0', 'h1b', 'k1', T0 + 10 + GRACE - 1, GRACE));
+    expect(await s.settleRefresh(req('h0', 'h1c', 'k1', T0 + 10 + GRACE + 1, GRACE))).toMatchObject({ kind: 'reused' });
+    await register(s, 'g-2', 'j0');
+    await s.settleRefresh(req('j0', 'j1', 'k2', T0 + 10, 0));
+    expect(await s.settleRefresh(req('j0', 'j1b', 'k2', T0 + 11, 0))).toMatchObject({ kind: 'reused' });
+  }));
+
+  it('revokes bound families silent since a time, by their last status report or else their binding', withStore(async (s) => {
+    await register(s, 'talks', 'a0');
+    await register(s, 'silent', 'b0');
+    await register(s, 'unbound', 'c0');
+    await register(s, 'gone', 'd0');
+    for (const [h, n] of [['a0', 'a1'], ['b0', 'b1'], ['d0', 'd1']]) await s.settleRefresh(req(h!, n!, 'k', T0 + 10));
+    await s.recordStatus('talks', '{}', T0 + 500);
+    await s.revokeByGlideinId('gone', 'by test', T0 + 20);
+    expect(await s.revokeSilentFamilies(T0 + 100, 'no heartbeat', T0 + 1000)).toEqual([{ glideinId: 'silent', entry: 'CE_A' }]);
+    expect(await s.getFamily('silent')).toMatchObject({ revokedAt: T0 + 1000, revokeReason: 'no heartbeat' });
+    expect((await s.getFamily('gone'))?.revokeReason).toBe('by test');
+    expect(await s.revokeSilentFamilies(T0 + 600, 'no heartbeat', T0 + 1000)).toEqual([{ glideinId: 'talks', entry: 'CE_A' }]);
+    expect((await s.getFamily('unbound'))?.revokedAt).toBeNull();
   }));
 
   it('refuses a replayed jti before looking at the token, and remembers jtis from status requests', withStore(async (s) => {
