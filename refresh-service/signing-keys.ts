@@ -104,20 +104,33 @@ export function publicKeyPem(key: ScitokenSigningKey): string {
   return createPublicKey(key.privateKey).export({ format: 'pem', type: 'spki' }).toString();
 }
 
+/** Where a running server's keys come from: a cheap change marker, and the full load. */
+export interface SigningKeySource {
+  version(): Promise<string>;
+  load(): Promise<SigningKeySet>;
+}
+
+/** The key directory of a state dir (a rotation by another process changes its mtime). */
+export function fileKeySource(stateDir: string): SigningKeySource {
+  return { version: async () => String((await stat(keyDir(stateDir))).mtimeMs), load: () => loadSigningKeys(stateDir) };
+}
+
 /**
- * The key set of a running server, re-read when the key directory changes (a rotation by
- * another process takes effect within `checkEveryMs`), checked at most that often.
+ * The key set of a running server, re-read when its source changes (a rotation by another
+ * process, or another instance on a shared database, takes effect within `checkEveryMs`),
+ * checked at most that often.
  */
 export class SigningKeyWatcher {
-  readonly #stateDir: string;
+  readonly #source: SigningKeySource;
   readonly #checkEveryMs: number;
   #keys: SigningKeySet;
-  #mtimeMs = 0;
+  #version = '';
   #checkedAt = 0;
   #inFlight: Promise<SigningKeySet> | undefined;
 
-  constructor(stateDir: string, keys: SigningKeySet, checkEveryMs = 1000) {
-    this.#stateDir = stateDir;
+  /** `source`: a state dir (its key files) or another source. */
+  constructor(source: string | SigningKeySource, keys: SigningKeySet, checkEveryMs = 1000) {
+    this.#source = typeof source === 'string' ? fileKeySource(source) : source;
     this.#keys = keys;
     this.#checkEveryMs = checkEveryMs;
     this.#checkedAt = Date.now();
@@ -127,17 +140,17 @@ export class SigningKeyWatcher {
     return this.#keys;
   }
 
-  /** The current set, after a reload when due and the directory changed. Never throws: on a bad read the old set stays. */
+  /** The current set, after a reload when due and the source changed. Never throws: on a bad read the old set stays. */
   async fresh(): Promise<SigningKeySet> {
     if (Date.now() - this.#checkedAt < this.#checkEveryMs) return this.#keys;
     // Concurrent callers share one reload.
     this.#inFlight ??= (async () => {
       this.#checkedAt = Date.now();
       try {
-        const m = (await stat(keyDir(this.#stateDir))).mtimeMs;
-        if (m !== this.#mtimeMs) {
-          this.#keys = await loadSigningKeys(this.#stateDir);
-          this.#mtimeMs = m;
+        const v = await this.#source.version();
+        if (v !== this.#version) {
+          this.#keys = await this.#source.load();
+          this.#version = v;
         }
       } catch {
         /* keep the keys we have */
