@@ -6,6 +6,7 @@ import type { CommandContext, CommandModule } from './command.ts';
 import { GlideinError, UsageError, isGlideinError } from '../shared/errors.ts';
 import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type Logger } from '../shared/log.ts';
 import { VERSION } from '../shared/version.ts';
+import { closeInheritedDescriptors } from './sandbox/inherited-fds.ts';
 
 // Command modules load lazily so `--version` and `--help` stay as fast as a bare runtime start.
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
@@ -119,6 +120,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
 
 /** Start-up when this file is the process entry (the executable, the bundle, or `node agent/cli.ts`). */
 function start(): void {
+  // First of all: no descriptor our parent leaked may reach a wrapper or payload (issue 11, item 5).
+  closeInheritedDescriptors();
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -1,14 +1,26 @@
 // The spec channel and close-on-exec error channel between the agent and the wrapper
 // (DESIGN.md section 7.3-7.4). The agent listens on a Unix socket in a private directory; the
 // wrapper (started under the target identity, possibly by a helper such as sudo that closes
-// every inherited descriptor >= 3) connects, reads one JSON line (the wrapper spec), and keeps
-// the connection. libuv opens sockets with SOCK_CLOEXEC, so a successful execve closes it:
-// end-of-file before any byte means the payload is running; anything else is exactly one
-// JSON record {stage, code, message, permanent}. Success is never inferred from stdout closing.
+// every inherited descriptor >= 3) connects, proves it is the wrapper this agent started,
+// reads one JSON line (the wrapper spec), and keeps the connection. libuv opens sockets with
+// SOCK_CLOEXEC, so a successful execve closes it: end-of-file before any byte means the
+// payload is running; anything else is exactly one JSON record {stage, code, message,
+// permanent}. Success is never inferred from stdout closing.
+//
+// Peer authentication (issue 11, item 2): the socket's name is public (/proc/net/unix), and in
+// helper mode the directory is traversable. Node has no SO_PEERCRED, so the agent makes a
+// one-time secret per launch and hands it to the wrapper on its stdin (a pipe the helper passes
+// through; never argv, never the environment). The first line a peer sends must be that
+// secret; until one does, the agent sends nothing and no connection counts: a stranger that
+// connects first receives no byte, and its closing is not "the payload started". A root agent
+// also gives the socket to the mapped account (0600), so other accounts cannot even connect.
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmod } from 'node:fs/promises';
+import { chmod, chown } from 'node:fs/promises';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readSync } from 'node:fs';
 import { launchError, parseLaunchRecord, type LaunchError } from './launch-error.ts';
 import type { IdentityMode } from './policy.ts';
+import type { StdioPaths } from './stdio.ts';
 
 /** What the wrapper needs: all of it decided by the agent; credentials only when the wrapper must write them. */
 export interface WrapperSpec {
@@ -21,6 +33,9 @@ export interface WrapperSpec {
   env: Record<string, string>;
   cwd: string;
   umask: number;
+  /** Paths the wrapper opens as the account for fds 0-2 (a null path: /dev/null for stdin, the
+   * wrapper's own otherwise); null for a tty job, whose fds 0-2 are its terminal. */
+  stdio: StdioPaths | null;
   /** Credentials the wrapper writes itself into its own 0700 dir (helper mode, agent not root). */
   credentials: { name: string; data: string }[] | null;
   /** Which credential BEARER_TOKEN_FILE names when the wrapper writes them. */
@@ -37,46 +52,79 @@ export type ChannelOutcome =
 
 export interface SpecChannel {
   readonly path: string;
-  /** Resolves once a wrapper connected and the spec was sent; then resolves the outcome. */
+  /** The one-time secret the wrapper must send first (hex); the agent writes it to the wrapper's stdin. */
+  readonly secret: string;
+  /** Resolves once the wrapper proved itself and the spec was sent; then resolves the outcome. */
   exchange(spec: WrapperSpec): Promise<ChannelOutcome>;
   /** Stop waiting (child died, timeout, kill): a pending exchange resolves `no-connection`. */
   abandon(): void;
   close(): void;
 }
 
+/** Who may connect: a root agent hands the socket to the mapped account; otherwise helper mode needs 0666. */
+export interface ChannelAccess {
+  owner: { uid: number; gid: number } | null;
+  foreignPeer: boolean;
+}
+
+const SECRET_BYTES = 32;
+const SECRET_LINE_MAX = 2 * SECRET_BYTES + 1;
+/** Connections that have not sent the secret yet; more are dropped at once (a local flood). */
+const MAX_UNPROVEN = 32;
+
+function isSecret(line: string, secret: Buffer): boolean {
+  const got = Buffer.from(line, 'utf8');
+  return got.length === secret.length && timingSafeEqual(got, secret);
+}
+
 /**
- * Listen on `path` (inside a directory only the agent — and in helper mode the target account
- * through an unguessable name — can reach). `worldConnectable` makes the socket connectable by
- * the account a helper switched to; the first connection wins, the listener closes at once.
+ * Listen on `path` (inside a directory only the agent can write). Only a peer whose first line
+ * is the channel's secret is answered; the listener closes when one has.
  */
-export async function openSpecChannel(path: string, worldConnectable: boolean): Promise<SpecChannel> {
+export async function openSpecChannel(path: string, access: ChannelAccess): Promise<SpecChannel> {
+  const secretText = randomBytes(SECRET_BYTES).toString('hex');
+  const secret = Buffer.from(secretText, 'utf8');
   const server: Server = createServer({ allowHalfOpen: true });
-  let first: ((s: Socket) => void) | null = null;
-  let pendingSocket: Socket | null = null;
+  const unproven = new Set<Socket>();
+  let peer: Socket | null = null;
+  let onPeer: ((s: Socket) => void) | null = null;
   let abandonFn: (() => void) | null = null;
-  server.on('connection', (s) => {
-    if (pendingSocket || !first) {
-      if (!first && !pendingSocket) {
-        pendingSocket = s;
-        server.close();
-        return;
-      }
-      s.destroy();
-      return;
-    }
-    pendingSocket = s;
+  const accept = (s: Socket) => {
+    peer = s;
     server.close();
-    first(s);
+    for (const other of unproven) other.destroy();
+    unproven.clear();
+    onPeer?.(s);
+  };
+  server.on('connection', (s) => {
+    if (peer || unproven.size >= MAX_UNPROVEN) return void s.destroy();
+    unproven.add(s);
+    let line = '';
+    const onData = (d: Buffer) => {
+      line += d.toString('latin1');
+      const nl = line.indexOf('\n');
+      if (nl === -1 && line.length < SECRET_LINE_MAX) return;
+      s.off('data', onData);
+      s.pause();
+      unproven.delete(s);
+      // Wrong, overlong, or anything after the secret before the spec was sent: not our wrapper.
+      if (nl === -1 || nl !== line.length - 1 || peer || !isSecret(line.slice(0, nl), secret)) return void s.destroy();
+      accept(s);
+    };
+    s.on('data', onData);
+    s.on('error', () => undefined);
+    s.on('close', () => unproven.delete(s));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
-  if (worldConnectable) await chmod(path, 0o666);
-  else await chmod(path, 0o600);
+  if (access.owner) await chown(path, access.owner.uid, access.owner.gid);
+  await chmod(path, access.foreignPeer && !access.owner ? 0o666 : 0o600);
 
   return {
     path,
+    secret: secretText,
     exchange(spec) {
       return new Promise<ChannelOutcome>((resolve) => {
         let settled = false;
@@ -86,7 +134,7 @@ export async function openSpecChannel(path: string, worldConnectable: boolean): 
           resolve(o);
         };
         abandonFn = () => {
-          pendingSocket?.destroy();
+          peer?.destroy();
           done({ kind: 'no-connection' });
         };
         const talk = (s: Socket) => {
@@ -109,20 +157,48 @@ export async function openSpecChannel(path: string, worldConnectable: boolean): 
           };
           s.on('end', finish);
           s.on('close', finish);
-          s.on('error', () => undefined);
+          s.resume();
           s.write(JSON.stringify(spec) + '\n');
         };
-        if (pendingSocket) talk(pendingSocket);
-        else first = talk;
+        if (peer) talk(peer);
+        else onPeer = talk;
       });
     },
     abandon() {
       if (abandonFn) abandonFn();
       server.close();
+      for (const s of unproven) s.destroy();
     },
     close() {
       server.close();
-      pendingSocket?.destroy();
+      for (const s of unproven) s.destroy();
+      peer?.destroy();
     },
   };
+}
+
+/**
+ * In the wrapper: the channel secret, the first line on stdin (written by the agent, passed
+ * through by the helper). Blocking read; a helper that does not pass stdin gives end-of-file.
+ */
+export function readChannelSecret(fd = 0): string | null {
+  const buf = Buffer.alloc(SECRET_LINE_MAX);
+  let got = 0;
+  const deadline = Date.now() + 30_000;
+  while (got < buf.length) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, got, buf.length - got, null);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EAGAIN' || Date.now() > deadline) return null;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      continue;
+    }
+    if (n === 0) break;
+    got += n;
+    if (buf.subarray(0, got).includes(0x0a)) break;
+  }
+  const text = buf.subarray(0, got).toString('latin1');
+  const nl = text.indexOf('\n');
+  return nl === 2 * SECRET_BYTES ? text.slice(0, nl) : null;
 }

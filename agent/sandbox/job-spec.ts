@@ -34,8 +34,11 @@ const MAX_ARG_BYTES = 256 * 1024;
 const MAX_ENV_BYTES = 256 * 1024;
 const MAX_CREDENTIALS = 16;
 const MAX_WALLCLOCK = 30 * 24 * 3600;
-/** Variables a job may not set: they would let it change how the sandbox's programs behave. */
-export const FORBIDDEN_JOB_ENV: ReadonlySet<string> = new Set(['LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE']);
+/** The largest job spec file read, by `glidein exec --job` and by the spool alike. */
+export const MAX_JOB_SPEC_BYTES = 4 * 1024 * 1024;
+/** Variables a job may not set: they would let it change how the sandbox's programs behave, or
+ * (BEARER_TOKEN, which outranks BEARER_TOKEN_FILE in WLCG token discovery) which token its tools use. */
+export const FORBIDDEN_JOB_ENV: ReadonlySet<string> = new Set(['LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE', 'BEARER_TOKEN']);
 const KNOWN_FIELDS = new Set(['id', 'executable', 'args', 'env', 'cwd', 'stdin', 'stdout', 'stderr', 'tty', 'limits', 'identity', 'credentials']);
 
 function fail(where: string, field: string, expected: string): never {

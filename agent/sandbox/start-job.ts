@@ -3,7 +3,7 @@
 // credential expiry) → every process of the job gone → credentials wiped → one result.
 import { spawn } from 'node:child_process';
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
-import { writeSync, realpathSync, existsSync } from 'node:fs';
+import { realpathSync, existsSync } from 'node:fs';
 import { tmpdir, constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +19,8 @@ import type { Account } from './account.ts';
 import { buildPayloadEnv } from './environment.ts';
 import { openSpecChannel, type ChannelOutcome, type WrapperSpec } from './channel.ts';
 import { backoffMs, launchError, type LaunchError } from './launch-error.ts';
-import { openJobStdio, isLaunchError } from './stdio.ts';
+import { isLaunchError } from './stdio.ts';
+import { openTtyOutput, echoFilter, type CopierLaunch } from './tty-output.ts';
 import { loadPty, type PtyModule } from './pty.ts';
 import { helperLimiter } from './limiter.ts';
 import { selfAndAncestors, signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
@@ -303,6 +304,7 @@ class Job {
       env,
       cwd,
       umask: 0o077,
+      stdio: this.spec.tty ? null : { stdin: this.spec.stdin, stdout: this.spec.stdout, stderr: this.spec.stderr },
       credentials: !this.agentWritesCredentials && this.credentials.length > 0 ? this.credentials.map((c) => ({ name: c.purpose, data: c.token })) : null,
       bearerName: this.credentials[0]?.purpose ?? null,
     };
@@ -336,17 +338,19 @@ class Job {
     const helper = policy.identity === 'helper';
     const runDir = await mkdtemp(join(realpathSync(tmpdir()), 'glidein-w-'));
     let channel: Awaited<ReturnType<typeof openSpecChannel>> | null = null;
-    let closeStdio = () => {};
+    let closeStdio = (): Promise<void> => Promise.resolve();
     try {
       // The helper's target account must reach the socket: the directory can be traversed
-      // but not listed, and the socket's name is 96 random bits.
+      // but not listed; the socket is the account's (root agent) and the peer must prove itself.
       if (helper) await chmod(runDir, 0o711);
       const sockPath = join(runDir, `w-${randomBytes(12).toString('hex')}.sock`);
-      channel = await openSpecChannel(sockPath, helper);
-      const stdioAccount = this.account && policy.identity !== 'none' ? this.account : null;
-      const stdio = await openJobStdio(this.spec.tty ? { stdin: null, stdout: this.spec.stdout, stderr: null } : this.spec, stdioAccount);
-      if (isLaunchError(stdio)) return { kind: 'error', error: stdio };
-      closeStdio = stdio.close;
+      const owner = helper && isRoot() ? { uid: this.account!.uid, gid: this.account!.gid } : null;
+      channel = await openSpecChannel(sockPath, { owner, foreignPeer: helper });
+      // The wrapper opens the job's stdio itself, as the account; only a tty job's output needs the agent.
+      const ttyOut = ptyMod ? await openTtyOutput(this.spec.stdout, this.ttyCopier()) : null;
+      if (isLaunchError(ttyOut)) return { kind: 'error', error: ttyOut };
+      closeStdio = async () => ttyOut?.close();
+      const secretLine = `${channel.secret}\n`;
       const argv = [...(helper ? expandHelper(policy, this.account!) : []), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', sockPath];
       const spawnEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NODE_NO_WARNINGS: '1' };
 
@@ -354,24 +358,19 @@ class Job {
         let child: ChildProc;
         if (ptyMod) {
           const p = ptyMod.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: 80, rows: 24, cwd: '/', env: spawnEnv });
-          const outFd = stdio.stdout;
-          p.onData((d: string) => {
-            if (outFd !== null) {
-              try {
-                writeSync(outFd, d);
-              } catch {
-                /* output file gone: keep running */
-              }
-            }
-          });
+          const visible = echoFilter(channel!.secret);
+          p.onData((d: string) => ttyOut?.write(visible(d)));
+          p.write(secretLine);
           child = { pid: p.pid, exit: new Promise((r) => p.onExit(({ exitCode, signal }: { exitCode: number; signal?: number }) => r({ code: signal ? null : exitCode, signal: signalName(signal) }))) };
         } else {
           const cp = spawn(argv[0]!, argv.slice(1), {
             detached: true, // setsid(): the wrapper, then the payload, leads its own session
-            stdio: [stdio.stdin ?? 'ignore', stdio.stdout ?? 'ignore', stdio.stderr ?? 'ignore'],
+            stdio: ['pipe', 'ignore', 'ignore'],
             env: spawnEnv,
             cwd: '/',
           });
+          cp.stdin?.on('error', () => undefined);
+          cp.stdin?.end(secretLine);
           child = {
             pid: cp.pid ?? -1,
             exit: new Promise((r) => {
@@ -379,8 +378,6 @@ class Job {
               cp.on('exit', (code, signal) => r({ code, signal }));
             }),
           };
-          closeStdio();
-          closeStdio = () => {};
         }
         if (child.pid <= 0) {
           const e = await child.exit;
@@ -435,9 +432,19 @@ class Job {
       }
     } finally {
       channel?.close();
-      closeStdio();
+      await closeStdio();
       await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** How a tty job's output copier becomes the account; null when the agent is the payload's account. */
+  ttyCopier(): CopierLaunch | null {
+    const { policy } = this.opts;
+    if (policy.identity === 'none' || !this.account) return null;
+    const self = [...(this.opts.wrapperCommand ?? selfCommand())];
+    const timeoutMs = policy.helperTimeoutSeconds * 1000;
+    if (policy.identity === 'helper') return { argv: [...expandHelper(policy, this.account), ...self], timeoutMs };
+    return { argv: self, uid: this.account.uid, gid: this.account.gid, timeoutMs };
   }
 
   /** After the main process: SIGKILL whatever of the job is left, until nothing is. */

@@ -1,11 +1,14 @@
-// Opening a job's stdin/stdout/stderr files. Node cannot dup2 in the wrapper, so the files are
-// opened before the wrapper starts and handed to it as its stdio. A root agent must not open
-// user-chosen paths as root (that would let a job truncate /etc/shadow), so when the payload
-// runs as another account a tiny /bin/sh started as that account opens them — with the
-// account's own permissions, symlinks resolved as the account — and the agent takes over the
-// very same files through /proc/<pid>/fd/N.
-import { spawn } from 'node:child_process';
-import { openSync, closeSync, constants } from 'node:fs';
+// The payload's stdin/stdout/stderr, opened by the payload's own side: the wrapper, after the
+// identity switch, as the mapped account (issue 11, items 1 and 4). The agent never opens a
+// job's stdio path, neither as root nor as the pilot, and never reopens a descriptor someone
+// else opened with new rights (a root reopen of /proc/<pid>/fd/N let a same-uid ptrace swap the
+// descriptor for one to a root file). Node has no dup2: fd N is closed and the file opened at
+// once, so the kernel hands out the lowest free number, N; the wrapper checks it got N.
+// process.execve clears close-on-exec on fds 0-2, so the payload inherits them.
+// Opens are O_NONBLOCK|O_NOCTTY and must end on a regular file or a character device: a FIFO
+// would block its opener (no reader/writer yet) and is refused, like sockets and directories.
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { errnoCode } from '../../shared/errors.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 
 export interface StdioPaths {
@@ -14,113 +17,70 @@ export interface StdioPaths {
   stderr: string | null;
 }
 
-export interface OpenedStdio {
-  stdin: number | null;
-  stdout: number | null;
-  stderr: number | null;
-  close(): void;
-}
+const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_APPEND, O_NONBLOCK, O_NOCTTY } = constants;
+const READ = O_RDONLY | O_NOCTTY;
+/** Truncate like a shell's `>`; append so that stdout and stderr on one file never overwrite each other. */
+const WRITE = O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOCTTY;
+const APPEND = O_WRONLY | O_APPEND | O_NOCTTY;
 
-function codeFromShell(text: string): string {
-  if (/No such file|nonexistent|not found/i.test(text)) return 'ENOENT';
-  if (/Permission denied/i.test(text)) return 'EACCES';
-  if (/Is a directory/i.test(text)) return 'EISDIR';
-  if (/Not a directory/i.test(text)) return 'ENOTDIR';
-  return 'EIO';
-}
-
-function closer(fds: (number | null)[]): () => void {
-  const unique = [...new Set(fds.filter((f): f is number => f !== null))];
-  return () => {
-    for (const fd of unique) {
-      try {
-        closeSync(fd);
-      } catch {
-        /* already closed */
-      }
-    }
-  };
-}
-
-function openDirect(paths: StdioPaths): OpenedStdio | LaunchError {
-  const opened: (number | null)[] = [];
+/**
+ * Open one stdio path as the calling process (the wrapper, already the mapped account).
+ * Returns the descriptor (close-on-exec, as libuv opens everything) or a launch error naming it.
+ */
+export function openPayloadFile(path: string, flags: number, what: string): number | LaunchError {
+  let fd: number;
   try {
-    const stdin = paths.stdin ? openSync(paths.stdin, 'r') : null;
-    opened.push(stdin);
-    const stdout = paths.stdout ? openSync(paths.stdout, 'w', 0o600) : null;
-    opened.push(stdout);
-    const stderr = paths.stderr ? (paths.stderr === paths.stdout ? stdout : openSync(paths.stderr, 'w', 0o600)) : null;
-    opened.push(stderr);
-    return { stdin, stdout, stderr, close: closer(opened) };
+    fd = openSync(path, flags | O_NONBLOCK, 0o600);
   } catch (e) {
-    closer(opened)();
-    const code = (e as { code?: string }).code ?? 'EIO';
-    return launchError('stdio', code, `cannot open the job's stdio file: ${(e as Error).message}`);
+    const code = errnoCode(e) ?? 'EIO';
+    // O_NONBLOCK write-open of a FIFO without a reader.
+    if (code === 'ENXIO') return launchError('stdio', 'NOT_A_FILE', `the job's ${what} ${path} is a FIFO or device nobody serves; expected a regular file`, true);
+    return launchError('stdio', code, `cannot open the job's ${what} ${path} as uid ${process.getuid?.()}: ${(e as Error).message}`);
+  }
+  const st = fstatSync(fd);
+  if (st.isFile()) return fd; // O_NONBLOCK means nothing for a regular file
+  closeSync(fd);
+  if (!st.isCharacterDevice()) {
+    const kind = st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'not a regular file';
+    return launchError('stdio', 'NOT_A_FILE', `the job's ${what} ${path} is ${kind}; expected a regular file or a character device such as /dev/null`, true);
+  }
+  // A character device (/dev/null, a terminal): opened again without O_NONBLOCK, as this same
+  // account, so the payload gets ordinary blocking I/O.
+  try {
+    return openSync(path, flags & ~(O_CREAT | O_TRUNC));
+  } catch (e) {
+    return launchError('stdio', errnoCode(e) ?? 'EIO', `cannot open the job's ${what} ${path}: ${(e as Error).message}`);
   }
 }
 
-function openAsAccount(paths: StdioPaths, account: { uid: number; gid: number }): Promise<OpenedStdio | LaunchError> {
-  const lines: string[] = [];
-  const args: string[] = [];
-  const add = (redir: string, fd: number, path: string) => {
-    args.push(path);
-    lines.push(`exec ${fd}${redir}"$${args.length}"`);
-  };
-  if (paths.stdin) add('<', 3, paths.stdin);
-  if (paths.stdout) add('>', 4, paths.stdout);
-  if (paths.stderr && paths.stderr !== paths.stdout) add('>', 5, paths.stderr);
-  const script = `umask 077; ${lines.join(' && ')} && echo ok && read x`;
-  return new Promise((resolve) => {
-    const sh = spawn('/bin/sh', ['-c', script, 'sh', ...args], { uid: account.uid, gid: account.gid, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' }, cwd: '/' });
-    let out = '';
-    let err = '';
-    let done = false;
-    const finish = (v: OpenedStdio | LaunchError) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sh.stdin.end();
-      resolve(v);
-    };
-    const timer = setTimeout(() => {
-      sh.kill('SIGKILL');
-      finish(launchError('stdio', 'ETIMEDOUT', 'opening the stdio files took longer than 10 s', false));
-    }, 10_000);
-    sh.on('error', (e) => finish(launchError('stdio', (e as { code?: string }).code ?? 'EIO', `cannot start /bin/sh to open the stdio files: ${e.message}`)));
-    sh.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    sh.on('exit', () => {
-      if (!done) finish(launchError('stdio', codeFromShell(err), `cannot open the job's stdio file as uid ${account.uid}: ${err.trim().replace(/^sh: \d+: /, '')}`));
-    });
-    sh.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!out.includes('ok')) return;
-      const opened: (number | null)[] = [];
-      try {
-        const at = (fd: number, flags: number) => openSync(`/proc/${sh.pid}/fd/${fd}`, flags);
-        const stdin = paths.stdin ? at(3, constants.O_RDONLY) : null;
-        opened.push(stdin);
-        const stdout = paths.stdout ? at(4, constants.O_WRONLY | constants.O_APPEND) : null;
-        opened.push(stdout);
-        const stderr = paths.stderr ? (paths.stderr === paths.stdout ? stdout : at(5, constants.O_WRONLY | constants.O_APPEND)) : null;
-        opened.push(stderr);
-        finish({ stdin, stdout, stderr, close: closer(opened) });
-      } catch (e) {
-        closer(opened)();
-        finish(launchError('stdio', (e as { code?: string }).code ?? 'EIO', `cannot take over the job's stdio files: ${(e as Error).message}`, false));
-      }
-    });
-  });
+/** Put `path` at descriptor `target` (0, 1 or 2): close it, open, check the number the kernel chose. */
+function placeAt(target: number, path: string, flags: number, what: string): LaunchError | null {
+  try {
+    closeSync(target);
+  } catch {
+    /* already closed */
+  }
+  const fd = openPayloadFile(path, flags, what);
+  if (typeof fd !== 'number') return fd;
+  if (fd === target) return null;
+  closeSync(fd);
+  return launchError('stdio', 'EIO', `the job's ${what} landed on descriptor ${fd}, not ${target}`, false);
 }
 
 /**
- * Open the job's stdio files as the account the payload runs as. `account` null = as this
- * agent (none mode, or a non-root agent that cannot act for anyone else).
+ * In the wrapper, after the identity switch: make fds 0-2 the job's stdio files, opened as this
+ * account. Fd 0 is always replaced (it carried the channel secret); a missing path is /dev/null.
  */
-export async function openJobStdio(paths: StdioPaths, account: { uid: number; gid: number } | null): Promise<OpenedStdio | LaunchError> {
-  if (!paths.stdin && !paths.stdout && !paths.stderr) return { stdin: null, stdout: null, stderr: null, close: () => undefined };
-  if (account && process.geteuid?.() === 0 && account.uid !== 0) return openAsAccount(paths, account);
-  return openDirect(paths);
+export function placePayloadStdio(paths: StdioPaths): LaunchError | null {
+  return (
+    placeAt(0, paths.stdin ?? '/dev/null', READ, 'stdin') ??
+    (paths.stdout ? placeAt(1, paths.stdout, WRITE, 'stdout') : null) ??
+    (paths.stderr ? placeAt(2, paths.stderr, paths.stderr === paths.stdout ? APPEND : WRITE, 'stderr') : null)
+  );
 }
+
+/** Flags for a tty job's output file (written by the output copier). */
+export const OUTPUT_FLAGS = WRITE;
 
 export function isLaunchError(v: unknown): v is LaunchError {
   return typeof v === 'object' && v !== null && 'stage' in v && 'permanent' in v;

@@ -3,6 +3,7 @@
 //   glidein wrapper kill --signal SIG --session N [--mark MARK]
 //                                                  (through the helper) signal the job's processes
 //   glidein wrapper cleanup --job ID               (through the helper) remove the job's own credential dirs
+//   glidein wrapper tty-output PATH                (as the job account) copy stdin into a tty job's stdout file
 import { isJobId } from './job-spec.ts';
 import { readdirSync, lstatSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { UsageError } from '../../shared/errors.ts';
 import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
 import { runWrapper } from './wrapper.ts';
+import { runTtyOutputCopier } from './tty-output.ts';
 import { selfAndAncestors, signalJob } from './process-sweep.ts';
 
 function killCommand(argv: string[]): number {
@@ -43,10 +45,19 @@ function cleanupCommand(argv: string[]): number {
   return 0;
 }
 
+function ttyOutputCommand(argv: string[]): Promise<number> {
+  const [path, ...extra] = argv;
+  if (path === undefined || !path.startsWith('/') || extra.length > 0) throw new UsageError('wrapper tty-output: expected one absolute path');
+  // Opening a job's path as root is what the sandbox must never do (issue 11, item 1).
+  if (process.getuid!() === 0) throw new UsageError('wrapper tty-output: refusing to open a job\'s file as root (start it as the job account)');
+  return runTtyOutputCopier(path);
+}
+
 export async function run(argv: string[], _ctx: CommandContext): Promise<number> {
   const [first, ...rest] = argv;
   if (first === 'kill') return killCommand(rest);
   if (first === 'cleanup') return cleanupCommand(rest);
+  if (first === 'tty-output') return ttyOutputCommand(rest);
   if (first === undefined || !first.startsWith('/') || rest.length > 0) {
     throw new UsageError('wrapper: internal command; expected the absolute path of the agent\'s socket');
   }

@@ -1,7 +1,8 @@
 // The wrapper (`glidein wrapper SOCKET`): started by the agent under the target identity (or as
-// root in setuid mode), it reads the wrapper spec over the spec channel, switches identity,
-// places the job's credentials, cleans the environment, sets cwd and umask, and replaces itself
-// with the payload. Any failure before that is one record on the channel; nothing else is sent.
+// root in setuid mode), it reads the channel secret on stdin, proves itself on the spec channel
+// with it, reads the wrapper spec, switches identity, places the job's credentials, opens the
+// job's stdio files as the account, cleans the environment, sets cwd and umask, and replaces
+// itself with the payload. Any failure after the spec arrived is one record on the channel.
 import { isPurpose } from '../../shared/credential.ts';
 import { connect, type Socket } from 'node:net';
 import { writeSync, mkdtempSync, realpathSync } from 'node:fs';
@@ -9,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atomicWriteFile } from '../store/index.ts';
 import { GlideinError, errnoCode } from '../../shared/errors.ts';
-import { MAX_SPEC_BYTES, type WrapperSpec } from './channel.ts';
+import { MAX_SPEC_BYTES, readChannelSecret, type WrapperSpec } from './channel.ts';
+import { placePayloadStdio } from './stdio.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 import { preflightExec } from './preflight.ts';
 
@@ -129,12 +131,18 @@ export async function runWrapper(socketPath: string): Promise<number> {
   process.on('SIGPIPE', () => undefined);
   process.on('SIGXFSZ', () => undefined);
 
+  const secret = readChannelSecret();
+  if (secret === null) {
+    process.stderr.write('glidein wrapper: no channel secret on stdin (does the helper pass stdin through?)\n');
+    return 126;
+  }
   const sock = connect(socketPath);
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
     sock.once('error', (e) =>
       reject(new GlideinError('GLIDEIN_ERR_LAUNCH', `wrapper: cannot reach the agent's socket ${socketPath}: ${errnoCode(e) ?? e.message}`, { cause: e })));
   });
+  sock.write(`${secret}\n`);
   try {
     const spec = await readSpec(sock);
     if (spec.v !== 1 || typeof spec.executable !== 'string' || !Array.isArray(spec.argv)) failWith('wrapper', 'BAD_SPEC', 'unknown wrapper spec version', true);
@@ -147,6 +155,9 @@ export async function runWrapper(socketPath: string): Promise<number> {
     const env = { ...spec.env };
     const bearer = await placeCredentials(spec);
     if (bearer) env['BEARER_TOKEN_FILE'] = bearer;
+    // Opened here, as the account, with the account's rights only (issue 11, items 1 and 4).
+    const stdioError = spec.stdio ? placePayloadStdio(spec.stdio) : null;
+    if (stdioError) throw new WrapperFailure(stdioError);
 
     try {
       process.chdir(spec.cwd);

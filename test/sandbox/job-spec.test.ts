@@ -22,6 +22,7 @@ const BAD: [string, Record<string, unknown>, string][] = [
   ['an object env value', { ...ok, env: { A: { nested: true } } }, 'env.A'],
   ['a bad env name', { ...ok, env: { 'A=B': 'x' } }, 'env.A=B'],
   ['LD_PRELOAD in env', { ...ok, env: { LD_PRELOAD: '/x.so' } }, 'env.LD_PRELOAD'],
+  ['BEARER_TOKEN in env (it outranks BEARER_TOKEN_FILE in WLCG discovery)', { ...ok, env: { BEARER_TOKEN: 'eyJ.stolen' } }, 'env.BEARER_TOKEN'],
   ['a relative cwd', { ...ok, cwd: 'work' }, 'cwd'],
   ['a non-boolean tty', { ...ok, tty: 'yes' }, 'tty'],
   ['a zero wallclock limit', { ...ok, limits: { wallclockSeconds: 0 } }, 'limits.wallclockSeconds'],
@@ -42,6 +43,7 @@ describe('job spec validation', () => {
     ['path traversal in id', { ...ok, id: '../escape' }, "'id'"],
     ['huge args', { ...ok, args: Array.from({ length: 5000 }, () => 'x') }, "'args'"],
     ['non-string env values', { ...ok, env: { A: 1 } }, "'env.A'"],
+    ['a BEARER_TOKEN in env', { ...ok, env: { BEARER_TOKEN: 'eyJ.stolen' } }, "'env.BEARER_TOKEN'"],
   ])('glidein exec rejects %s with exit 2', async (_what, spec, field) => {
     const file = join(dir, `bad-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(file, JSON.stringify(spec));

@@ -1,0 +1,42 @@
+// Descriptors a glidein process inherited from whoever started it (issue 11, item 5). libuv opens
+// everything of its own close-on-exec, so a descriptor >= 3 without FD_CLOEXEC can only have
+// come from the parent (a batch system, a shell's `exec 251<file`); it would pass through every
+// spawn and the wrapper's execve into payloads of other accounts. Node has no fcntl, but
+// /proc/self/fdinfo shows each descriptor's flags, close-on-exec included: such descriptors
+// are closed at start, before anything else opens a file.
+import { closeSync, readdirSync, readFileSync } from 'node:fs';
+
+const O_CLOEXEC = 0o2000000;
+
+/** Close every inherited descriptor >= 3 that would survive execve; returns the ones closed. */
+export function closeInheritedDescriptors(fdinfo = '/proc/self/fdinfo'): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(fdinfo);
+  } catch {
+    return []; // no /proc: nothing to learn, nothing to do
+  }
+  // A Node IPC channel (child_process.fork) is the one inherited descriptor Node itself uses.
+  const keep = Number(process.env['NODE_CHANNEL_FD'] ?? -1);
+  const closed: number[] = [];
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd < 3 || fd === keep) continue;
+    let flags: number;
+    try {
+      const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`${fdinfo}/${name}`, 'latin1'));
+      if (!m) continue;
+      flags = parseInt(m[1]!, 8);
+    } catch {
+      continue; // the directory listing's own descriptor, gone already
+    }
+    if (flags & O_CLOEXEC) continue;
+    try {
+      closeSync(fd);
+      closed.push(fd);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return closed;
+}
