@@ -5,10 +5,15 @@ import { UsageError } from '../../shared/errors.ts';
 import { integerFlag, parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import { runPilot, type PilotOptions } from '../pilot/pilot.ts';
 import { checkBundleRequirements, makeValidate } from '../pilot/validation.ts';
-import { makeSandboxLaunch, loadPilotPolicy } from '../pilot/sandbox-launch.ts';
+import { loadPilotPolicy } from '../pilot/sandbox-launch.ts';
 import { checkSpoolPolicy } from '../sandbox/policy.ts';
+import { createPayloadSource } from '../pilot/payload-sources.ts';
+import { listenForDrainSignals } from '../pilot/signals.ts';
+import { detectBatchEnd } from '../pilot/batch-end.ts';
 
-export const RUN_DEFAULTS = { idleTimeoutS: 1200, failureDelayS: 1200, heartbeatIntervalS: 300, killGraceS: 30 } as const;
+// killGraceS 20: well under Slurm's default KillWait (30 s), so the agent's own SIGKILL of a
+// payload that ignores SIGTERM, the final report and the wipe happen before Slurm's SIGKILL.
+export const RUN_DEFAULTS = { idleTimeoutS: 1200, failureDelayS: 1200, heartbeatIntervalS: 300, killGraceS: 20 } as const;
 
 export async function run(argv: string[], ctx: CommandContext): Promise<number> {
   const args = parseCommandArgs('run', argv, {
@@ -34,24 +39,30 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const policy = await loadPilotPolicy(policyPath, spoolDir !== undefined);
   const pilotIdentityWarning = spoolDir !== undefined && policy ? checkSpoolPolicy(policy) : null;
   if (pilotIdentityWarning) ctx.log.warn(pilotIdentityWarning, { policy: policy!.source });
+  const source = createPayloadSource({ spoolDir, command, policy, idleTimeoutS: integerFlag('run', args, 'idle-timeout', { min: 1 }) ?? RUN_DEFAULTS.idleTimeoutS });
+  const signals = listenForDrainSignals(ctx.signal);
   const options: PilotOptions = {
     bundlePath,
     workdir: stringFlag(args, 'workdir'),
-    spoolDir,
-    command,
-    idleTimeoutS: integerFlag('run', args, 'idle-timeout', { min: 1 }) ?? RUN_DEFAULTS.idleTimeoutS,
+    source,
     failureDelayS: integerFlag('run', args, 'failure-delay') ?? RUN_DEFAULTS.failureDelayS,
     heartbeatIntervalS: integerFlag('run', args, 'heartbeat-interval', { min: 1 }) ?? RUN_DEFAULTS.heartbeatIntervalS,
     keepWorkdir: args.values['keep-workdir'] === true,
     killGraceS: policy?.killGraceSeconds ?? RUN_DEFAULTS.killGraceS,
     env: ctx.env,
     log: ctx.log,
-    signal: ctx.signal,
-    validate: makeValidate(ctx.signal),
+    signal: signals.signal,
+    fastDrain: signals.fast,
+    validate: makeValidate(signals.signal),
     checkRequirements: checkBundleRequirements,
-    ...(policy ? { makeLaunch: makeSandboxLaunch(policy) } : {}),
+    batchEnd: detectBatchEnd({ env: ctx.env, nowS: Math.floor(Date.now() / 1000) }),
   };
-  const summary = await runPilot(options);
+  let summary;
+  try {
+    summary = await runPilot(options);
+  } finally {
+    signals.dispose();
+  }
   ctx.stdout.write(JSON.stringify(summary) + '\n');
   return summary.exitCode;
 }

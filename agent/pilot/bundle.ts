@@ -10,8 +10,25 @@ function bundleError(path: string, message: string, cause?: unknown): GlideinErr
   return new GlideinError('GLIDEIN_ERR_BUNDLE', `bundle ${path}: ${message}`, cause === undefined ? {} : { cause });
 }
 
+/** Marker left in a bundle whose refresh token moved into a pilot's store (bundle-scrub.ts). */
+export const SCRUBBED_MARKER = 'refresh_token_moved_at';
+
 /** Read the bundle file safely; throws GLIDEIN_ERR_BUNDLE (exit 2) naming the problem. */
 export function loadBundle(path: string, nowSeconds: number = Math.floor(Date.now() / 1000)): Bundle {
+  const json = readBundleJson(path);
+  if (json !== null && typeof json === 'object' && (json as Record<string, unknown>)['refresh_token'] === undefined && SCRUBBED_MARKER in json) {
+    const at = (json as Record<string, unknown>)[SCRUBBED_MARKER];
+    throw bundleError(path, `was already used by a pilot (its refresh token moved into that pilot's credential store${typeof at === 'number' ? ` at ${new Date(at * 1000).toISOString()}` : ''}); a bundle starts one pilot`);
+  }
+  const bundle = parseBundle(json, `bundle ${path}`);
+  if (bundle.expiresAt <= nowSeconds) {
+    throw bundleError(path, `expired at ${new Date(bundle.expiresAt * 1000).toISOString()}`);
+  }
+  return bundle;
+}
+
+/** The bundle file's JSON: a regular file we own, no group/other bits, bounded size. */
+export function readBundleJson(path: string): unknown {
   let lst;
   try {
     lst = lstatSync(path);
@@ -48,17 +65,11 @@ export function loadBundle(path: string, nowSeconds: number = Math.floor(Date.no
   } finally {
     closeSync(fd);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw bundleError(path, 'is not valid JSON', e);
   }
-  const bundle = parseBundle(json, `bundle ${path}`);
-  if (bundle.expiresAt <= nowSeconds) {
-    throw bundleError(path, `expired at ${new Date(bundle.expiresAt * 1000).toISOString()}`);
-  }
-  return bundle;
 }
 
 /** The URL of a protocol endpoint, from the bundle's refresh_url (a base URL or the refresh endpoint itself). */

@@ -15,6 +15,7 @@ import { createDemoSite } from './demo-site.ts';
 import { runPilot, type PilotEvent, type PilotSummary } from './pilot.ts';
 import { makeValidate } from './validation.ts';
 import { makeSandboxLaunch } from './sandbox-launch.ts';
+import { SpoolSource } from './spool-source.ts';
 
 /** Short lifetimes so refreshes visibly happen within the demo. */
 export const DEMO_LIFETIMES = { idtoken: 20, scitoken: 45, family: 600 } as const;
@@ -150,8 +151,7 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
     summary = await runPilot({
       bundlePath,
       workdir: work,
-      spoolDir: spool,
-      idleTimeoutS: 3,
+      source: new SpoolSource({ dir: spool, idleTimeoutS: 3, makeLaunch: makeSandboxLaunch(policy), pollMs: 250 }),
       failureDelayS: 0,
       keepWorkdir: false,
       heartbeatIntervalS: 10,
@@ -160,8 +160,6 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
       log: io.log,
       signal: io.signal,
       validate: makeValidate(io.signal),
-      makeLaunch: makeSandboxLaunch(policy),
-      spoolPollMs: 250,
       onEvent,
     });
   } finally {

@@ -17,8 +17,8 @@ import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, type Bundle } from 
 import { isJwtType, type Credential } from '../../shared/credential.ts';
 import type { Logger } from '../../shared/log.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
-import { endpointUrl } from './bundle.ts';
-import type { HttpClient } from './http-client.ts';
+import { Endpoints } from './endpoints.ts';
+import type { HttpClient, HttpResponse } from './http-client.ts';
 
 /** What the refresher needs from the credential store (agent/store CredStore satisfies it). */
 export interface RefresherStore {
@@ -78,6 +78,8 @@ export interface RefresherOptions {
   onEvent?: (event: RefresherEvent) => void;
   /** Name of the C-CRED file in cred.d/idtokens. */
   idtokenName?: string;
+  /** The service's instances (default: the bundle's refresh URLs); shared with the status client. */
+  endpoints?: Endpoints;
 }
 
 function summary(c: Credential): CredentialSummary {
@@ -98,7 +100,7 @@ export class Refresher {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #retry: RetryPolicy;
-  readonly #url: string;
+  readonly #endpoints: Endpoints;
   #refreshToken: string;
   #credentials = new Map<string, Credential>();
   #inflight: Promise<RefreshOutcome> | undefined;
@@ -110,6 +112,8 @@ export class Refresher {
   #cancelNext: CancelTimer | undefined;
   #cancelExpiry: CancelTimer | undefined;
   #ccredExpired = false;
+  /** Set by close() (drain): no more requests, and a late answer's refresh token is not persisted. */
+  #closed = false;
   /** Counters for heartbeats and the summary. */
   readonly stats = { refreshes: 0, failures: 0, lastError: undefined as string | undefined };
 
@@ -118,20 +122,24 @@ export class Refresher {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#url = endpointUrl(options.bundle.refreshUrl, REFRESH_PATH);
+    this.#endpoints = options.endpoints ?? new Endpoints(options.bundle.refreshUrls);
     this.#refreshToken = options.bundle.refreshToken;
     for (const c of options.bundle.credentials) this.#credentials.set(c.purpose, c);
   }
 
-  /** Put the bundle's refresh token and initial credentials into the store. */
+  /**
+   * Put the bundle's refresh token and initial credentials into the store. The C-CRED expiry
+   * watch is not armed here: a bundle that waited in a queue may hold expired credentials, which
+   * is normal (issue 12); start() arms it once the credentials are valid.
+   */
   async install(): Promise<void> {
     await this.#o.store.writePilot(PILOT_FILES.refreshToken, this.#refreshToken, this.#o.bundle.expiresAt);
     await this.#writeCredentials([...this.#credentials.values()]);
-    this.#armExpiry();
   }
 
+  /** The refresh endpoint of the instance in use now. */
   get refreshUrl(): string {
-    return this.#url;
+    return this.#endpoints.url(REFRESH_PATH);
   }
 
   /** The credentials in use now (the newest applied). */
@@ -155,10 +163,18 @@ export class Refresher {
     return this.#ccredExpired;
   }
 
-  /** Start the schedule (after the first refresh). */
+  /** Start the schedule and the C-CRED expiry watch (once the credentials are valid). */
   start(): void {
+    if (this.#closed) return;
     this.#running = true;
-    this.#scheduleNext(this.#nextDelayMs(undefined));
+    this.#armExpiry();
+    this.#scheduleNext(this.#nextDelayMs(this.#lastRefreshAfter));
+  }
+
+  /** Stop for good (a drain): no new request; an answer still in flight is applied but its refresh token is not kept. */
+  close(): void {
+    this.#closed = true;
+    this.stop();
   }
 
   stop(): void {
@@ -177,6 +193,16 @@ export class Refresher {
     });
     this.#inflight = p;
     return p;
+  }
+
+  /** Milliseconds of validity left on the shortest-lived credential (negative once one expired). */
+  usableForMs(): number {
+    return this.#shortestRemainingMs();
+  }
+
+  /** The wait before the next attempt after a failure (see #backoffMs). */
+  backoffMs(retryAfterMs: number | undefined): number {
+    return this.#backoffMs(retryAfterMs);
   }
 
   /** Milliseconds of validity left on the shortest-lived credential (else the bundle's lifetime). */
@@ -207,7 +233,11 @@ export class Refresher {
     // Exponential with full jitter, but never sleeping through what is left of the credentials:
     // the ceiling shrinks to a quarter of the remaining lifetime, so a service that comes back
     // shortly before expiry is still reached in time (a pure exponential could wait past it).
-    const urgency = Math.max(this.#retry.floorMs, this.#shortestRemainingMs() / 4);
+    // Credentials already expired (a bundle that waited in a queue): the family's own lifetime
+    // bounds the wait instead, so a stale pilot keeps trying with a normal backoff, not at the floor.
+    const left = this.#shortestRemainingMs();
+    const familyLeft = this.#o.bundle.expiresAt * 1000 - this.#clock.now();
+    const urgency = Math.max(this.#retry.floorMs, (left > 0 ? left : familyLeft) / 4);
     const ceiling = Math.min(this.#retry.capMs, this.#retry.baseMs * 2 ** Math.min(this.#attempt - 1, 30), urgency);
     const jittered = this.#random() * ceiling;
     return Math.max(this.#retry.floorMs, jittered, retryAfterMs ?? 0);
@@ -260,6 +290,9 @@ export class Refresher {
     if (this.#dead) {
       return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'refresh family is revoked or expired'), status: undefined, permanent: true, retryAfterMs: undefined };
     }
+    if (this.#closed) {
+      return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'the refresher is closed (the pilot is draining)'), status: undefined, permanent: true, retryAfterMs: undefined };
+    }
     let outcome: RefreshOutcome;
     try {
       outcome = await this.#exchange(seq);
@@ -288,33 +321,59 @@ export class Refresher {
 
   #lastRefreshAfter: number | undefined;
 
+  /**
+   * One attempt: the instance in use first, then each other instance on a connection error or a
+   * 5xx (a 4xx, 429 included, is that service's answer and is not retried elsewhere). The
+   * instance that answered is kept for the next request.
+   */
   async #exchange(seq: number): Promise<RefreshOutcome> {
-    const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(this.#url), iat: Math.floor(this.#clock.now() / 1000) });
-    const res = await this.#o.http.postJson(this.#url, { dpop: proof, accept: 'application/json' }, JSON.stringify({ refresh_token: this.#refreshToken }));
-    const text = res.text;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (res.status === 200) {
-      const parsed = parseRefreshResponse(json);
-      if (seq < this.#appliedSeq) {
-        return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'an older refresh answer arrived after a newer one; ignored'), status: 200, permanent: false, retryAfterMs: undefined };
+    let last: RefreshOutcome | undefined;
+    let lastError: unknown;
+    const attempts = this.#endpoints.attempts(REFRESH_PATH);
+    for (const [i, [index, url]] of attempts.entries()) {
+      let res: HttpResponse;
+      try {
+        const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(url), iat: Math.floor(this.#clock.now() / 1000) });
+        res = await this.#o.http.postJson(url, { dpop: proof, accept: 'application/json' }, JSON.stringify({ refresh_token: this.#refreshToken }));
+      } catch (e) {
+        lastError = e;
+        last = undefined;
+        if (this.#endpoints.size > 1) this.#o.log.warn('refresh service instance unreachable; trying the next', { url, error: (e as Error).message });
+        continue;
       }
-      // Persist the new refresh token first: the old one is spent now.
-      await this.#o.store.writePilot(PILOT_FILES.refreshToken, parsed.refreshToken, this.#o.bundle.expiresAt);
-      this.#refreshToken = parsed.refreshToken;
-      this.#appliedSeq = seq;
-      await this.#writeCredentials(parsed.credentials);
-      for (const c of parsed.credentials) this.#credentials.set(c.purpose, c);
-      this.#lastRefreshAfter = parsed.refreshAfter;
-      this.#ccredExpired = false;
-      this.#armExpiry();
-      return { ok: true, seq };
+      if (res.status >= 500 && i < attempts.length - 1) {
+        last = this.#failure(seq, res);
+        lastError = undefined;
+        this.#o.log.warn('refresh service instance failed; trying the next', { url, status: res.status });
+        continue;
+      }
+      this.#endpoints.use(index);
+      return res.status === 200 ? this.#apply(seq, res.text) : this.#failure(seq, res);
     }
-    const body = parseErrorBody(json);
+    if (last) return last;
+    throw lastError;
+  }
+
+  async #apply(seq: number, text: string): Promise<RefreshOutcome> {
+    const parsed = parseRefreshResponse(parseJson(text));
+    if (seq < this.#appliedSeq) {
+      return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'an older refresh answer arrived after a newer one; ignored'), status: 200, permanent: false, retryAfterMs: undefined };
+    }
+    // Persist the new refresh token first: the old one is spent now. Once draining (close()),
+    // the token is not kept at all: the drain removed it from disk and nothing will refresh again.
+    if (!this.#closed) await this.#o.store.writePilot(PILOT_FILES.refreshToken, parsed.refreshToken, this.#o.bundle.expiresAt);
+    this.#refreshToken = parsed.refreshToken;
+    this.#appliedSeq = seq;
+    await this.#writeCredentials(parsed.credentials);
+    for (const c of parsed.credentials) this.#credentials.set(c.purpose, c);
+    this.#lastRefreshAfter = parsed.refreshAfter;
+    this.#ccredExpired = false;
+    if (this.#running) this.#armExpiry();
+    return { ok: true, seq };
+  }
+
+  #failure(seq: number, res: HttpResponse): RefreshOutcome {
+    const body = parseErrorBody(parseJson(res.text));
     const name = body?.error ?? `http_${res.status}`;
     const description = body?.error_description ? `: ${body.error_description}` : '';
     const error = new GlideinError('GLIDEIN_ERR_REFRESH', `refresh service answered ${res.status} ${name}${description}`, { details: { status: res.status, error: name } });
@@ -322,6 +381,14 @@ export class Refresher {
     const permanent = name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500;
     const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
     return { ok: false, seq, error, status: res.status, permanent, retryAfterMs };
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

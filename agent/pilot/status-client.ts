@@ -4,7 +4,7 @@
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { STATUS_PATH } from '../../shared/protocol.ts';
 import type { Logger } from '../../shared/log.ts';
-import { endpointUrl } from './bundle.ts';
+import type { Endpoints } from './endpoints.ts';
 import type { HttpClient } from './http-client.ts';
 import type { Clock } from './clock.ts';
 
@@ -32,7 +32,8 @@ export interface StatusReport {
 }
 
 export interface StatusClientOptions {
-  refreshUrl: string;
+  /** The service's instances; reports go to the one the refresher uses now. */
+  endpoints: Endpoints;
   key: DpopKey;
   http: HttpClient;
   log: Logger;
@@ -41,19 +42,23 @@ export interface StatusClientOptions {
 
 export class StatusClient {
   readonly #o: StatusClientOptions;
-  readonly url: string;
   /** Counts for the summary. */
   readonly stats = { sent: 0, failed: 0 };
 
   constructor(options: StatusClientOptions) {
     this.#o = options;
-    this.url = endpointUrl(options.refreshUrl, STATUS_PATH);
+  }
+
+  /** The status endpoint of the instance in use now. */
+  get url(): string {
+    return this.#o.endpoints.url(STATUS_PATH);
   }
 
   async post(report: StatusReport): Promise<{ ok: boolean; status: number | undefined }> {
     try {
-      const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(this.url), iat: Math.floor(this.#o.clock.now() / 1000) });
-      const res = await this.#o.http.postJson(this.url, { dpop: proof }, JSON.stringify(report));
+      const url = this.url;
+      const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(url), iat: Math.floor(this.#o.clock.now() / 1000) });
+      const res = await this.#o.http.postJson(url, { dpop: proof }, JSON.stringify(report));
       const ok = res.status >= 200 && res.status < 300;
       if (ok) this.stats.sent++;
       else {

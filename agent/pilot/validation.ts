@@ -2,7 +2,28 @@
 // as `glidein validate` (JSON report, OSGTestResult XML for the factory, the table for humans).
 import { GlideinError, isGlideinError } from '../../shared/errors.ts';
 import { parseRequirements, runValidation, formatXml, formatTable } from '../validate/index.ts';
-import type { ValidateFn } from './pilot.ts';
+
+/** The validation report of `glidein validate --format json` (DESIGN.md section 5). */
+export interface ValidationReport {
+  status: 'OK' | 'ERROR' | string;
+  durationMs?: number;
+  checks: { name: string; status: string; value?: unknown; detail?: string; failure?: string | null }[];
+  attributes?: Record<string, unknown>;
+}
+
+export interface ValidationOutcome {
+  report: ValidationReport;
+  xml: string;
+  table: string;
+}
+
+export type ValidateFn = (requirements: string[], workdir: string, env: NodeJS.ProcessEnv) => Promise<ValidationOutcome>;
+
+/** The usable cores from the validation report (the `cores` check's value). */
+export function usableCores(report: ValidationReport): number | undefined {
+  const v = report.checks.find((c) => c.name === 'cores')?.value;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}
 
 /** Check the bundle's requirement strings early: a bad one is a bundle problem (exit 2). */
 export function checkBundleRequirements(items: string[], bundlePath: string): void {

@@ -8,6 +8,9 @@ import { GlideinError } from '../../shared/errors.ts';
 export const DEFAULT_MIN_FREE_BYTES = 1_000_000_000;
 
 /** Candidate variables in GlideinWMS AUTO order (glidein_startup.sh), then the fallbacks. */
+/** Prefix of a pilot's private work dir inside the base (dead pilots' dirs are found by it). */
+export const WORKDIR_PREFIX = 'glide_';
+
 export const WORKDIR_ENV_CANDIDATES = ['_CONDOR_SCRATCH_DIR', 'OSG_WN_TMP', 'TG_NODE_SCRATCH', 'TG_CLUSTER_SCRATCH', 'SCRATCH', 'TMPDIR', 'TMP', 'PWD'] as const;
 
 export interface WorkdirChoice {
@@ -53,7 +56,7 @@ function problem(path: string, minFree: number): string | undefined {
 /** Pick the work dir; `--workdir` must be usable (exit 2 otherwise); the environment candidates fall through. */
 export function selectWorkdir(options: WorkdirOptions): WorkdirChoice {
   const minFree = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
-  const prefix = options.prefix ?? 'glide_';
+  const prefix = options.prefix ?? WORKDIR_PREFIX;
   let base: string | undefined;
   let source = '';
   if (options.flag !== undefined) {

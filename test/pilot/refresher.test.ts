@@ -202,11 +202,34 @@ describe('Refresher', () => {
     const c = clock();
     srv = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'down' }));
     const { r, events } = await setup(c, { ccredS: 30 });
+    r.start();
     c.advance(29_000);
     expect(events.some((e) => e.type === 'ccred-expired')).toBe(false);
     c.advance(2_000);
     expect(events.some((e) => e.type === 'ccred-expired')).toBe(true);
     expect(r.ccredExpired).toBe(true);
+    r.stop();
+  });
+
+  it('arms no C-CRED expiry watch before start(): expired bundle credentials are not an expiry', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'down' }));
+    const { r, events } = await setup(c, { ccredS: -60 });
+    await new Promise((res) => setImmediate(res));
+    c.advance(60_000);
+    expect(events.some((e) => e.type === 'ccred-expired')).toBe(false);
+    expect(r.ccredExpired).toBe(false);
+    expect(r.usableForMs()).toBeLessThan(0);
+    r.stop();
+  });
+
+  it('backs off after a failure with expired credentials by the family lifetime, not at the floor', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'down' }));
+    const { r } = await setup(c, { ccredS: -60, scredS: -60, lifetimeS: 86_400, random: () => 0.999 });
+    for (let i = 0; i < 6; i++) await r.refresh();
+    // six failures: the exponential ceiling is 32 s; expired credentials must not shrink it to 250 ms
+    expect(r.backoffMs(undefined)).toBeGreaterThan(30_000);
     r.stop();
   });
 

@@ -1,0 +1,80 @@
+// `glidein run -- COMMAND [ARG...]` as a payload source: one command as the pilot's own identity,
+// told where its credentials are (paths only; the files are refreshed in place).
+import { emptyCounts, type PayloadContext, type PayloadEnd, type PayloadSource, type PayloadStopReason } from './payload-source.ts';
+import { startCommand, type CommandOutcome, type CommandPayload } from './command-payload.ts';
+import type { JobCounts } from './status-client.ts';
+import type { CredStore } from '../store/index.ts';
+import type { Credential } from '../../shared/credential.ts';
+
+export class CommandSource implements PayloadSource {
+  readonly kind = 'command';
+  readonly done: Promise<PayloadEnd>;
+  readonly #argv: string[];
+  readonly #counts = emptyCounts();
+  #resolve!: (e: PayloadEnd) => void;
+  #payload: CommandPayload | undefined;
+  #ctx: PayloadContext | undefined;
+  #recorded = false;
+
+  constructor(argv: string[]) {
+    this.#argv = argv;
+    this.done = new Promise((r) => (this.#resolve = r));
+  }
+
+  async start(ctx: PayloadContext): Promise<void> {
+    this.#ctx = ctx;
+    this.#payload = startCommand({
+      argv: this.#argv,
+      cwd: ctx.workdir,
+      env: ctx.env,
+      extraEnv: commandEnv(ctx.store, ctx.credentials(), ctx.workdir),
+      log: ctx.log,
+      clock: ctx.clock,
+    });
+    this.#counts.started++;
+    this.#counts.running = 1;
+    void this.#payload.done.then((r) => {
+      this.#resolve(r.launchError ? { kind: 'launch-failed', error: r.launchError } : { kind: 'command-exited', exitCode: r.exitCode });
+    });
+  }
+
+  /** One command: nothing new to refuse; it keeps running until it exits or is stopped. */
+  retire(): void {}
+
+  /** A second call (a fast drain after a normal one) signals again and waits only its own grace. */
+  async stop(reason: PayloadStopReason, graceS: number): Promise<void> {
+    if (!this.#payload) return;
+    const r = await this.#payload.stop(reason, graceS * 1000);
+    this.#record(r);
+  }
+
+  #record(r: CommandOutcome): void {
+    if (this.#recorded) return;
+    this.#recorded = true;
+    const log = this.#ctx!.log;
+    this.#counts.running = 0;
+    if (r.launchError) {
+      this.#counts.held++;
+      log.error('the payload could not be started', { code: 'GLIDEIN_ERR_LAUNCH', error: r.launchError });
+    } else if (r.killedFor) this.#counts.killed++;
+    else if (r.exitCode === 0) this.#counts.completed++;
+    else this.#counts.failed++;
+    log.info('payload ended', { exitCode: r.exitCode, signal: r.signal, killedFor: r.killedFor });
+  }
+
+  counts(): JobCounts {
+    return { ...this.#counts };
+  }
+}
+
+/** What the `--` payload is told (paths only; the files are refreshed in place). */
+export function commandEnv(store: CredStore, credentials: Credential[], workdir: string): Record<string, string> {
+  const env: Record<string, string> = {
+    _CONDOR_SEC_TOKEN_DIRECTORY: store.idtokenDir,
+    GLIDEIN_WORKDIR: workdir,
+    _CONDOR_SCRATCH_DIR: workdir,
+  };
+  const scred = credentials.find((c) => c.purpose === 'vo-service' && c.type !== 'idtoken');
+  if (scred) env['BEARER_TOKEN_FILE'] = store.pilotPath(`cred-${scred.purpose}`);
+  return env;
+}

@@ -1,0 +1,54 @@
+// Valid credentials before anything else (issue 12 item 1). A bundle whose C-CRED or S-CRED
+// expired (or is about to) while the pilot waited in the queue is normal: refresh first, with
+// the refresher's usual backoff, for as long as the refresh family itself lives (the bundle's
+// expires_at). Only a refresh that cannot succeed (invalid_grant: the family is expired, revoked
+// or its token was reused) or the family's end stops the pilot, with a clear message.
+import type { Logger } from '../../shared/log.ts';
+import { sleep, type Clock } from './clock.ts';
+import type { Refresher } from './refresher.ts';
+
+/** Bundle credentials with less validity than this are refreshed before the pilot goes on. */
+export const DEFAULT_MIN_USABLE_S = 30;
+
+export type CredentialsReady =
+  | { ok: true; refreshed: boolean }
+  | { ok: false; why: 'family-dead' | 'family-expired' | 'aborted'; message: string };
+
+export interface ReadyOptions {
+  refresher: Refresher;
+  clock: Clock;
+  log: Logger;
+  /** The refresh family's end (the bundle's expires_at, unix seconds). */
+  familyExpiresAt: number;
+  minUsableS: number;
+  /** Aborted by a drain signal. */
+  signal: AbortSignal;
+}
+
+/**
+ * The first refresh (it binds the family to this node's key), repeated with backoff while the
+ * credentials in hand are not usable. Credentials still usable after a failed first refresh are
+ * kept: the refresher's schedule retries.
+ */
+export async function awaitUsableCredentials(o: ReadyOptions): Promise<CredentialsReady> {
+  for (;;) {
+    if (o.signal.aborted) return { ok: false, why: 'aborted', message: 'a drain signal arrived before the credentials were valid' };
+    const out = await o.refresher.refresh();
+    if (out.ok) return { ok: true, refreshed: true };
+    if (out.permanent) {
+      return { ok: false, why: 'family-dead', message: `the refresh service refused this pilot's refresh token for good (${out.error.message}): its family is expired, revoked or was reused, so no valid credentials can be obtained; submit a new pilot with a new bundle` };
+    }
+    const usableMs = o.refresher.usableForMs();
+    if (usableMs >= o.minUsableS * 1000) {
+      o.log.warn('first refresh failed; continuing with the bundle credentials while they are valid', { error: out.error.message, validForS: Math.floor(usableMs / 1000) });
+      return { ok: true, refreshed: false };
+    }
+    const familyLeftMs = o.familyExpiresAt * 1000 - o.clock.now();
+    if (familyLeftMs <= 0) {
+      return { ok: false, why: 'family-expired', message: `the refresh family ended at ${new Date(o.familyExpiresAt * 1000).toISOString()} before any refresh succeeded (last error: ${out.error.message})` };
+    }
+    const waitMs = Math.min(o.refresher.backoffMs(out.retryAfterMs), familyLeftMs);
+    o.log.info(usableMs <= 0 ? 'the bundle credentials have expired (the pilot waited in a queue): refreshing before anything else' : 'the bundle credentials are too short-lived: refreshing before anything else', { validForS: Math.floor(usableMs / 1000), retryInMs: Math.round(waitMs), error: out.error.message });
+    await sleep(o.clock, waitMs, o.signal);
+  }
+}

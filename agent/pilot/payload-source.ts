@@ -1,0 +1,59 @@
+// What runs payloads for the pilot (DESIGN.md section 10): `--spool DIR`, `-- COMMAND` and
+// `--condor` are implementations of this one interface. runPilot only wires the parts
+// (refresher, status reporter, payload source, supervisor); a source never ends the pilot
+// itself, it resolves `done` and the supervisor decides.
+import type { Logger } from '../../shared/log.ts';
+import type { CredStore } from '../store/index.ts';
+import type { Credential } from '../../shared/credential.ts';
+import type { Clock } from './clock.ts';
+import type { JobCounts } from './status-client.ts';
+import type { SpoolJobResult } from './spool.ts';
+import type { ValidationReport } from './validation.ts';
+
+/** Why a source's work is being stopped (the sandbox's kill reasons). */
+export type PayloadStopReason = 'pilot-shutdown' | 'credential-expired' | 'max-lifetime' | 'batch-end';
+
+/** How a source ended on its own (the supervisor maps it to the pilot's end reason and exit code). */
+export type PayloadEnd =
+  | { kind: 'idle-timeout' }
+  | { kind: 'retired-and-empty' }
+  | { kind: 'command-exited'; exitCode: number | null }
+  | { kind: 'launch-failed'; error: string };
+
+export interface PayloadContext {
+  /** The pilot's private work dir (payload cwd, _CONDOR_SCRATCH_DIR). */
+  workdir: string;
+  /** The pilot's environment (a source filters it for payloads). */
+  env: NodeJS.ProcessEnv;
+  store: CredStore;
+  log: Logger;
+  clock: Clock;
+  /** The node validation report (usable cores, attributes for a startd). */
+  validation: ValidationReport;
+  /** The credentials in use now (the refresher's view; files in the store are refreshed in place). */
+  credentials(): Credential[];
+  /** Aborted when the pilot drains: launches in flight give up. */
+  signal: AbortSignal;
+  /** Job events for the pilot's listener (the demo prints them). */
+  onJobStart(name: string): void;
+  onJobEnd(name: string, result: SpoolJobResult): void;
+}
+
+export interface PayloadSource {
+  /** 'spool', 'command' or 'condor': for logs and the summary. */
+  readonly kind: string;
+  /** Resolves once, when the source has ended on its own; never rejects. */
+  readonly done: Promise<PayloadEnd>;
+  /** Start taking work. Credentials are valid and the node validated when this is called. */
+  start(ctx: PayloadContext): Promise<void>;
+  /** Take no new work (retire); what runs continues. Idempotent. */
+  retire(): void;
+  /** Stop everything that runs: SIGTERM, then SIGKILL after graceS. Resolves when nothing of it is left. */
+  stop(reason: PayloadStopReason, graceS: number): Promise<void>;
+  /** Job counts so far (started, completed, failed, held, killed, running). */
+  counts(): JobCounts;
+}
+
+export function emptyCounts(): JobCounts {
+  return { started: 0, completed: 0, failed: 0, held: 0, killed: 0, running: 0 };
+}

@@ -1,0 +1,303 @@
+// One pilot run, wired from its parts (DESIGN.md section 10): the credential store and the
+// refresher (valid credentials first), the status reporter (heartbeats), node validation, the
+// payload source (--spool, -- COMMAND, --condor) and the supervisor (end conditions). Each
+// part has its own start and stop; this file only orders them.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isGlideinError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+import { generateDpopKey, exportDpopKey } from '../../shared/dpop.ts';
+import type { Bundle } from '../../shared/protocol.ts';
+import { CredStore } from '../store/index.ts';
+import type { WorkdirChoice } from './workdir.ts';
+import { LOCK_FILE } from './workdir-lock.ts';
+import { createHttpClient, type HttpClient } from './http-client.ts';
+import { Refresher, PILOT_FILES } from './refresher.ts';
+import { Endpoints } from './endpoints.ts';
+import { StatusClient, type JobCounts, type PilotState, type StatusReport } from './status-client.ts';
+import { sleep, type CancelTimer, type Clock } from './clock.ts';
+import { awaitUsableCredentials, DEFAULT_MIN_USABLE_S } from './credentials-ready.ts';
+import { removeRefreshSecrets } from './drain-secrets.ts';
+import { scrubBundleRefreshToken } from './bundle-scrub.ts';
+import { Supervisor, type PilotEnd } from './supervisor.ts';
+import { emptyCounts, type PayloadContext, type PayloadStopReason } from './payload-source.ts';
+import type { ValidationOutcome } from './validation.ts';
+import type { DrainRequest, PilotEvent, PilotOptions, PilotSummary } from './pilot-options.ts';
+
+/** Grace of a fast drain (SIGQUIT): payloads get SIGTERM and, this long after, SIGKILL. */
+export const FAST_DRAIN_GRACE_S = 2;
+/** Room left after the kill grace before the batch system's own kill (final report, wipe). */
+export const BATCH_END_MARGIN_S = 15;
+
+interface Parts {
+  store: CredStore;
+  http: HttpClient;
+  refresher: Refresher;
+  status: StatusClient;
+}
+
+function stopReason(end: PilotEnd): PayloadStopReason {
+  if (end.reason === 'ccred-expired') return 'credential-expired';
+  if (end.reason === 'max-lifetime' || end.reason === 'batch-end') return end.reason;
+  return 'pilot-shutdown';
+}
+
+export class PilotRun {
+  readonly #o: PilotOptions;
+  readonly #bundle: Bundle;
+  readonly #workdir: WorkdirChoice;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #started: number;
+  readonly #timers: CancelTimer[] = [];
+  readonly #drainController = new AbortController();
+  readonly #supervisor: Supervisor;
+  #parts: Partial<Parts> = {};
+  #state: PilotState = 'starting';
+  #result: PilotEnd = { code: 1, reason: 'signal' };
+  #validation = 'not run';
+  #readyMs: number | null = null;
+  #jobs: JobCounts = emptyCounts();
+
+  constructor(o: PilotOptions, bundle: Bundle, workdir: WorkdirChoice, clock: Clock, log: Logger) {
+    this.#o = o;
+    this.#bundle = bundle;
+    this.#workdir = workdir;
+    this.#clock = clock;
+    this.#log = log;
+    this.#started = clock.now();
+    this.#supervisor = new Supervisor({
+      clock,
+      log,
+      lifetimeEndsAt: bundle.expiresAt,
+      batchEnd: o.batchEnd,
+      drainLeadS: o.killGraceS + BATCH_END_MARGIN_S,
+      retireMarginS: o.retireMarginS,
+      signal: o.signal,
+      onRetire: (why) => {
+        this.#setState('retiring', why);
+        o.source.retire();
+      },
+    });
+  }
+
+  #emit(e: PilotEvent): void {
+    try {
+      this.#o.onEvent?.(e);
+    } catch (err) {
+      this.#log.warn('event listener failed', { error: (err as Error).message });
+    }
+  }
+
+  #setState(s: PilotState, reason?: string): void {
+    this.#state = s;
+    this.#emit({ type: 'state', state: s, ...(reason ? { reason } : {}) });
+  }
+
+  #report(extra: Partial<StatusReport> = {}): StatusReport {
+    const r = this.#parts.refresher;
+    return {
+      glidein_id: this.#bundle.glideinId,
+      entry: this.#bundle.entry,
+      state: this.#state,
+      ts: Math.floor(this.#clock.now() / 1000),
+      jobs: { ...this.#jobs },
+      refresh: { refreshes: r?.stats.refreshes ?? 0, failures: r?.stats.failures ?? 0, last_error: r?.stats.lastError ?? null },
+      ...extra,
+    };
+  }
+
+  async execute(): Promise<PilotSummary> {
+    try {
+      const parts = await this.#setup();
+      if (!(await this.#credentialsReady(parts))) return this.#summary();
+      const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, this.#o.env);
+      this.#validation = outcome.report.status;
+      this.#emit({ type: 'validation', outcome });
+      if (outcome.report.status !== 'OK') await this.#validationFailed(parts, outcome);
+      else await this.#runPayloads(parts, outcome);
+      return this.#summary();
+    } catch (e) {
+      if (isGlideinError(e) && e.exitCode === 2) throw e;
+      this.#log.error('pilot failed', { code: isGlideinError(e) ? e.code : 'GLIDEIN_ERR_INTERNAL', error: e });
+      this.#result = { code: isGlideinError(e) ? e.exitCode : 1, reason: this.#result.reason };
+      throw e;
+    } finally {
+      await this.#teardown();
+    }
+  }
+
+  /** Store, node key, refresher (bundle token moved into the store), status reporter. */
+  async #setup(): Promise<Parts> {
+    const { bundle, log } = { bundle: this.#bundle, log: this.#log };
+    const store = (this.#parts.store = await CredStore.open(this.#workdir.dir, { log }));
+    const key = await generateDpopKey();
+    // The private key stays on this node, 0600 in the store; only proofs leave it.
+    await store.writePilot(PILOT_FILES.dpopKey, await exportDpopKey(key), bundle.expiresAt);
+    await store.writePilot(PILOT_FILES.refreshUrl, bundle.refreshUrls.join('\n'), null);
+    if (bundle.ca) await store.writePilot(PILOT_FILES.ca, bundle.ca, null);
+    const http = (this.#parts.http = createHttpClient({ bundleCa: bundle.ca, env: this.#o.env }));
+    this.#emit({ type: 'started', glideinId: bundle.glideinId, entry: bundle.entry, workdir: this.#workdir.dir, workdirSource: this.#workdir.source, trust: http.trust.source });
+    const endpoints = new Endpoints(bundle.refreshUrls);
+    const refresher = (this.#parts.refresher = new Refresher({
+      bundle, key, store, http, endpoints, clock: this.#clock,
+      log: log.child({ component: 'refresher' }),
+      ...(this.#o.random ? { random: this.#o.random } : {}),
+      ...(this.#o.retry ? { retry: this.#o.retry } : {}),
+      onEvent: (event) => {
+        this.#emit({ type: 'refresh', event });
+        if (event.type === 'ccred-expired') this.#supervisor.end('ccred-expired', 1);
+      },
+    }));
+    await refresher.install();
+    await scrubBundleRefreshToken(this.#o.bundlePath, Math.floor(this.#clock.now() / 1000), log);
+    const status = (this.#parts.status = new StatusClient({ endpoints, key, http, log, clock: this.#clock }));
+    return { store, http, refresher, status };
+  }
+
+  /** Valid credentials before validation and payloads; false when the pilot must end. */
+  async #credentialsReady(parts: Parts): Promise<boolean> {
+    const ready = await awaitUsableCredentials({
+      refresher: parts.refresher,
+      clock: this.#clock,
+      log: this.#log,
+      familyExpiresAt: this.#bundle.expiresAt,
+      minUsableS: this.#o.minUsableS ?? DEFAULT_MIN_USABLE_S,
+      signal: this.#o.signal,
+    });
+    if (ready.ok) {
+      this.#readyMs = this.#clock.now() - this.#started;
+      this.#log.info('credentials valid', { afterMs: this.#readyMs, refreshed: ready.refreshed });
+      return true;
+    }
+    if (ready.why === 'aborted') {
+      this.#result = { code: 0, reason: 'signal' };
+    } else {
+      this.#result = { code: 1, reason: 'credentials-unobtainable' };
+      this.#log.error(ready.message, { code: 'GLIDEIN_ERR_REFRESH' });
+    }
+    return false;
+  }
+
+  async #validationFailed(parts: Parts, outcome: ValidationOutcome): Promise<void> {
+    this.#setState('validation-failed');
+    this.#log.error('node validation failed', { code: 'GLIDEIN_ERR_VALIDATION', failed: outcome.report.checks.filter((c) => c.status === 'fail').map((c) => c.name) });
+    await parts.status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }));
+    if (this.#o.failureDelayS > 0) {
+      // GlideinWMS keeps a failed pilot around (~20 min) so the batch system does not feed the
+      // same broken node pilot after pilot (the "black hole").
+      this.#log.info('staying for the anti-black-hole delay', { seconds: this.#o.failureDelayS });
+      await sleep(this.#clock, this.#o.failureDelayS * 1000, this.#o.signal);
+    }
+    this.#result = { code: 1, reason: 'validation-failed' };
+  }
+
+  async #runPayloads(parts: Parts, outcome: ValidationOutcome): Promise<void> {
+    const { refresher, status } = parts;
+    refresher.start();
+    this.#setState('running');
+    await status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }));
+    const heartbeat = () => {
+      this.#jobs = this.#o.source.counts();
+      void status.post(this.#report());
+      this.#timers.push(this.#clock.setTimer(heartbeat, this.#o.heartbeatIntervalS * 1000));
+    };
+    if (this.#o.heartbeatIntervalS > 0) this.#timers.push(this.#clock.setTimer(heartbeat, this.#o.heartbeatIntervalS * 1000));
+    if (refresher.ccredExpired) this.#supervisor.end('ccred-expired', 1);
+    this.#supervisor.start(this.#o.source);
+    if (!this.#supervisor.endedWith) await this.#o.source.start(this.#payloadContext(parts, outcome));
+    this.#result = await this.#supervisor.ended;
+    await this.#drain(parts, this.#result);
+  }
+
+  #payloadContext(parts: Parts, outcome: ValidationOutcome): PayloadContext {
+    const refresher = parts.refresher;
+    return {
+      workdir: this.#workdir.dir,
+      env: this.#o.env,
+      store: parts.store,
+      log: this.#log,
+      clock: this.#clock,
+      validation: outcome.report,
+      credentials: () => refresher.credentials(),
+      signal: this.#drainController.signal,
+      onJobStart: (name) => {
+        this.#jobs = this.#o.source.counts();
+        this.#emit({ type: 'job-start', name });
+      },
+      onJobEnd: (name, result) => {
+        this.#jobs = this.#o.source.counts();
+        this.#emit({ type: 'job-end', name, result });
+      },
+    };
+  }
+
+  /** Secrets off the disk first, then stop the payloads (fast when asked, even mid-drain). */
+  async #drain(parts: Parts, end: PilotEnd): Promise<void> {
+    this.#setState('draining', end.reason);
+    parts.refresher.close();
+    await removeRefreshSecrets(parts.store, this.#log);
+    this.#drainController.abort();
+    const source = this.#o.source;
+    const reason = stopReason(end);
+    const fastGrace = this.#o.fastKillGraceS ?? FAST_DRAIN_GRACE_S;
+    const request = this.#o.signal.reason as DrainRequest | undefined;
+    const fast = end.reason === 'signal' && request?.fast === true;
+    const graceS = fast ? Math.min(fastGrace, this.#o.killGraceS) : this.#o.killGraceS;
+    this.#log.info('draining', { reason: end.reason, signal: request?.signal, graceS, fast });
+    const fastLater = this.#o.fastDrain;
+    const onFast = () => void source.stop(reason, Math.min(fastGrace, graceS));
+    if (!fast) fastLater?.addEventListener('abort', onFast, { once: true });
+    try {
+      await source.stop(reason, graceS);
+    } finally {
+      fastLater?.removeEventListener('abort', onFast);
+    }
+    this.#jobs = source.counts();
+  }
+
+  async #teardown(): Promise<void> {
+    for (const cancel of this.#timers.splice(0)) cancel();
+    this.#supervisor.stop();
+    const { refresher, status, http, store } = this.#parts;
+    refresher?.close();
+    this.#drainController.abort();
+    if (status && this.#state !== 'validation-failed') {
+      this.#state = 'exited';
+      await status.post(this.#report({ exit: { code: this.#result.code, reason: this.#result.reason } }));
+    }
+    this.#state = 'exited';
+    await http?.close();
+    try {
+      await store?.wipeAll();
+    } catch (e) {
+      this.#log.error('could not wipe the credential store', { error: e });
+    }
+    if (this.#o.keepWorkdir) rmSync(join(this.#workdir.dir, LOCK_FILE), { force: true });
+    else {
+      try {
+        rmSync(this.#workdir.dir, { recursive: true, force: true, maxRetries: 2 });
+      } catch (e) {
+        this.#log.error('could not remove the work dir', { dir: this.#workdir.dir, error: e });
+      }
+    }
+    this.#log.info('pilot exited', { code: this.#result.code, reason: this.#result.reason, jobs: this.#jobs, refreshes: refresher?.stats.refreshes ?? 0 });
+  }
+
+  #summary(): PilotSummary {
+    const { refresher, status } = this.#parts;
+    return {
+      exitCode: this.#result.code,
+      reason: this.#result.reason,
+      glideinId: this.#bundle.glideinId,
+      jobs: { ...this.#jobs },
+      refreshes: refresher?.stats.refreshes ?? 0,
+      refreshFailures: refresher?.stats.failures ?? 0,
+      heartbeats: { sent: status?.stats.sent ?? 0, failed: status?.stats.failed ?? 0 },
+      validation: this.#validation,
+      workdir: this.#workdir.dir,
+      durationMs: this.#clock.now() - this.#started,
+      credentialsReadyMs: this.#readyMs,
+    };
+  }
+}

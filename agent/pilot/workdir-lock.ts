@@ -1,0 +1,152 @@
+// Who owns a pilot work dir, and removing what dead pilots left (issue 12 item 3). Each pilot
+// writes a lock record into its work dir right after creating it (before any secret): pid, the
+// pid's start time from /proc (a reused pid has another), boot id, pid namespace, host and uid.
+// At start a pilot wipes the work dirs under the same base whose owner is provably dead: same
+// uid as us (owner of the dir too), same host, and either another boot of it, or the same pid
+// namespace with no process of that pid and start time. A dir whose owner cannot be proven dead
+// (another host on a shared file system, another pid namespace, no or a bad record) is left alone.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync, chmodSync, chownSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/log.ts';
+
+export const LOCK_FILE = '.glidein-pilot.lock';
+const MAX_LOCK_BYTES = 4096;
+
+export interface LockRecord {
+  pid: number;
+  /** Start time of pid in clock ticks since boot (/proc/<pid>/stat field 22). */
+  start: number;
+  boot: string;
+  pidns: string;
+  host: string;
+  uid: number;
+}
+
+/** Start time of a process (clock ticks since boot), or undefined when there is none. */
+export function processStartTime(pid: number | 'self', procRoot = '/proc'): number | undefined {
+  try {
+    const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'latin1');
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readOr(path: string, fallback: string, link = false): string {
+  try {
+    return link ? readlinkSync(path) : readFileSync(path, 'utf8').trim();
+  } catch {
+    return fallback;
+  }
+}
+
+/** This process's record. */
+export function selfRecord(procRoot = '/proc'): LockRecord {
+  return {
+    pid: process.pid,
+    start: processStartTime('self', procRoot) ?? -1,
+    boot: readOr(join(procRoot, 'sys/kernel/random/boot_id'), 'unknown'),
+    pidns: readOr(join(procRoot, 'self/ns/pid'), 'unknown', true),
+    host: hostname(),
+    uid: process.geteuid?.() ?? -1,
+  };
+}
+
+/** Write this pilot's lock record into its (new, empty) work dir. */
+export function writeWorkdirLock(dir: string, record: LockRecord = selfRecord()): void {
+  const fd = openSync(join(dir, LOCK_FILE), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, JSON.stringify(record) + '\n');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readLock(dir: string): LockRecord | undefined {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, LOCK_FILE), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buf = Buffer.alloc(MAX_LOCK_BYTES);
+    const n = readSync(fd, buf, 0, MAX_LOCK_BYTES, 0);
+    const r = JSON.parse(buf.subarray(0, n).toString('utf8')) as Partial<LockRecord>;
+    const ok = Number.isInteger(r.pid) && Number.isInteger(r.start) && Number.isInteger(r.uid) && [r.boot, r.pidns, r.host].every((s) => typeof s === 'string');
+    return ok ? (r as LockRecord) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** 'dead' only when provable from here; 'unknown' when the owner lives where we cannot see. */
+export function ownerState(rec: LockRecord, self: LockRecord, procRoot = '/proc'): 'alive' | 'dead' | 'unknown' {
+  if (rec.uid !== self.uid || rec.host !== self.host) return 'unknown';
+  if (rec.boot !== self.boot) return 'dead';
+  if (rec.pidns !== self.pidns) return 'unknown';
+  return processStartTime(rec.pid, procRoot) === rec.start ? 'alive' : 'dead';
+}
+
+/** Take a dead pilot's job dirs back from their accounts before removing (as CredStore.wipe does). */
+function reclaimJobDirs(dir: string): void {
+  const jobs = join(dir, 'cred.d', 'jobs');
+  if (process.geteuid?.() !== 0) return;
+  for (const id of (() => { try { return readdirSync(jobs); } catch { return []; } })()) {
+    try {
+      chownSync(join(jobs, id), 0, 0);
+      chmodSync(join(jobs, id), 0o700);
+    } catch {
+      /* removed below anyway */
+    }
+  }
+}
+
+export interface StaleOptions {
+  base: string;
+  /** Work dir names start with this (the pilot's mkdtemp prefix). */
+  prefix: string;
+  /** Our own work dir, never touched. */
+  own: string;
+  log: Logger;
+  procRoot?: string;
+}
+
+/** Remove the work dirs under `base` that pilots of our uid left when they died; returns their paths. */
+export function removeDeadPilotsWorkdirs(o: StaleOptions): string[] {
+  const self = selfRecord(o.procRoot);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(o.base);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = join(o.base, name);
+    if (!name.startsWith(o.prefix) || dir === o.own) continue;
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (!st.isDirectory() || st.uid !== self.uid) continue;
+    const rec = readLock(dir);
+    if (!rec || ownerState(rec, self, o.procRoot) !== 'dead') continue;
+    try {
+      reclaimJobDirs(dir);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+      removed.push(dir);
+      o.log.warn('removed the work dir of a dead pilot', { dir, pid: rec.pid });
+    } catch (e) {
+      o.log.error('could not remove the work dir of a dead pilot', { dir, error: (e as Error).message });
+    }
+  }
+  return removed;
+}
