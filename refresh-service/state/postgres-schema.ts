@@ -56,6 +56,11 @@ CREATE TABLE service_settings (
   value TEXT NOT NULL
 );
 `,
+  // 2: rotation grace (a spent token's successor) and heartbeatTimeout (when a family was bound).
+  `
+ALTER TABLE refresh_tokens ADD COLUMN successor TEXT;
+ALTER TABLE families ADD COLUMN bound_at BIGINT;
+`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

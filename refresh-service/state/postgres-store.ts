@@ -22,6 +22,18 @@ function family(row: FamilyRow): FamilyRecord {
   return { glideinId: row.glideinId, entry: row.entry, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt, revokeReason: row.revokeReason, jkt: row.jkt };
 }
 
+type TokenRow = { spentAt: number | null; successor: string | null };
+
+/** Spend the live token (recording its successor), store the successor, bind on first use. */
+async function rotate(tx: Tx, r: SettleRequest, fam: FamilyRecord): Promise<SettleOutcome> {
+  if (r.newHash === null) return { kind: 'unknown' };
+  await tx`UPDATE refresh_tokens SET spent_at = ${r.now}, successor = ${r.newHash} WHERE hash = ${r.oldHash}`;
+  await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${r.newHash}, ${fam.glideinId}, ${r.now})`;
+  const bound = fam.jkt === null;
+  if (bound) await tx`UPDATE families SET jkt = ${r.jkt}, bound_at = ${r.now} WHERE glidein_id = ${fam.glideinId}`;
+  return { kind: 'rotated', family: { ...fam, jkt: r.jkt }, bound };
+}
+
 function hashJti(jti: string): string {
   return createHash('sha256').update(jti).digest('base64url');
 }
@@ -70,33 +82,42 @@ export class PostgresStateStore implements StateStore {
     const rows = await this.#q((sql) => sql<FamilyRow[]>`SELECT ${sql.unsafe(FAMILY_COLUMNS)}, t.spent_at AS "spentAt"
       FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ${tokenHash}`);
     const row = rows[0];
-    return row ? { family: family(row), spent: row.spentAt !== null } : undefined;
+    return row ? { family: family(row), spent: row.spentAt != null, spentAt: row.spentAt ?? null } : undefined;
   }
 
-  /** One transaction, decided as in the SQLite store (store.ts): jti first, then the locked token. */
+  /**
+   * One transaction, decided as store.ts's SettleOutcome says. The family row is the lock: it is
+   * taken first (FOR UPDATE), and the token is read by a later statement, so at READ COMMITTED
+   * that read sees whatever the previous holder committed (a second instance waiting here on the
+   * same token then finds it spent). Every change to a family's tokens happens under this lock.
+   */
   async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
     return this.#tx(async (tx): Promise<SettleOutcome> => {
       const fresh = await tx`INSERT INTO dpop_jti (jti_hash, expires_at) VALUES (${hashJti(r.jti)}, ${r.jtiExpiresAt}) ON CONFLICT DO NOTHING RETURNING 1`;
       if (fresh.length === 0) return { kind: 'replayed_jti' };
-      const rows = await tx<FamilyRow[]>`SELECT ${tx.unsafe(FAMILY_COLUMNS)}, t.spent_at AS "spentAt"
-        FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ${r.oldHash} FOR UPDATE OF t, f`;
-      const row = rows[0];
-      if (!row) return { kind: 'unknown' };
+      const [row] = await tx<FamilyRow[]>`SELECT ${tx.unsafe(FAMILY_COLUMNS)} FROM families f
+        WHERE f.glidein_id = (SELECT glidein_id FROM refresh_tokens WHERE hash = ${r.oldHash}) FOR UPDATE`;
+      const [token] = row ? await tx<TokenRow[]>`SELECT spent_at AS "spentAt", successor FROM refresh_tokens WHERE hash = ${r.oldHash}` : [];
+      if (!row || !token) return { kind: 'unknown' };
       const fam = family(row);
       if (fam.revokedAt !== null) return { kind: 'revoked', family: fam };
       if (fam.expiresAt <= r.now) return { kind: 'expired', family: fam };
-      if (row.spentAt !== null) {
-        // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
-        await tx`UPDATE families SET revoked_at = ${r.now}, revoke_reason = 'refresh token reuse' WHERE glidein_id = ${fam.glideinId} AND revoked_at IS NULL`;
-        return { kind: 'reused', family: { ...fam, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
-      }
+      // A proof from another key changes nothing, spent token or not (store.ts).
       if (fam.jkt !== null && fam.jkt !== r.jkt) return { kind: 'wrong_key', family: fam };
-      if (r.newHash === null) return { kind: 'unknown' };
-      await tx`UPDATE refresh_tokens SET spent_at = ${r.now} WHERE hash = ${r.oldHash}`;
-      await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${r.newHash}, ${fam.glideinId}, ${r.now})`;
-      const bound = fam.jkt === null;
-      if (bound) await tx`UPDATE families SET jkt = ${r.jkt} WHERE glidein_id = ${fam.glideinId}`;
-      return { kind: 'rotated', family: { ...fam, jkt: r.jkt }, bound };
+      if (token.spentAt === null) return rotate(tx, r, fam);
+      if (r.graceSeconds > 0 && token.spentAt >= r.now - r.graceSeconds && token.successor !== null) {
+        if (r.newHash === null) return { kind: 'unknown' };
+        // A lost answer: supersede the unused successor and issue another (one live token per family).
+        const superseded = await tx`UPDATE refresh_tokens SET spent_at = ${r.now}, successor = NULL WHERE hash = ${token.successor} AND spent_at IS NULL RETURNING 1`;
+        if (superseded.length === 1) {
+          await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${r.newHash}, ${fam.glideinId}, ${r.now})`;
+          await tx`UPDATE refresh_tokens SET successor = ${r.newHash} WHERE hash = ${r.oldHash}`;
+          return { kind: 'regranted', family: fam };
+        }
+      }
+      // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
+      await tx`UPDATE families SET revoked_at = ${r.now}, revoke_reason = 'refresh token reuse' WHERE glidein_id = ${fam.glideinId}`;
+      return { kind: 'reused', family: { ...fam, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
     });
   }
 
@@ -118,6 +139,13 @@ export class PostgresStateStore implements StateStore {
   async revokeByEntry(entry: string, reason: string, now: number): Promise<number> {
     const r = await this.#q((sql) => sql`UPDATE families SET revoked_at = ${now}, revoke_reason = ${reason} WHERE entry = ${entry} AND revoked_at IS NULL`);
     return r.count;
+  }
+
+  async revokeSilentFamilies(silentSince: number, reason: string, now: number): Promise<{ glideinId: string; entry: string }[]> {
+    const rows = await this.#q((sql) => sql<{ glideinId: string; entry: string }[]>`UPDATE families SET revoked_at = ${now}, revoke_reason = ${reason}
+      WHERE revoked_at IS NULL AND expires_at > ${now} AND jkt IS NOT NULL AND coalesce(status_at, bound_at, created_at) < ${silentSince}
+      RETURNING glidein_id AS "glideinId", entry`);
+    return rows.map((r) => ({ glideinId: r.glideinId, entry: r.entry }));
   }
 
   async recordStatus(glideinId: string, report: string, now: number): Promise<void> {
