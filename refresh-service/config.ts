@@ -4,6 +4,7 @@
 import { readJsonFile } from '../shared/json-file.ts';
 import { hostname } from 'node:os';
 import { ConfigError } from '../shared/errors.ts';
+import { parseDatabaseUrl } from './state/postgres-settings.ts';
 
 export interface RateLimitConfig {
   /** Sustained requests per second over all clients (token bucket refill). */
@@ -57,6 +58,10 @@ export interface ServiceConfig {
   metricsRequireAdmin: boolean;
   /** Allow `serve` without TLS on a non-loopback address and http:// refresh URLs for non-loopback hosts. */
   allowInsecureHttp: boolean;
+  /** PostgreSQL state shared by several instances (postgres://USER@HOST:PORT/DB, no password). Empty: SQLite in --state. */
+  database: string;
+  /** 0600 file holding the database password (else PGPASSWORD). */
+  databasePasswordFile: string;
 }
 
 /** Names of VO credentials pushed with PUT /v1/vo-credentials/{name}. */
@@ -84,6 +89,8 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   heartbeatTimeout: 1200,
   metricsRequireAdmin: false,
   allowInsecureHttp: false,
+  database: '',
+  databasePasswordFile: '',
 };
 
 type Where = { file: string };
@@ -124,6 +131,15 @@ function httpUrl(where: Where, key: string, v: unknown): string {
 function obj(where: Where, key: string, v: unknown): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw err(where, key, 'a JSON object', v);
   return v as Record<string, unknown>;
+}
+
+/** `database` (checked by the PostgreSQL settings parser: a URL with a password is refused) and its password file. */
+function databaseKeys(w: Where, database: unknown, passwordFile: unknown): Pick<ServiceConfig, 'database' | 'databasePasswordFile'> {
+  const url = str(w, 'database', database, true);
+  if (url !== '') parseDatabaseUrl(url, w.file);
+  const file = str(w, 'databasePasswordFile', passwordFile, true);
+  if (file !== '' && url === '') throw err(w, 'databasePasswordFile', 'to be set only with database', file);
+  return { database: url, databasePasswordFile: file };
 }
 
 const KNOWN_KEYS = new Set(Object.keys(DEFAULT_CONFIG));
@@ -183,6 +199,7 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
     heartbeatTimeout: int(w, 'heartbeatTimeout', get('heartbeatTimeout'), 0, 366 * 24 * 3600),
     metricsRequireAdmin: bool(w, 'metricsRequireAdmin', get('metricsRequireAdmin')),
     allowInsecureHttp: bool(w, 'allowInsecureHttp', get('allowInsecureHttp')),
+    ...databaseKeys(w, get('database'), get('databasePasswordFile')),
   };
 }
 

@@ -29,9 +29,11 @@ const SSL_MODES: Record<string, SslMode> = { disable: 'disable', allow: 'prefer'
  */
 export function parseDatabaseUrl(value: string, file: string, key = 'database'): DatabaseSettings {
   const bad = (why: string) => new ConfigError(`${file}: ${key}: ${why}`);
+  // libpq allows an empty host after the user (postgres://USER@/DB?host=/run/postgresql); WHATWG URL does not.
+  const emptyHost = /^[a-z]+:\/\/[^/?#@]*@(?=[/?]|$)/.test(value);
   let u: URL;
   try {
-    u = new URL(value);
+    u = new URL(emptyHost ? value.replace('@', '@empty.invalid') : value);
   } catch {
     throw bad(`expected a URL like postgres://USER@HOST:5432/DB (got ${JSON.stringify(value.replace(/:[^@/]*@/, ':***@')).slice(0, 80)})`);
   }
@@ -43,7 +45,7 @@ export function parseDatabaseUrl(value: string, file: string, key = 'database'):
   if (user === '') throw bad('expected a user: postgres://USER@HOST:PORT/DB');
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (database === '' || database.includes('/')) throw bad('expected a database name: postgres://USER@HOST:PORT/DB');
-  const host = u.searchParams.get('host') ?? (decodeURIComponent(u.hostname.replace(/^\[(.*)\]$/, '$1')) || DEFAULT_SOCKET_DIR);
+  const host = u.searchParams.get('host') ?? ((emptyHost ? '' : decodeURIComponent(u.hostname.replace(/^\[(.*)\]$/, '$1'))) || DEFAULT_SOCKET_DIR);
   if (host.includes('/') && !host.startsWith('/')) throw bad(`a unix-socket host must be an absolute directory (got ${host})`);
   const portText = u.searchParams.get('port') ?? (u.port || '5432');
   const port = Number(portText);
