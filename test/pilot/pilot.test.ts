@@ -1,83 +1,22 @@
 // `glidein run` end to end: the real refresh service on loopback with short lifetimes, the agent
 // as a real process (the TypeScript entry), real payload processes.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI_TS, NODE } from '../helpers/paths.ts';
-import { startTestService, type TestService } from '../fixtures/pilot/service.ts';
+import { pilotScenarios, startAgent, summaryOf, waitFor } from '../fixtures/pilot/agent.ts';
 import { writeBundle } from '../fixtures/pilot/support.ts';
 import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
 import { createDemoSite } from '../../agent/pilot/demo-site.ts';
 import { chmodSync, chownSync } from 'node:fs';
 
-interface Agent {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-}
-
-/** Long e2e tests get 90 s; the watchdog fires a little before. */
-const AGENT_WATCHDOG_MS = 85_000;
-
-function startAgent(args: string[], env: NodeJS.ProcessEnv = {}): Agent {
-  const baseEnv = { ...process.env };
-  for (const k of ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy']) delete baseEnv[k];
-  const child = spawn(NODE, [CLI_TS, '--log-format', 'json', 'run', ...args], { env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  // An agent still running near the test's own timeout is killed and its log shown, so a hang
-  // fails with the agent's account of it rather than a bare vitest timeout. The result comes at
-  // the agent's exit: a surviving payload that still holds the pipes must not hang the test
-  // (the tests check separately that no payload process survives).
-  const watchdog = setTimeout(() => child.kill('SIGKILL'), AGENT_WATCHDOG_MS);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      clearTimeout(watchdog);
-      const finish = (note: string) => resolve({ code, stdout, stderr: signal === 'SIGKILL' ? `agent killed by the test watchdog after ${AGENT_WATCHDOG_MS / 1000} s; its log:\n${stderr}` : stderr + note });
-      const held = setTimeout(() => finish('\n[test] the agent exited but its stdout/stderr stayed open: a payload process survived it'), 2000);
-      child.once('close', () => {
-        clearTimeout(held);
-        finish('');
-      });
-    }));
-  return { child, done };
-}
-
-async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${path}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const services: TestService[] = [];
-const dirs: string[] = [];
+const scenarios = pilotScenarios();
+const setup = scenarios.setup;
 const ACCOUNT = 'glpilotjob';
 afterAll(async () => {
   if (IS_ROOT) removeAccount(ACCOUNT);
-  for (const s of services) await s.cleanup();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await scenarios.cleanup();
 });
-
-async function setup(idtoken = 20) {
-  const s = await startTestService({ idtoken, scitoken: 90 });
-  services.push(s);
-  const dir = mkdtempSync(join(tmpdir(), 'glidein-pilot-run-'));
-  dirs.push(dir);
-  const work = join(dir, 'work');
-  mkdirSync(work);
-  return { s, dir, work };
-}
-
-function summaryOf(stdout: string): Record<string, unknown> {
-  const line = stdout.trim().split('\n').at(-1)!;
-  return JSON.parse(line) as Record<string, unknown>;
-}
 
 describe('glidein run', () => {
   it.concurrent('a payload outliving a 20 s C-CRED sees its IDTOKEN file replaced by a fresh valid one, across a short service outage', async () => {
@@ -179,8 +118,7 @@ describe('glidein run', () => {
     ['group-readable', 0o640, /readable or writable by group or others/],
     ['world-readable', 0o604, /readable or writable by group or others/],
   ])('refuses a %s bundle with exit 2 before touching anything', async (_n, mode, message) => {
-    const dir = mkdtempSync(join(tmpdir(), 'glidein-pilot-bad-'));
-    dirs.push(dir);
+    const dir = scenarios.tempDir('glidein-pilot-bad-');
     const bundle = join(dir, 'b.json');
     writeFileSync(bundle, '{}');
     writeBundle(bundle, {}, mode);

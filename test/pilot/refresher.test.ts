@@ -10,6 +10,7 @@ import { generateDpopKey } from '../../shared/dpop.ts';
 import { parseBundle } from '../../shared/protocol.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { CredStore } from '../../agent/store/index.ts';
+import { freePort } from '../helpers/net.ts';
 import { FakeClock, bundleWire, json, opaqueToken, scriptedServer, testJwt } from '../fixtures/pilot/support.ts';
 
 let dir: string;
@@ -38,9 +39,9 @@ function freshAnswer(nowS: number, ccredS = 60, scredS = 120) {
   };
 }
 
-async function setup(c: FakeClock, opts: { random?: () => number; ccredS?: number; scredS?: number; lifetimeS?: number } = {}) {
+async function setup(c: FakeClock, opts: { random?: () => number; ccredS?: number; scredS?: number; lifetimeS?: number; urls?: string[] } = {}) {
   const nowS = Math.floor(c.now() / 1000);
-  const bundle = parseBundle(bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: opts.ccredS ?? 60, ...(opts.scredS ? { scredLifetimeS: opts.scredS } : {}), ...(opts.lifetimeS ? { lifetimeS: opts.lifetimeS } : {}) }));
+  const bundle = parseBundle(bundleWire({ refreshUrl: opts.urls ?? srv.url, nowS, ccredLifetimeS: opts.ccredS ?? 60, ...(opts.scredS ? { scredLifetimeS: opts.scredS } : {}), ...(opts.lifetimeS ? { lifetimeS: opts.lifetimeS } : {}) }));
   const store = await CredStore.open(dir);
   const key = await generateDpopKey();
   const events: RefresherEvent[] = [];
@@ -209,6 +210,46 @@ describe('Refresher', () => {
     expect(events.some((e) => e.type === 'ccred-expired')).toBe(true);
     expect(r.ccredExpired).toBe(true);
     r.stop();
+  });
+
+  it('fails over on a connection error and a 5xx to the next refresh URL, and sticks to the one that answered', async () => {
+    const c = clock();
+    const downPort = await freePort();
+    const failing = await scriptedServer((_req, res) => json(res, 503, { error: 'server_error', error_description: 'overloaded' }));
+    let nowS = 0;
+    srv = await scriptedServer((_req, res) => json(res, 200, freshAnswer(nowS)));
+    try {
+      const s = await setup(c, { urls: [`http://127.0.0.1:${downPort}`, failing.url, srv.url] });
+      nowS = s.nowS;
+      expect((await s.r.refresh()).ok).toBe(true);
+      expect(failing.requests).toHaveLength(1);
+      expect(srv.requests).toHaveLength(1);
+      // The proof names the instance it was sent to.
+      const { payload } = await jwtVerify(srv.requests[0]!.headers['dpop'] as string, createLocalJWKSet({ keys: [s.key.publicJwk] }), { currentDate: new Date(c.now()) });
+      expect(payload['htu']).toBe(`${srv.url}/v1/refresh`);
+      expect(s.r.refreshUrl).toBe(`${srv.url}/v1/refresh`);
+      // Sticky: the next refresh goes straight to the instance that answered.
+      expect((await s.r.refresh()).ok).toBe(true);
+      expect(failing.requests).toHaveLength(1);
+      expect(srv.requests).toHaveLength(2);
+      s.r.stop();
+    } finally {
+      await failing.close();
+    }
+  });
+
+  it('does not fail over on a 4xx: invalid_grant from the instance in use is the answer', async () => {
+    const c = clock();
+    const other = await scriptedServer((_req, res) => json(res, 200, {}));
+    srv = await scriptedServer((_req, res) => json(res, 401, { error: 'invalid_grant', error_description: 'revoked' }));
+    try {
+      const { r } = await setup(c, { urls: [srv.url, other.url] });
+      const out = await r.refresh();
+      expect(out).toMatchObject({ ok: false, permanent: true, status: 401 });
+      expect(other.requests).toHaveLength(0);
+    } finally {
+      await other.close();
+    }
   });
 
   it('arms no C-CRED expiry watch before start(): expired bundle credentials are not an expiry', async () => {
