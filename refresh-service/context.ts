@@ -4,10 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { readSigningKeyFile, type SigningKeyFile } from '../shared/idtoken.ts';
 import { ConfigError, errnoCode } from '../shared/errors.ts';
 import type { ServiceConfig } from './config.ts';
-import { loadSigningKeys, type SigningKeySet } from './signing-keys.ts';
+import { fileKeySource, loadSigningKeys, type SigningKeySet, type SigningKeySource } from './signing-keys.ts';
 import { ensureStateDir } from './state-dir.ts';
 import { SqliteStateStore } from './state/sqlite-store.ts';
 import type { StateStore } from './state/store.ts';
+import { openPostgresStore } from './state/postgres-open.ts';
+import { openSharedState } from './state/postgres-context.ts';
 
 export interface ServiceContext {
   store: StateStore;
@@ -15,9 +17,15 @@ export interface ServiceContext {
   signingKeys: SigningKeySet;
   /** PEM put into bundles as `ca` (from `bundleCaFile`), if any. */
   bundleCa: string | undefined;
+  /** Where a running server re-reads the signing keys: the state dir, or the shared database. */
+  keySource: SigningKeySource;
 }
 
-export function openStore(stateDir: string, config: Pick<ServiceConfig, 'stateSynchronous'>): StateStore {
+export type StoreConfig = Pick<ServiceConfig, 'stateSynchronous' | 'database' | 'databasePasswordFile'>;
+
+/** The state store: the shared PostgreSQL database when `database` is set, else SQLite in the state dir. */
+export async function openStore(stateDir: string, config: StoreConfig): Promise<StateStore> {
+  if (config.database !== '') return openPostgresStore(config);
   return new SqliteStateStore(stateDir, { synchronous: config.stateSynchronous });
 }
 
@@ -34,7 +42,12 @@ export async function openServiceContext(stateDir: string, config: ServiceConfig
     }
     if (!bundleCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`bundleCaFile ${config.bundleCaFile}: expected PEM certificates`);
   }
+  if (config.database !== '') {
+    // Several instances: store, signing keys and their rotations all shared through the database.
+    const shared = await openSharedState(config, poolKey.key);
+    return { ...shared, poolKey, bundleCa };
+  }
   const signingKeys = await loadSigningKeys(stateDir);
-  const store = openStore(stateDir, config);
-  return { store, poolKey, signingKeys, bundleCa };
+  const store = await openStore(stateDir, config);
+  return { store, poolKey, signingKeys, bundleCa, keySource: fileKeySource(stateDir) };
 }

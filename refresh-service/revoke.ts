@@ -2,8 +2,7 @@
 // or every glidein of an entry. A revoked family's tokens are refused at the next refresh.
 import { UsageError } from '../shared/errors.ts';
 import { isSafeId } from '../shared/protocol.ts';
-import type { ServiceConfig } from './config.ts';
-import { openStore } from './context.ts';
+import { openStore, type StoreConfig } from './context.ts';
 import { ensureStateDir } from './state-dir.ts';
 
 export interface RevokeOptions {
@@ -11,7 +10,8 @@ export interface RevokeOptions {
   glideinId?: string;
   entry?: string;
   reason?: string;
-  config?: Pick<ServiceConfig, 'stateSynchronous'>;
+  /** The service config's state keys (the shared database, if any). */
+  config?: StoreConfig;
 }
 
 /** Revoke by glidein id or by entry (exactly one); returns how many live families were revoked. */
@@ -21,7 +21,7 @@ export async function revokePilots(options: RevokeOptions): Promise<number> {
   const target = (glideinId ?? entry)!;
   if (!isSafeId(target)) throw new UsageError(`${glideinId !== undefined ? '--glidein-id' : '--entry'} '${target}' is not valid; expected letters, digits, and _.@:-`);
   await ensureStateDir(options.stateDir);
-  const store = openStore(options.stateDir, options.config ?? { stateSynchronous: 'full' });
+  const store = await openStore(options.stateDir, options.config ?? { stateSynchronous: 'full', database: '', databasePasswordFile: '' });
   try {
     const now = Math.floor(Date.now() / 1000);
     const reason = options.reason ?? 'revoked by operator';

@@ -1,0 +1,33 @@
+// What an instance on the shared PostgreSQL database takes from it instead of its state dir:
+// the store, the S-CRED signing keys (and where to re-read them), the admin token's hash.
+import { createHash } from 'node:crypto';
+import type { SigningKeySet, SigningKeySource } from '../signing-keys.ts';
+import type { StateStore } from './store.ts';
+import { openPostgresStore, type DatabaseConfig } from './postgres-open.ts';
+import { PostgresSigningKeys } from './postgres-signing-keys.ts';
+import { PostgresStateStore } from './postgres-store.ts';
+import { sharedAdminTokenHash } from './postgres-admin-token.ts';
+
+export interface SharedState {
+  store: PostgresStateStore;
+  signingKeys: SigningKeySet;
+  keySource: SigningKeySource;
+}
+
+/** Open the database (schema migrated under the lock) and its signing keys (made if none). */
+export async function openSharedState(config: DatabaseConfig, poolKey: Buffer): Promise<SharedState> {
+  const store = await openPostgresStore(config);
+  try {
+    const keySource = new PostgresSigningKeys(store.sql, store.where, poolKey);
+    return { store, signingKeys: await keySource.load(), keySource };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** The hash admin requests are checked against: the database's shared one, else this state dir's token. */
+export async function adminTokenHashFor(store: StateStore, localToken: string): Promise<Buffer> {
+  if (store instanceof PostgresStateStore) return (await sharedAdminTokenHash(store.sql, store.where, localToken)).hash;
+  return createHash('sha256').update(localToken).digest();
+}
