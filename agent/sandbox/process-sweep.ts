@@ -3,8 +3,14 @@
 // carries the job's own marker in its environment (GLIDEIN_JOB_MARK, random per job), which
 // catches setsid/nohup children that left the session and were re-parented. A uid-wide sweep
 // would also kill other pilots' jobs that map to the same account on a shared node, so none is
-// done. A payload that scrubs its environment AND leaves its session escapes: only a cgroup
-// closes that (not used yet: see the README).
+// done. A payload that scrubs its environment AND leaves its session escapes this sweep: the
+// job's cgroup (cgroup-job.ts) closes that where one can be made.
+//
+// Pids are reused (issue 11, item 9): the wrapper's pid is recorded with its start time, and a
+// session or group id whose leader is now another process (same pid, other start time) matches
+// nothing; a session member born before the wrapper cannot be the job's. Right before each
+// signal the process's start time and uid are read again and must still be the ones selected.
+// Node has no pidfd_send_signal, so a window of a few microseconds remains; the cgroup has none.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -51,6 +57,8 @@ export const JOB_MARK_VARIABLE = 'GLIDEIN_JOB_MARK';
 export interface JobSelector {
   /** Sessions and process groups the job started (the wrapper's pid). */
   sessions: ReadonlySet<number>;
+  /** Start time (clock ticks since boot) of the process that led those sessions, when known. */
+  leaderStart?: number | null;
   /** The job's marker (value of GLIDEIN_JOB_MARK in its processes' environment), or null. */
   mark: string | null;
   /** Only processes of this uid are checked for the marker (the job's account); null = any. */
@@ -69,12 +77,22 @@ export function hasJobMark(pid: number, mark: string, procRoot = '/proc'): boole
   }
 }
 
+/** The recorded session ids still led by the recorded process (or by none): a reused id is dropped. */
+function liveSessions(table: readonly ProcInfo[], sel: JobSelector): Set<number> {
+  const out = new Set(sel.sessions);
+  if (sel.leaderStart === undefined || sel.leaderStart === null) return out;
+  for (const p of table) if (out.has(p.pid) && p.start !== sel.leaderStart) out.delete(p.pid);
+  return out;
+}
+
 /** The pids of the job's processes in `table`, descendants included. */
 export function selectJobProcesses(table: readonly ProcInfo[], sel: JobSelector, procRoot = '/proc'): ProcInfo[] {
   const chosen = new Map<number, ProcInfo>();
+  const sessions = liveSessions(table, sel);
+  const bornAfter = sel.leaderStart ?? 0;
   for (const p of table) {
     if (sel.exclude.has(p.pid) || p.pid <= 1) continue;
-    if (sel.sessions.has(p.sid) || sel.sessions.has(p.pgid) || sel.sessions.has(p.pid)) chosen.set(p.pid, p);
+    if ((sessions.has(p.sid) || sessions.has(p.pgid) || sessions.has(p.pid)) && p.start >= bornAfter) chosen.set(p.pid, p);
     else if (sel.mark !== null && (sel.uid === null || p.uid === sel.uid) && hasJobMark(p.pid, sel.mark, procRoot)) chosen.set(p.pid, p);
   }
   // Descendants, to a fixed point (children may have moved to their own sessions).
@@ -106,10 +124,23 @@ export function selfAndAncestors(procRoot = '/proc'): Set<number> {
   return out;
 }
 
+/** Start time and uid of process `pid` now, or null if it is gone. */
+export function processIdentity(pid: number, procRoot = '/proc'): { start: number; uid: number } | null {
+  try {
+    const start = Number(statFields(procRoot, pid)[19]);
+    return { start, uid: statSync(join(procRoot, String(pid))).uid };
+  } catch {
+    return null;
+  }
+}
+
 /** Signal every selected process; returns how many were signalled. */
 export function signalJob(sel: JobSelector, signal: NodeJS.Signals, procRoot = '/proc'): number {
   let n = 0;
   for (const p of selectJobProcesses(readProcTable(procRoot), sel, procRoot)) {
+    // The pid may have been freed and reused since the table was read.
+    const now = processIdentity(p.pid, procRoot);
+    if (!now || now.start !== p.start || now.uid !== p.uid) continue;
     try {
       process.kill(p.pid, signal);
       n++;

@@ -23,7 +23,8 @@ import { isLaunchError } from './stdio.ts';
 import { openTtyOutput, echoFilter, type CopierLaunch } from './tty-output.ts';
 import { loadPty, type PtyModule } from './pty.ts';
 import { helperLimiter } from './limiter.ts';
-import { selfAndAncestors, signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
+import { selfAndAncestors, signalJob, readProcTable, selectJobProcesses, processIdentity, type JobSelector } from './process-sweep.ts';
+import { JobCgroup } from './cgroup-job.ts';
 import type { JobResult, KillReason } from './result.ts';
 
 export interface StartJobOptions {
@@ -91,6 +92,8 @@ class Job {
   writeChain: Promise<unknown> = Promise.resolve();
   child: ChildProc | null = null;
   selector: JobSelector | null = null;
+  /** The attempt's own cgroup, where one can be made: ends the job with nothing left behind. */
+  cgroup: JobCgroup | null = null;
   ended = false;
   #onKill: (() => void) | null = null;
   #timers: NodeJS.Timeout[] = [];
@@ -175,6 +178,7 @@ class Job {
   async signal(sig: NodeJS.Signals): Promise<void> {
     const sel = this.selector;
     if (!sel || !this.child) return;
+    await this.cgroup?.signal(sig).catch((e: unknown) => this.log.warn('cannot signal the job cgroup', { path: this.cgroup?.path, error: e }));
     if (!this.usesHelperForKills) {
       signalJob(sel, sig);
       return;
@@ -356,6 +360,9 @@ class Job {
 
       const launch = async (): Promise<{ child: ChildProc | null; outcome: ChannelOutcome | { kind: 'spawn-error'; error: Error } | { kind: 'timeout' } | { kind: 'exited-early'; code: number | null } }> => {
         let child: ChildProc;
+        const cgroupProblems: string[] = [];
+        this.cgroup ??= JobCgroup.create(this.spec.id, undefined, cgroupProblems);
+        if (!this.cgroup) this.log.debug('no job cgroup; the process sweep alone ends the job', { reasons: cgroupProblems });
         if (ptyMod) {
           const p = ptyMod.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: 80, rows: 24, cwd: '/', env: spawnEnv });
           const visible = echoFilter(channel!.secret);
@@ -384,7 +391,9 @@ class Job {
           return { child: null, outcome: { kind: 'spawn-error', error: e.spawnError ?? new Error('spawn failed') } };
         }
         this.child = child;
-        this.selector = { sessions: new Set([child.pid]), mark: this.jobMark, uid: this.account?.uid ?? process.getuid?.() ?? null, exclude: selfAndAncestors() };
+        // Before any event-loop turn: the wrapper forks nothing until it has the spec.
+        if (this.cgroup && !this.cgroup.adopt(child.pid)) this.log.warn('cannot move the wrapper into the job cgroup', { path: this.cgroup.path });
+        this.selector = { sessions: new Set([child.pid]), leaderStart: processIdentity(child.pid)?.start ?? null, mark: this.jobMark, uid: this.account?.uid ?? process.getuid?.() ?? null, exclude: selfAndAncestors() };
         const timeoutMs = (helper ? policy.helperTimeoutSeconds : 30) * 1000;
         let timer: NodeJS.Timeout | undefined;
         const outcome = await Promise.race([
@@ -461,11 +470,14 @@ class Job {
         break;
       }
       const left = selectJobProcesses(readProcTable(), full);
-      if (left.length === 0) break;
-      if (round === 0) this.log.info('killing processes the job left behind', { count: left.length });
-      signalJob(full, 'SIGKILL');
+      const inCgroup = this.cgroup?.pids().length ?? 0;
+      if (left.length === 0 && inCgroup === 0) break;
+      if (round === 0) this.log.info('killing processes the job left behind', { count: left.length, inCgroup });
+      await this.signal('SIGKILL');
       await sleep(25);
     }
+    if (this.cgroup && !this.cgroup.remove()) this.log.warn('processes of the job are still in its cgroup', { path: this.cgroup.path });
+    this.cgroup = null;
     this.child = null;
   }
 }

@@ -1,11 +1,13 @@
 // Finding a job's processes from a fixture /proc tree: session, process group, descendants that
 // left the session, and orphans of the account that carry the job's marker — never a process of
-// the same account that belongs to another job (another pilot on a shared node).
+// the same account that belongs to another job (another pilot on a shared node), and never a
+// process that only reuses a recorded pid (real processes for the signalling itself).
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, chownSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, chownSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readProcTable, selectJobProcesses } from '../../agent/sandbox/process-sweep.ts';
+import { processIdentity, readProcTable, selectJobProcesses, signalJob } from '../../agent/sandbox/process-sweep.ts';
 import { Limiter } from '../../agent/sandbox/limiter.ts';
 import { IS_ROOT } from '../helpers/accounts.ts';
 
@@ -48,6 +50,44 @@ describe('process sweep', () => {
   it.skipIf(!IS_ROOT)("a marker sweep also finds the job's orphans that left the session, and nothing of other jobs or accounts", () => {
     const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([200]), mark: MARK, uid: 5000, exclude: new Set([100]) }, proc).map((p) => p.pid).sort();
     expect(pids).toEqual([200, 201, 202, 203, 300]);
+  });
+
+  it('a recorded session whose leader pid now has another start time (a reused pid) selects nothing', () => {
+    fake(500, 1, 500, 500, 5000, 'new owner of a reused pid');
+    fake(501, 500, 500, 500, 5000, 'its child');
+    const sel = (leaderStart: number) => ({ sessions: new Set([500]), leaderStart, mark: null, uid: null, exclude: new Set([100]) });
+    expect(selectJobProcesses(readProcTable(proc), sel(1499), proc)).toEqual([]);
+    expect(selectJobProcesses(readProcTable(proc), sel(1500), proc).map((p) => p.pid).sort()).toEqual([500, 501]);
+  });
+
+  it('a member of the recorded session born before its leader is not the job\'s', () => {
+    fake(600, 1, 700, 700, 5000, 'older than the recorded leader');
+    const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([700]), leaderStart: 1650, mark: null, uid: null, exclude: new Set() }, proc).map((p) => p.pid);
+    expect(pids).toEqual([]);
+  });
+});
+
+describe('signalling a job (real processes)', () => {
+  const alive = (pid: number): boolean => {
+    const id = processIdentity(pid);
+    return id !== null && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  };
+
+  it('a recorded pid whose start time differs is not signalled; the same pid with its own start time is', async () => {
+    const p = spawn('sleep', ['60'], { detached: true, stdio: 'ignore' });
+    const exited = new Promise((r) => p.once('exit', r));
+    try {
+      const pid = p.pid!;
+      const start = processIdentity(pid)!.start;
+      const sel = (leaderStart: number) => ({ sessions: new Set([pid]), leaderStart, mark: null, uid: null, exclude: new Set([process.pid]) });
+      expect(signalJob(sel(start - 1), 'SIGKILL')).toBe(0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(alive(pid)).toBe(true);
+      expect(signalJob(sel(start), 'SIGKILL')).toBe(1);
+      await exited;
+    } finally {
+      p.kill('SIGKILL');
+    }
   });
 });
 

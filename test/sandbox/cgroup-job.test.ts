@@ -1,0 +1,140 @@
+// Per-job cgroups: finding where one can be made (fixture /proc/self files), ending a real
+// process tree by its cgroup, and, end to end through `glidein exec` with a real account, a
+// payload child that double-forks, leaves the session and scrubs its environment (which the
+// process sweep alone cannot find) is still killed. Skipped, with the reason, where this
+// machine lets no cgroup be made.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findCgroupParents, JobCgroup } from '../../agent/sandbox/cgroup-job.ts';
+import { IS_ROOT } from '../helpers/accounts.ts';
+import { runCli } from '../helpers/run-cli.ts';
+import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function procSelf(mountinfo: string[], cgroup: string[]): string {
+  const d = mkdtempSync(join(tmpdir(), 'glsbx-cg-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'mountinfo'), mountinfo.join('\n') + '\n');
+  writeFileSync(join(d, 'cgroup'), cgroup.join('\n') + '\n');
+  return d;
+}
+
+describe('where job cgroups can go', () => {
+  it('a hybrid host offers its v2 hierarchy first, then the v1 freezer', () => {
+    const d = procSelf(
+      ['30 22 0:27 / /sys/fs/cgroup rw - tmpfs tmpfs rw', '36 30 0:33 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer', '39 30 0:36 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw'],
+      ['6:freezer:/batch', '4:memory:/x', '0::/system.slice/glidein.service'],
+    );
+    expect(findCgroupParents(d)).toEqual([
+      { kind: 'v2', dir: '/sys/fs/cgroup/unified/system.slice/glidein.service' },
+      { kind: 'v1-freezer', dir: '/sys/fs/cgroup/freezer/batch' },
+    ]);
+  });
+
+  it('a v2 mount of a subtree (a container) maps the cgroup path under its root; a path outside it is not offered', () => {
+    const mounts = ['50 40 0:40 /kubepods/pod1 /sys/fs/cgroup ro - cgroup2 cgroup2 rw'];
+    expect(findCgroupParents(procSelf(mounts, ['0::/kubepods/pod1/c1']))).toEqual([{ kind: 'v2', dir: '/sys/fs/cgroup/c1' }]);
+    expect(findCgroupParents(procSelf(mounts, ['0::/elsewhere']))).toEqual([]);
+  });
+
+  it('a host without cgroup mounts offers nothing', () => {
+    expect(findCgroupParents(procSelf(['22 1 8:1 / / rw - ext4 /dev/sda1 rw'], ['0::/']))).toEqual([]);
+  });
+});
+
+const reasons: string[] = [];
+const probe = IS_ROOT ? JobCgroup.create('probe', undefined, reasons) : null;
+probe?.remove();
+const noCgroup = probe === null ? `no cgroup can be made here (${IS_ROOT ? reasons.join('; ') || 'no cgroup hierarchy found' : 'not root'})` : null;
+if (noCgroup) console.warn(`[skip] job cgroup tests: ${noCgroup}`);
+
+/** True if `pid` is a live process (a zombie is dead: this container's pid 1 does not reap). */
+function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+async function waitForPid(file: string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(file)) {
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (pid > 0) return pid;
+    }
+    await sleep(25);
+  }
+  throw new Error(`no pid in ${file}`);
+}
+
+// Double fork, new session, empty environment: invisible to the session and marker sweep.
+const escape = (pidFile: string): string => `( setsid env -i /bin/sh -c 'echo $$ > ${pidFile}; exec sleep 300' & ) ; while [ ! -s ${pidFile} ]; do sleep 0.05; done`;
+
+describe.skipIf(noCgroup !== null)('ending a job by its cgroup', () => {
+  it.for(['v2', 'v1-freezer'] as const)('%s: kills a double-forked, session-leaving, env-scrubbed child of a process it adopted', async (kind, ctx) => {
+    const parents = findCgroupParents().filter((p) => p.kind === kind);
+    const cg = JobCgroup.create('unit', parents);
+    if (!cg) {
+      console.warn(`[skip] no ${kind} job cgroup can be made here`);
+      return ctx.skip();
+    }
+    expect(cg.kind).toBe(kind);
+    const d = mkdtempSync(join(tmpdir(), 'glsbx-cgk-'));
+    dirs.push(d);
+    const pidFile = join(d, 'escaped');
+    const sh = spawn('/bin/sh', ['-c', escape(pidFile)], { stdio: 'ignore', detached: true });
+    expect(cg.adopt(sh.pid!)).toBe(true);
+    const escaped = await waitForPid(pidFile);
+    try {
+      expect(cg.pids()).toContain(escaped);
+      await cg.kill();
+      for (let i = 0; i < 100 && alive(escaped); i++) await sleep(10);
+      expect(alive(escaped)).toBe(false);
+      for (let i = 0; i < 100 && !cg.isEmpty(); i++) await sleep(10);
+      expect(cg.remove()).toBe(true);
+    } finally {
+      if (alive(escaped)) process.kill(escaped, 'SIGKILL');
+    }
+  });
+});
+
+describe.skipIf(noCgroup !== null || !IS_ROOT)('glidein exec with a job cgroup (real account)', () => {
+  let fx: SandboxFixture;
+  beforeAll(async () => {
+    fx = await makeFixture(['glcgalice', 'glcgbob']);
+  });
+  afterAll(() => fx?.cleanup());
+
+  it('a payload child that double-forked, left the session and scrubbed its environment is killed with the job', async () => {
+    const w = fx.workdir(fx.users.a);
+    const pidFile = join(w, 'escaped');
+    const job = fx.job({ id: 'cg-escape', executable: '/bin/sh', args: ['-c', escape(pidFile)], cwd: w, identity: await fx.token({ sub: 'alice' }) });
+    const r = await runCli(['exec', '--job', job, '--policy', fx.policies.setuid, '--log-format', 'json'], { source: true });
+    const escaped = await waitForPid(pidFile);
+    try {
+      expect(r.code, r.stderr).toBe(0);
+      expect(alive(escaped), `pid ${escaped} (sleep 300 of ${fx.users.a.name}) survived the job`).toBe(false);
+    } finally {
+      if (alive(escaped)) process.kill(escaped, 'SIGKILL');
+    }
+  });
+});
+
+// A directory the tests can write but cgroups do not exist in: creation falls back to null.
+it('JobCgroup.create answers null with the reason where the hierarchy refuses', () => {
+  const d = mkdtempSync(join(tmpdir(), 'glsbx-cgn-'));
+  dirs.push(d);
+  mkdirSync(join(d, 'ro'), { mode: 0o500 });
+  const why: string[] = [];
+  expect(JobCgroup.create('x', [{ kind: 'v2', dir: join(d, 'missing', 'deeper') }], why)).toBeNull();
+  expect(why[0]).toMatch(/ENOENT/);
+});
