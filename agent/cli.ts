@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   run: () => import('./commands/run.ts'),
   demo: () => import('./commands/demo.ts'),
   wrapper: () => import('./sandbox/wrapper-main.ts'),
+  'condor-job-wrapper': () => import('./commands/condor-job-wrapper.ts'),
   'refresh-service serve': () => import('../refresh-service/commands/serve.ts'),
   'refresh-service register': () => import('../refresh-service/commands/register.ts'),
   'refresh-service revoke': () => import('../refresh-service/commands/revoke.ts'),

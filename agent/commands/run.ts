@@ -10,12 +10,14 @@ import { checkSpoolPolicy } from '../sandbox/policy.ts';
 import { createPayloadSource } from '../pilot/payload-sources.ts';
 import { listenForDrainSignals } from '../pilot/signals.ts';
 import { detectBatchEnd } from '../pilot/batch-end.ts';
+import { CondorSource, condorFlag } from '../condor/index.ts';
 
 // killGraceS 20: well under Slurm's default KillWait (30 s), so the agent's own SIGKILL of a
 // payload that ignores SIGTERM, the final report and the wipe happen before Slurm's SIGKILL.
 export const RUN_DEFAULTS = { idleTimeoutS: 1200, failureDelayS: 1200, heartbeatIntervalS: 300, killGraceS: 20 } as const;
 
-export async function run(argv: string[], ctx: CommandContext): Promise<number> {
+export async function run(argvIn: string[], ctx: CommandContext): Promise<number> {
+  const { argv, condorDir, condor } = condorFlag(argvIn);
   const args = parseCommandArgs('run', argv, {
     bundle: { type: 'string' },
     workdir: { type: 'string' },
@@ -29,9 +31,9 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const bundlePath = requiredStringFlag('run', args, 'bundle', 'the pilot bundle made by refresh-service register');
   const spoolDir = stringFlag(args, 'spool');
   const command = args.rest;
-  if (spoolDir !== undefined && command !== undefined) throw new UsageError('run: give either --spool DIR or -- COMMAND [ARG...], not both');
-  if (spoolDir === undefined && (command === undefined || command.length === 0)) {
-    throw new UsageError(command === undefined ? 'run: give --spool DIR or -- COMMAND [ARG...]' : 'run: -- needs a COMMAND after it');
+  if ([spoolDir !== undefined, command !== undefined, condor].filter(Boolean).length > 1) throw new UsageError('run: give one of --spool DIR, --condor [DIR] or -- COMMAND [ARG...], not several');
+  if (spoolDir === undefined && !condor && (command === undefined || command.length === 0)) {
+    throw new UsageError(command === undefined ? 'run: give --spool DIR, --condor [DIR] or -- COMMAND [ARG...]' : 'run: -- needs a COMMAND after it');
   }
   const policyPath = stringFlag(args, 'policy');
   // Spool jobs come from whoever can write the directory: never run them without a site policy (issue 11 item 7).
@@ -39,7 +41,10 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const policy = await loadPilotPolicy(policyPath, spoolDir !== undefined);
   const pilotIdentityWarning = spoolDir !== undefined && policy ? checkSpoolPolicy(policy) : null;
   if (pilotIdentityWarning) ctx.log.warn(pilotIdentityWarning, { policy: policy!.source });
-  const source = createPayloadSource({ spoolDir, command, policy, idleTimeoutS: integerFlag('run', args, 'idle-timeout', { min: 1 }) ?? RUN_DEFAULTS.idleTimeoutS });
+  const idleTimeoutS = integerFlag('run', args, 'idle-timeout', { min: 1 }) ?? RUN_DEFAULTS.idleTimeoutS;
+  const source = condor
+    ? await CondorSource.prepare({ bundlePath, condorDir, policyPath, policy, idleTimeoutS, env: ctx.env })
+    : createPayloadSource({ spoolDir, command, policy, idleTimeoutS });
   const signals = listenForDrainSignals(ctx.signal);
   const options: PilotOptions = {
     bundlePath,

@@ -1,0 +1,214 @@
+// `glidein run --condor [DIR]` as a payload source (issue 14): the node becomes a slot of the
+// VO's pool. prepare() does every check that can be a caller mistake (exit 2) before anything
+// is created: HTCondor found and recent enough, the bundle's collector and factory config, a
+// C-CRED in the bundle. start() writes the private config, checks the C-CRED is in the store's
+// token dir (a daemon decides once, at start, whether it has a token) and starts condor_master.
+// retire() turns START false through the state config and the master's SIGHUP; refusals the job
+// wrapper records do the same for one job and its submitter. stop() stops the master only.
+import { existsSync, mkdirSync, readdirSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { GlideinError } from '../../shared/errors.ts';
+import { CONDOR_EXCLUDED_NAME } from '../store/cred-store.ts';
+import { loadBundle } from '../pilot/bundle.ts';
+import { emptyCounts, type PayloadContext, type PayloadEnd, type PayloadSource, type PayloadStopReason } from '../pilot/payload-source.ts';
+import type { JobCounts } from '../pilot/status-client.ts';
+import type { Policy } from '../sandbox/index.ts';
+import { discoverCondor, type CondorInstall } from './discover.ts';
+import { readCondorBundleFields, type CondorBundleFields } from './bundle-fields.ts';
+import { checkFactoryConfig, type FactoryConfig } from './factory-config.ts';
+import { CONFIG_FILE, STATE_FILE, condorDirs, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
+import { MasterProcess, type MasterExit } from './master.ts';
+import { installWrapper, takeWrapperEvents } from './wrapper-config.ts';
+import { startdFinalState, type StartdFinal } from './startd-log.ts';
+
+export interface CondorSourceOptions {
+  bundlePath: string;
+  /** The DIR of `--condor DIR`, if given. */
+  condorDir?: string | undefined;
+  /** The site policy file (for the job wrapper), or undefined: jobs run as the pilot. */
+  policyPath?: string | undefined;
+  policy?: Policy | undefined;
+  idleTimeoutS: number;
+  env: NodeJS.ProcessEnv;
+  /** How often the wrapper's events are read (ms). */
+  pollMs?: number;
+}
+
+interface Prepared {
+  install: CondorInstall;
+  fields: CondorBundleFields;
+  factory: FactoryConfig;
+  bundle: ReturnType<typeof loadBundle>;
+}
+
+export class CondorSource implements PayloadSource {
+  readonly kind = 'condor';
+  readonly done: Promise<PayloadEnd>;
+  readonly #o: CondorSourceOptions;
+  readonly #p: Prepared;
+  readonly #counts = emptyCounts();
+  readonly #state: { retired: boolean; refusedJobs: string[]; refusedUsers: string[] } = { retired: false, refusedJobs: [], refusedUsers: [] };
+  #resolve!: (e: PayloadEnd) => void;
+  #ctx: PayloadContext | undefined;
+  #dirs: CondorDirs | undefined;
+  #master: MasterProcess | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #stopping: Promise<void> | undefined;
+  #final: { master: MasterExit | null; startd: StartdFinal | null } = { master: null, startd: null };
+
+  private constructor(o: CondorSourceOptions, p: Prepared) {
+    this.#o = o;
+    this.#p = p;
+    this.done = new Promise((r) => (this.#resolve = r));
+  }
+
+  /** Every check that can be a caller mistake, before anything is created (GLIDEIN_ERR_* exit 2). */
+  static async prepare(o: CondorSourceOptions): Promise<CondorSource> {
+    const bundle = loadBundle(o.bundlePath);
+    const fields = await readCondorBundleFields(o.bundlePath);
+    const factory = checkFactoryConfig(fields.condorConfig, `bundle ${o.bundlePath}`);
+    if (!bundle.credentials.some((c) => c.purpose === 'collector' && c.type === 'idtoken')) {
+      throw new GlideinError('GLIDEIN_ERR_BUNDLE', `bundle ${o.bundlePath}: --condor needs a C-CRED (an idtoken with purpose 'collector') to join the pool`);
+    }
+    if (o.policy?.identity === 'setuid') {
+      throw new GlideinError('GLIDEIN_ERR_POLICY', `${o.policy.source}: identity 'setuid' cannot work under HTCondor (its starter never runs a job wrapper as root); use 'helper'`);
+    }
+    const install = await discoverCondor({ dir: o.condorDir, env: o.env });
+    return new CondorSource(o, { install, fields, factory, bundle });
+  }
+
+  get install(): CondorInstall {
+    return this.#p.install;
+  }
+
+  async start(ctx: PayloadContext): Promise<void> {
+    this.#ctx = ctx;
+    const log = ctx.log.child({ component: 'condor' });
+    const { install, bundle } = this.#p;
+    log.info('HTCondor found', { version: install.version, master: install.master, source: install.source });
+    const dirs = (this.#dirs = condorDirs(ctx.workdir));
+    // The job wrapper runs as the pilot (or, switched, reaches its sandbox through ACLs): traverse-only dirs.
+    for (const d of [dirs.root, dirs.local, dirs.execute]) mkdirSync(d, { recursive: true, mode: 0o711 });
+    for (const d of [dirs.log, dirs.spool, dirs.lock, dirs.run]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [dirs.root, dirs.local, dirs.execute]) chmodSync(d, 0o711);
+    const wrapperPath = installWrapper(dirs.root, {
+      policy: this.#o.policyPath ?? null,
+      storeParent: join(dirs.root, 'job-stores'),
+      events: join(dirs.root, 'wrapper-events'),
+      logFile: join(dirs.log, 'JobWrapperLog'),
+    });
+    if (!this.#o.policy || this.#o.policy.identity === 'none') log.warn('no identity switching configured: HTCondor jobs run as the pilot', { uid: process.getuid?.() });
+    const lifetimeS = bundle.expiresAt - Date.now() / 1000;
+    const { text, skipped } = renderCondorConfig({
+      install,
+      dirs,
+      glideinId: bundle.glideinId,
+      entry: bundle.entry,
+      site: this.#p.fields.site ?? bundle.entry,
+      trustDomain: bundle.trustDomain,
+      collectors: this.#p.fields.collectors,
+      ccb: this.#p.fields.ccb,
+      tokenDir: ctx.store.idtokenDir,
+      wrapperPath,
+      idleTimeoutS: this.#o.idleTimeoutS,
+      toRetire: bundle.expiresAt - Math.min(600, Math.max(0, lifetimeS * 0.1)),
+      toDie: bundle.expiresAt,
+      validation: ctx.validation,
+      factory: this.#p.factory,
+    });
+    if (skipped.length) log.warn('validation attributes not advertised (unsafe in an HTCondor config)', { names: skipped });
+    writeAtomic(join(dirs.root, CONFIG_FILE), text);
+    this.#writeState();
+    this.#checkToken(ctx.store.idtokenDir);
+    this.#master = await MasterProcess.start({ master: install.master, configFile: join(dirs.root, CONFIG_FILE), env: ctx.env, outputFile: join(dirs.log, 'master.out'), cwd: dirs.root, log });
+    log.info('condor_master started', { pid: this.#master.pid, collector: this.#p.fields.collectors, name: bundle.glideinId });
+    void this.#master.exited.then((e) => this.#onMasterExit(e));
+    this.#poll = setInterval(() => this.#readEvents(), this.#o.pollMs ?? 1000);
+    this.#poll.unref?.();
+  }
+
+  /** The C-CRED must be there before the master starts: HTCondor decides once whether it has a token. */
+  #checkToken(dir: string): void {
+    const names = existsSync(dir) ? readdirSync(dir).filter((n) => !CONDOR_EXCLUDED_NAME.test(n)) : [];
+    if (names.length === 0) throw new GlideinError('GLIDEIN_ERR_STATE', `--condor: no C-CRED in ${dir}; condor_master not started`);
+  }
+
+  #writeState(): void {
+    if (!this.#dirs) return;
+    const s: CondorState = this.#state;
+    writeAtomic(join(this.#dirs.root, STATE_FILE), renderCondorState(s));
+  }
+
+  #readEvents(): void {
+    if (!this.#dirs) return;
+    let changed = false;
+    for (const e of takeWrapperEvents(join(this.#dirs.root, 'wrapper-events'))) {
+      if (e.event === 'start') {
+        this.#counts.started++;
+        this.#counts.running++;
+        continue;
+      }
+      this.#counts.running = Math.max(0, this.#counts.running - 1);
+      if (e.state === 'completed') this.#counts.completed++;
+      else if (e.state === 'held') this.#counts.held++;
+      else if (e.state === 'killed') this.#counts.killed++;
+      else this.#counts.failed++;
+      if (e.refuse?.job && !this.#state.refusedJobs.includes(e.refuse.job)) (this.#state.refusedJobs.push(e.refuse.job), (changed = true));
+      if (e.refuse?.user && !this.#state.refusedUsers.includes(e.refuse.user)) (this.#state.refusedUsers.push(e.refuse.user), (changed = true));
+      if (e.refuse) this.#ctx?.log.warn('HTCondor job refused here from now on', { job: e.refuse.job, user: e.refuse.user, reason: e.reason });
+    }
+    if (changed) this.#reconfig();
+  }
+
+  #reconfig(): void {
+    this.#writeState();
+    this.#master?.reconfig();
+  }
+
+  /** START false: running jobs continue, no new ones match. */
+  retire(): void {
+    if (this.#state.retired) return;
+    this.#state.retired = true;
+    this.#ctx?.log.info('retiring the startd (START = False)');
+    this.#reconfig();
+  }
+
+  #onMasterExit(e: MasterExit): void {
+    if (this.#poll) clearInterval(this.#poll);
+    this.#readEvents();
+    this.#final.master = e;
+    this.#final.startd = this.#dirs ? startdFinalState(this.#dirs.log) : null;
+    if (this.#stopping) return;
+    if (e.spawnError) this.#resolve({ kind: 'launch-failed', error: e.spawnError });
+    else if (this.#state.retired) this.#resolve({ kind: 'retired-and-empty' });
+    else if (e.code === 0) this.#resolve({ kind: 'idle-timeout' });
+    else this.#resolve({ kind: 'launch-failed', error: `condor_master exited with ${e.signal ?? `code ${e.code}`} (see ${this.#dirs?.log}/MasterLog)` });
+  }
+
+  stop(reason: PayloadStopReason, graceS: number): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#master) await this.#master.stop(graceS, reason);
+      if (this.#poll) clearInterval(this.#poll);
+      this.#readEvents();
+      this.#counts.running = 0;
+      this.#final.startd = this.#dirs ? startdFinalState(this.#dirs.log) : null;
+      this.#ctx?.log.info('HTCondor stopped', { reason, master: this.#final.master, startd: this.#final.startd });
+    })();
+    return this.#stopping;
+  }
+
+  counts(): JobCounts {
+    return { ...this.#counts };
+  }
+
+  /** For the summary: the master's exit and the startd's last state. */
+  final(): { version: string; master: MasterExit | null; startd: StartdFinal | null } {
+    return { version: this.#p.install.version, ...this.#final };
+  }
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,55 @@
+// The startd's final state for the pilot's summary, read from its own log (the agent holds no
+// credential that may query the startd): the last state change and how the daemon exited.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface StartdFinal {
+  /** The last `State/Activity` the startd logged (e.g. `Unclaimed/Idle`), or null. */
+  state: string | null;
+  /** The startd's exit line (`EXITING WITH STATUS 0`), or null when it did not log one. */
+  exit: string | null;
+}
+
+const TAIL_BYTES = 256 * 1024;
+
+function tail(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parse a StartLog's text. */
+export function parseStartdLog(text: string): StartdFinal {
+  let st = '?';
+  let activity = '?';
+  let seen = false;
+  let exit: string | null = null;
+  for (const line of text.split('\n')) {
+    const both = /Changing state and activity: \S+ -> (\S+)\/(\S+)/.exec(line);
+    const one = /Changing state: \S+ -> (\S+)/.exec(line);
+    const act = /Changing activity: \S+ -> (\S+)/.exec(line);
+    if (both) [st, activity] = [both[1]!, both[2]!];
+    else if (one) st = one[1]!;
+    else if (act) activity = act[1]!;
+    seen ||= Boolean(both ?? one ?? act);
+    const ex = /EXITING WITH STATUS (-?\d+)/.exec(line);
+    if (ex) exit = `EXITING WITH STATUS ${ex[1]}`;
+  }
+  return { state: seen ? `${st}/${activity}` : null, exit };
+}
+
+export function startdFinalState(logDir: string): StartdFinal {
+  return parseStartdLog(tail(join(logDir, 'StartLog')));
+}

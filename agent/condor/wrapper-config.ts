@@ -1,0 +1,116 @@
+// What the agent and its job wrapper share: the wrapper's config (policy path, where to keep a
+// job's credential store, where to write events), the launcher script HTCondor runs as
+// USER_JOB_WRAPPER (one path: HTCondor cannot pass arguments to a wrapper), the wrapper's event
+// records (job start and end, refusals) and the few job ad attributes the wrapper needs.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, renameSync, rmSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { selfCommand } from '../../shared/self-command.ts';
+import { GlideinError } from '../../shared/errors.ts';
+import { shellQuote } from './config-values.ts';
+
+export interface WrapperConfig {
+  v: 1;
+  /** The site policy file, or null (identity none: jobs run as the pilot). */
+  policy: string | null;
+  /** Where each job's private credential store is made. */
+  storeParent: string;
+  /** Where the wrapper writes its event records for the agent. */
+  events: string;
+  /** The wrapper's log (JSON lines): the job's stderr is the job's, not ours. */
+  logFile: string;
+}
+
+export interface WrapperEvent {
+  event: 'start' | 'end';
+  state?: string;
+  reason?: string | null;
+  /** Set on a permanent launch error: what the slot refuses from now on. */
+  refuse?: { job: string | null; user: string | null };
+}
+
+export const WRAPPER_COMMAND = 'condor-job-wrapper';
+
+/** Write the wrapper's config and its launcher; returns the launcher's path (USER_JOB_WRAPPER). */
+export function installWrapper(root: string, config: Omit<WrapperConfig, 'v'>, command: readonly string[] = selfCommand()): string {
+  mkdirSync(config.storeParent, { recursive: true, mode: 0o711 });
+  mkdirSync(config.events, { recursive: true, mode: 0o700 });
+  const configPath = join(root, 'job-wrapper.json');
+  writeFileSync(configPath, JSON.stringify({ v: 1, ...config }) + '\n', { mode: 0o644 });
+  const launcher = join(root, 'glidein-job-wrapper');
+  const argv = [...command, WRAPPER_COMMAND, '--config', configPath, '--'].map(shellQuote).join(' ');
+  writeFileSync(launcher, `#!/bin/sh\n# HTCondor's USER_JOB_WRAPPER for glidein: the job's command line follows.\nexec ${argv} "$@"\n`, { mode: 0o755 });
+  chmodSync(launcher, 0o755);
+  return launcher;
+}
+
+export function readWrapperConfig(path: string): WrapperConfig {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new GlideinError('GLIDEIN_ERR_CONFIG', `condor-job-wrapper: cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const c = v as Partial<WrapperConfig>;
+  if (c.v !== 1 || typeof c.storeParent !== 'string' || typeof c.events !== 'string' || typeof c.logFile !== 'string' || (c.policy !== null && typeof c.policy !== 'string')) {
+    throw new GlideinError('GLIDEIN_ERR_CONFIG', `condor-job-wrapper: ${path} is not a job wrapper config (v 1, policy, storeParent, events, logFile)`);
+  }
+  return c as WrapperConfig;
+}
+
+/** Record an event atomically (temp name starting with '.', then rename); a failure is not the job's problem. */
+export function writeWrapperEvent(c: WrapperConfig, jobKey: string, e: WrapperEvent): void {
+  const name = `${jobKey}.${e.event}.json`;
+  const tmp = join(c.events, `.${name}.${randomBytes(4).toString('hex')}`);
+  try {
+    writeFileSync(tmp, JSON.stringify(e), { mode: 0o600 });
+    renameSync(tmp, join(c.events, name));
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Take the events written since the last call (the files are removed once read). */
+export function takeWrapperEvents(dir: string): WrapperEvent[] {
+  const out: WrapperEvent[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => !n.startsWith('.') && n.endsWith('.json')).sort();
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    try {
+      const e = JSON.parse(readFileSync(join(dir, n), 'utf8')) as WrapperEvent;
+      if (e && (e.event === 'start' || e.event === 'end')) out.push(e);
+    } catch {
+      /* half-written files never appear (rename); anything else is ignored */
+    }
+    rmSync(join(dir, n), { force: true });
+  }
+  return out;
+}
+
+export interface JobAdFacts {
+  globalJobId: string | null;
+  user: string | null;
+  clusterId: string | null;
+  procId: string | null;
+}
+
+/** The few attributes the wrapper needs from the starter's copy of the job ad (_CONDOR_JOB_AD). */
+export function readJobAd(path: string | undefined): JobAdFacts {
+  const facts: JobAdFacts = { globalJobId: null, user: null, clusterId: null, procId: null };
+  if (!path) return facts;
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return facts;
+  }
+  const get = (name: string): string | null => {
+    const m = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]*)"?\\s*$`, 'im').exec(text);
+    return m && /^[A-Za-z0-9@._#:+-]{1,256}$/.test(m[1]!) ? m[1]! : null;
+  };
+  return { globalJobId: get('GlobalJobId'), user: get('User'), clusterId: get('ClusterId'), procId: get('ProcId') };
+}
