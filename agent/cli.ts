@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'refresh-service serve': () => import('../refresh-service/commands/serve.ts'),
   'refresh-service register': () => import('../refresh-service/commands/register.ts'),
   'refresh-service revoke': () => import('../refresh-service/commands/revoke.ts'),
+  'refresh-service migrate': () => import('../refresh-service/commands/migrate.ts'),
 };
 const SUBCOMMAND_GROUPS = new Set(['refresh-service']);
 

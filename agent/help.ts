@@ -11,7 +11,8 @@ Usage:
                                 [--tls-cert FILE --tls-key FILE]
   glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
                                 [--url URL] [--lifetime SECONDS]
-  glidein refresh-service revoke --state DIR (--glidein-id ID | --entry NAME)
+  glidein refresh-service revoke --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
+  glidein refresh-service migrate --config FILE
   glidein demo
   glidein --version | --help | <command> --help
 
@@ -19,7 +20,7 @@ Commands:
   validate          check this worker node (cores, memory, disk, GPU, CVMFS, container, OS)
   exec              run one job spec through the payload sandbox, print the result
   run               run the pilot: validate, refresh credentials, run payloads
-  refresh-service   the factory-side credential refresh service (serve, register, revoke)
+  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate)
   demo              the whole system on this machine
 
 Global flags:
@@ -74,12 +75,13 @@ Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout
 drain, max lifetime, the command exited 0); 1 validation failed, the C-CRED expired, or the
 command failed; 2 bad flag or bundle; 3 the command could not be started.
 `,
-  'refresh-service': `Usage: glidein refresh-service serve|register|revoke ...
+  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate ...
 
   serve     --state DIR [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
   register  --state DIR [--config FILE] --glidein-id ID --entry NAME [--url URL] [--lifetime SECONDS]
             prints the pilot bundle (JSON) on stdout
-  revoke    --state DIR (--glidein-id ID | --entry NAME)
+  revoke    --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
+  migrate   --config FILE      create or upgrade the shared PostgreSQL schema (config 'database')
 
 Run 'glidein refresh-service <subcommand> --help' for details.
 `,
@@ -107,10 +109,18 @@ Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
   --url URL            the refresh URL the pilot will use (default: config publicUrl)
   --lifetime SECONDS   the pilot's maximum lifetime (default: config refreshFamilyLifetime)
 `,
-  'refresh-service revoke': `Usage: glidein refresh-service revoke --state DIR (--glidein-id ID | --entry NAME)
+  'refresh-service revoke': `Usage: glidein refresh-service revoke --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
 
 Revoke the refresh family of one pilot, or of every pilot of an entry. Works while 'serve'
-runs on the same state directory. Prints {"revoked": N} on stdout.
+runs on the same state directory, or (--config with 'database') the same PostgreSQL
+database. Prints {"revoked": N} on stdout.
+`,
+  'refresh-service migrate': `Usage: glidein refresh-service migrate --config FILE
+
+Create or upgrade the PostgreSQL schema of the database named by the config's 'database'
+key (password from the 0600 'databasePasswordFile', else PGPASSWORD). 'serve' does the same
+on start under the same lock. Prints {"database", "from", "to"} on stdout. Exit 1 when the
+database's schema is newer than this release knows; exit 2 on a bad flag or config.
 `,
   demo: `Usage: glidein demo
 
