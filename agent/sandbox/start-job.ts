@@ -183,7 +183,7 @@ class Job {
       signalJob(sel, sig);
       return;
     }
-    const argv = [...expandHelper(this.opts.policy, this.account!), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(this.child.pid), ...(sel.mark !== null ? ['--mark', sel.mark] : [])];
+    const argv = [...expandHelper(this.opts.policy, this.account!), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(this.child.pid), ...(sel.leaderStart != null ? ['--start', String(sel.leaderStart)] : []), ...(sel.mark !== null ? ['--mark', sel.mark] : [])];
     await this.runHelper(argv);
   }
 

@@ -1,6 +1,6 @@
 // `glidein wrapper` (internal): what the sandbox starts under the target identity.
 //   glidein wrapper SOCKET                         receive the job over SOCKET and exec it
-//   glidein wrapper kill --signal SIG --session N [--mark MARK]
+//   glidein wrapper kill --signal SIG --session N [--start TICKS] [--mark MARK]
 //                                                  (through the helper) signal the job's processes
 //   glidein wrapper cleanup --job ID               (through the helper) remove the job's own credential dirs
 //   glidein wrapper tty-output PATH                (as the job account) copy stdin into a tty job's stdout file
@@ -17,7 +17,7 @@ import { runTtyOutputCopier } from './tty-output.ts';
 import { selfAndAncestors, signalJob } from './process-sweep.ts';
 
 function killCommand(argv: string[]): number {
-  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, mark: { type: 'string' } });
+  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, start: { type: 'string' }, mark: { type: 'string' } });
   const sig = requiredStringFlag('wrapper kill', args, 'signal', 'SIGTERM or SIGKILL');
   if (!(sig in osConstants.signals)) throw new UsageError(`wrapper kill: --signal '${sig}' is not a signal name`);
   const session = Number(stringFlag(args, 'session'));
@@ -26,7 +26,9 @@ function killCommand(argv: string[]): number {
   if (uid === 0) throw new UsageError('wrapper kill: refusing to sweep as root (the helper must switch to the job account)');
   const mark = stringFlag(args, 'mark') ?? null;
   if (mark !== null && !/^[0-9a-f]{32}$/.test(mark)) throw new UsageError('wrapper kill: --mark must be 32 hex digits');
-  signalJob({ sessions: new Set([session]), mark, uid, exclude: selfAndAncestors() }, sig as NodeJS.Signals);
+  const start = stringFlag(args, 'start');
+  if (start !== undefined && !/^\d{1,20}$/.test(start)) throw new UsageError("wrapper kill: --start must be the session leader's start time (clock ticks since boot)");
+  signalJob({ sessions: new Set([session]), leaderStart: start === undefined ? null : Number(start), mark, uid, exclude: selfAndAncestors() }, sig as NodeJS.Signals);
   return 0;
 }
 

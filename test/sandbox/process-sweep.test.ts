@@ -3,13 +3,14 @@
 // the same account that belongs to another job (another pilot on a shared node), and never a
 // process that only reuses a recorded pid (real processes for the signalling itself).
 import { describe, it, expect, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, chownSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processIdentity, readProcTable, selectJobProcesses, signalJob } from '../../agent/sandbox/process-sweep.ts';
 import { Limiter } from '../../agent/sandbox/limiter.ts';
-import { IS_ROOT } from '../helpers/accounts.ts';
+import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
+import { CLI_TS, NODE } from '../helpers/paths.ts';
 
 const proc = mkdtempSync(join(tmpdir(), 'glsbx-proc-'));
 afterAll(() => rmSync(proc, { recursive: true, force: true }));
@@ -65,6 +66,30 @@ describe('process sweep', () => {
     const pids = selectJobProcesses(readProcTable(proc), { sessions: new Set([700]), leaderStart: 1650, mark: null, uid: null, exclude: new Set() }, proc).map((p) => p.pid);
     expect(pids).toEqual([]);
   });
+});
+
+describe.skipIf(!IS_ROOT)("the helper's kill (`glidein wrapper kill` as the account, real account)", () => {
+  const ACCOUNT = 'glsweepkill';
+  afterAll(() => removeAccount(ACCOUNT));
+
+  it('skips a session whose leader has another start time than the one the agent recorded', async () => {
+    const user = ensureAccount(ACCOUNT);
+    const p = spawn('sleep', ['60'], { detached: true, stdio: 'ignore', uid: user.uid, gid: user.gid });
+    const exited = new Promise((r) => p.once('exit', r));
+    try {
+      const pid = p.pid!;
+      const start = processIdentity(pid)!.start;
+      const kill = (leaderStart: number) =>
+        spawnSync(NODE, [CLI_TS, 'wrapper', 'kill', '--signal', 'SIGKILL', '--session', String(pid), '--start', String(leaderStart)], { uid: user.uid, gid: user.gid, encoding: 'utf8', timeout: 60_000 });
+      const wrong = kill(start + 1);
+      expect(wrong.status, wrong.stderr).toBe(0);
+      expect(processIdentity(pid)?.start).toBe(start);
+      expect(kill(start).status).toBe(0);
+      await exited;
+    } finally {
+      p.kill('SIGKILL');
+    }
+  }, 120_000);
 });
 
 describe('signalling a job (real processes)', () => {
