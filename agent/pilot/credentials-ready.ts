@@ -31,6 +31,8 @@ export interface ReadyOptions {
  * kept: the refresher's schedule retries.
  */
 export async function awaitUsableCredentials(o: ReadyOptions): Promise<CredentialsReady> {
+  const atStartMs = o.refresher.usableForMs();
+  if (atStartMs < o.minUsableS * 1000) o.log.info(staleMessage(atStartMs), { validForS: Math.floor(atStartMs / 1000) });
   for (;;) {
     if (o.signal.aborted) return { ok: false, why: 'aborted', message: 'a drain signal arrived before the credentials were valid' };
     const out = await o.refresher.refresh();
@@ -48,7 +50,13 @@ export async function awaitUsableCredentials(o: ReadyOptions): Promise<Credentia
       return { ok: false, why: 'family-expired', message: `the refresh family ended at ${new Date(o.familyExpiresAt * 1000).toISOString()} before any refresh succeeded (last error: ${out.error.message})` };
     }
     const waitMs = Math.min(o.refresher.backoffMs(out.retryAfterMs), familyLeftMs);
-    o.log.info(usableMs <= 0 ? 'the bundle credentials have expired (the pilot waited in a queue): refreshing before anything else' : 'the bundle credentials are too short-lived: refreshing before anything else', { validForS: Math.floor(usableMs / 1000), retryInMs: Math.round(waitMs), error: out.error.message });
+    o.log.info(`${staleMessage(usableMs)}; retrying`, { validForS: Math.floor(usableMs / 1000), retryInMs: Math.round(waitMs), error: out.error.message });
     await sleep(o.clock, waitMs, o.signal);
   }
+}
+
+function staleMessage(usableMs: number): string {
+  return usableMs <= 0
+    ? 'the bundle credentials have expired (the pilot waited in a queue): refreshing before anything else'
+    : 'the bundle credentials are too short-lived: refreshing before anything else';
 }

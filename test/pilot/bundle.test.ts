@@ -43,6 +43,13 @@ describe('loadBundle', () => {
     }, /not valid JSON/],
     ['malformed (no refresh token)', () => make('m.json', { ...good(), refresh_token: 'short' }), /refresh_token/],
     ['expired', () => make('e.json', { ...good(), expires_at: NOW - 1 }), /expired at/],
+    ['with an empty refresh_url list', () => make('u0.json', { ...good(), refresh_url: [] }), /refresh_url: expected an http\(s\) URL or a list of 1 to 8/],
+    ['with a refresh_url list holding a non-URL', () => make('u1.json', { ...good(), refresh_url: ['https://a.example', 'nope'] }), /refresh_url\[1\]: 'nope' is not a URL/],
+    ['with a refresh_url list holding a file: URL', () => make('u2.json', { ...good(), refresh_url: ['https://a.example', 'file:///etc/passwd'] }), /refresh_url\[1\]: expected http: or https:/],
+    ['already used by a pilot (refresh token moved out)', () => {
+      const { refresh_token: _t, ...rest } = good();
+      return make('used.json', { ...rest, refresh_token_moved_at: NOW - 60 });
+    }, /was already used by a pilot/],
   ])('refuses a bundle that is %s with GLIDEIN_ERR_BUNDLE naming the problem', (_n, path, message) => {
     let err: unknown;
     try {
@@ -52,6 +59,12 @@ describe('loadBundle', () => {
     }
     expect(err).toMatchObject({ code: 'GLIDEIN_ERR_BUNDLE', exitCode: 2 });
     expect((err as Error).message).toMatch(message);
+  });
+
+  it('accepts a list of refresh URLs and keeps their order (the first is preferred)', () => {
+    const b = loadBundle(make('list.json', { ...good(), refresh_url: ['https://a.example:8443', 'https://b.example:8443/glidein'] }), NOW);
+    expect(b.refreshUrls).toEqual(['https://a.example:8443', 'https://b.example:8443/glidein']);
+    expect(b.refreshUrl).toBe('https://a.example:8443');
   });
 
   it.runIf(IS_ROOT)('refuses a bundle owned by another account', () => {

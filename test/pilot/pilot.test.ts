@@ -1,10 +1,10 @@
 // `glidein run` end to end: the real refresh service on loopback with short lifetimes, the agent
 // as a real process (the TypeScript entry), real payload processes.
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pilotScenarios, startAgent, summaryOf, waitFor } from '../fixtures/pilot/agent.ts';
-import { writeBundle } from '../fixtures/pilot/support.ts';
+import { opaqueToken, writeBundle } from '../fixtures/pilot/support.ts';
 import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
 import { createDemoSite } from '../../agent/pilot/demo-site.ts';
 import { chmodSync, chownSync } from 'node:fs';
@@ -112,6 +112,56 @@ describe('glidein run', () => {
     expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 1, reason: 'validation-failed', validation: 'ERROR', heartbeats: { sent: 1, failed: 0 }, jobs: { started: 0 } });
     expect(readdirSync(work)).toEqual([]);
     void dir;
+  }, 90_000);
+
+  it.concurrent('a bundle whose credentials expired while it waited in the queue refreshes first, then validates and runs its payload', async () => {
+    const { s, dir, work } = await setup(3, 3);
+    const bundle = await s.bundlePath('g-stale');
+    // The queue wait: both the C-CRED and the S-CRED of the bundle expire.
+    await sleep(4_500);
+    const out = join(dir, 'out');
+    const script = `cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.tok; date +%s > ${out}.t`;
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', script]).done;
+    expect(r.code, r.stderr).toBe(0);
+    const summary = summaryOf(r.stdout);
+    expect(summary).toMatchObject({ exitCode: 0, reason: 'command-exited', validation: 'OK', jobs: { completed: 1 } });
+    expect(summary['refreshes'] as number).toBeGreaterThanOrEqual(1);
+    expect(r.stderr).toContain('the bundle credentials have expired');
+    expect(r.stderr).not.toContain('ccred-expired');
+    // The payload got a valid C-CRED, not the bundle's dead one.
+    s.verifyIdtoken(readFileSync(`${out}.tok`, 'utf8').trim(), Number(readFileSync(`${out}.t`, 'utf8')));
+    expect(readdirSync(work)).toEqual([]);
+    console.info(`[figure] stale bundle: start to first valid credentials ${String(summary['credentialsReadyMs'])} ms`);
+  }, 90_000);
+
+  it.concurrent('a bundle whose refresh family is dead ends with a clear message and exit 1, never running a payload', async () => {
+    const { s, dir, work } = await setup(60);
+    const bundle = await s.bundlePath('g-dead');
+    const wire = JSON.parse(readFileSync(bundle, 'utf8')) as Record<string, unknown>;
+    wire['refresh_token'] = opaqueToken();
+    writeBundle(bundle, wire);
+    const ran = join(dir, 'ran');
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/usr/bin/touch', ran]).done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 1, reason: 'credentials-unobtainable', credentialsReadyMs: null, jobs: { started: 0 } });
+    expect(r.stderr).toMatch(/refused this pilot's refresh token for good .*invalid_grant/);
+    expect(existsSync(ran)).toBe(false);
+    expect(readdirSync(work)).toEqual([]);
+  }, 90_000);
+
+  it.concurrent('the bundle file loses its refresh token once the store holds it; a second pilot from the same file is refused (exit 2)', async () => {
+    const { s, work } = await setup(60);
+    const bundle = await s.bundlePath('g-scrub');
+    const token = (JSON.parse(readFileSync(bundle, 'utf8')) as Record<string, unknown>)['refresh_token'] as string;
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/true']).done;
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(bundle, 'utf8');
+    expect(text).not.toContain(token);
+    expect(JSON.parse(text)).toMatchObject({ glidein_id: 'g-scrub', refresh_token_moved_at: expect.any(Number) });
+    expect(statSync(bundle).mode & 0o777).toBe(0o600);
+    const again = await startAgent(['--bundle', bundle, '--workdir', work, '--', '/bin/true']).done;
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('was already used by a pilot');
   }, 90_000);
 
   it.each([
