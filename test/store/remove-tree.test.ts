@@ -35,34 +35,21 @@ describe('removeTree', () => {
     expect(readFileSync(victim, 'utf8')).toBe('keep me');
   });
 
-  it('a subdirectory swapped for a symlink right after its parent was listed is unlinked, not followed', async () => {
+  // When the swap happens: right after the parent was listed (the entry is a symlink by the
+  // time it is opened), or while the walker holds the directory open (by path, a/sub/victim
+  // then names outside/victim).
+  it.for([
+    ['right after its parent was listed', 'a', 'a/sub.real'],
+    ['while it is being emptied', 'a/sub', 'a/moved'],
+  ] as const)('a subdirectory swapped for a symlink %s is removed where it really is, the symlink never followed', async ([, when, movedTo]) => {
     const { tree, outside, victim } = setup();
     mkdirSync(join(tree, 'a/sub'), { recursive: true });
-    writeFileSync(join(tree, 'a/sub/victim'), 'the tree\'s own file of the same name');
+    writeFileSync(join(tree, 'a/sub/victim'), "the tree's own file of the same name");
     let swapped = false;
     await removeTree(tree, {
       onListed: (dir) => {
-        if (dir !== 'a' || swapped) return;
-        renameSync(join(tree, 'a/sub'), join(tree, 'a/sub.real'));
-        symlinkSync(outside, join(tree, 'a/sub'));
-        swapped = true;
-      },
-    });
-    expect(swapped).toBe(true);
-    expect(existsSync(tree)).toBe(false);
-    expect(readFileSync(victim, 'utf8')).toBe('keep me');
-  });
-
-  it('a directory swapped for a symlink while it is being emptied is emptied where it really is', async () => {
-    const { tree, outside, victim } = setup();
-    mkdirSync(join(tree, 'a/sub'), { recursive: true });
-    writeFileSync(join(tree, 'a/sub/victim'), 'x');
-    let swapped = false;
-    await removeTree(tree, {
-      onListed: (dir) => {
-        if (dir !== 'a/sub' || swapped) return;
-        // The walker holds a/sub open: by path, a/sub/victim now names outside/victim.
-        renameSync(join(tree, 'a/sub'), join(tree, 'a/moved'));
+        if (dir !== when || swapped) return;
+        renameSync(join(tree, 'a/sub'), join(tree, movedTo));
         symlinkSync(outside, join(tree, 'a/sub'));
         swapped = true;
       },
