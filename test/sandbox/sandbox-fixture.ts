@@ -1,11 +1,13 @@
 // Shared setup for the sandbox tests: real accounts, an issuer key with its JWKS file, a
 // mapfile, policies for each mode, and job spec files — all in one temp dir, removed afterwards.
 import { mkdtempSync, writeFileSync, chmodSync, chownSync, rmSync, mkdirSync, realpathSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, exportJWK, SignJWT, type CryptoKey } from 'jose';
 import { IS_ROOT, ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
 import { findExecutable, skipWithout } from '../helpers/system-tools.ts';
+import { CLI_TS, NODE } from '../helpers/paths.ts';
 
 export const ISSUER = 'https://issuer.example.org';
 
@@ -104,6 +106,45 @@ export async function makeFixture(names: [string, string]): Promise<SandboxFixtu
       rmSync(dir, { recursive: true, force: true });
       removeAccount(a.name);
       removeAccount(b.name);
+    },
+  };
+}
+
+export interface NonRootPilot {
+  account: TestAccount;
+  /** A helper-mode policy whose sudo lets the pilot start commands as account a; extra fields merged. */
+  policy(fields?: Record<string, unknown>): string;
+  /** `glidein exec` (TypeScript entry) as the pilot; resolves its exit code, stdout and stderr. */
+  exec(job: string, policy: string, env?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  cleanup(): void;
+}
+
+/**
+ * A non-root pilot account whose sudo may run anything as the fixture's account a (a sudoers
+ * drop-in, removed by cleanup). Only with sudo installed: runuser cannot serve a non-root pilot.
+ */
+export function nonRootPilot(fx: SandboxFixture, name: string): NonRootPilot {
+  const sudo = findExecutable('sudo')!;
+  const account = ensureAccount(name);
+  const sudoers = `/etc/sudoers.d/${name}`;
+  writeFileSync(sudoers, `${name} ALL=(${fx.users.a.name}) NOPASSWD: ALL\n`, { mode: 0o440 });
+  execFileSync(findExecutable('visudo')!, ['-cf', sudoers]);
+  return {
+    account,
+    policy: (fields = {}) => fx.policy({ identity: 'helper', helper: [sudo, '-n', '-u', '{user}', '--'], ...fields }),
+    exec(job, policy, env = {}) {
+      const agent = spawn(NODE, [CLI_TS, 'exec', '--job', job, '--policy', policy, '--log-format', 'json'], {
+        uid: account.uid, gid: account.gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      });
+      let stdout = '';
+      let stderr = '';
+      agent.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      agent.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      return new Promise((r) => agent.on('close', (code) => r({ code, stdout, stderr })));
+    },
+    cleanup() {
+      rmSync(sudoers, { force: true });
+      removeAccount(name);
     },
   };
 }
