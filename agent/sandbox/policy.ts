@@ -124,7 +124,7 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     mapfile: mapfile as string | null,
     issuers,
     credentialGraceSeconds: int(where, raw, 'credentialGraceSeconds', 300, 0, 7 * 24 * 3600),
-    killGraceSeconds: int(where, raw, 'killGraceSeconds', 30, 0, 3600),
+    killGraceSeconds: int(where, raw, 'killGraceSeconds', 20, 0, 3600),
     helperConcurrency: int(where, raw, 'helperConcurrency', 4, 1, 256),
     helperTimeoutSeconds: int(where, raw, 'helperTimeoutSeconds', 30, 1, 3600),
     launchAttempts: int(where, raw, 'launchAttempts', 3, 1, 10),

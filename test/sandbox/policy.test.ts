@@ -27,7 +27,7 @@ describe('policy', () => {
 
   it('defaults follow the contract and the helper template is expanded per account', () => {
     const p = parsePolicy({ ...base, identity: 'helper' });
-    expect(p).toMatchObject({ credentialGraceSeconds: 300, killGraceSeconds: 30, helper: ['sudo', '-n', '-u', '{user}', '--'] });
+    expect(p).toMatchObject({ credentialGraceSeconds: 300, killGraceSeconds: 20, helper: ['sudo', '-n', '-u', '{user}', '--'] });
     expect(expandHelper(p, { name: 'cms001', uid: 5001 })).toEqual(['sudo', '-n', '-u', 'cms001', '--']);
     expect(parsePolicy({})).toMatchObject({ identity: 'none' });
   });
