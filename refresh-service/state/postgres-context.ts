@@ -1,7 +1,7 @@
 // What an instance on the shared PostgreSQL database takes from it instead of its state dir:
 // the store, the S-CRED signing keys (and where to re-read them), the admin token's hash.
 import { createHash } from 'node:crypto';
-import type { SigningKeySet, SigningKeySource } from '../signing-keys.ts';
+import type { SigningKeySet } from '../signing-keys.ts';
 import type { StateStore } from './store.ts';
 import { openPostgresStore, type DatabaseConfig } from './postgres-open.ts';
 import { PostgresSigningKeys } from './postgres-signing-keys.ts';
@@ -11,7 +11,8 @@ import { sharedAdminTokenHash } from './postgres-admin-token.ts';
 export interface SharedState {
   store: PostgresStateStore;
   signingKeys: SigningKeySet;
-  keySource: SigningKeySource;
+  /** Where a running server re-reads the keys (SigningKeyWatcher), and rotate(). */
+  keySource: PostgresSigningKeys;
 }
 
 /** Open the database (schema migrated under the lock) and its signing keys (made if none). */
