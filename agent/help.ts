@@ -71,9 +71,16 @@ payloads from a spool directory or one command, then clean up.
   --heartbeat-interval SECONDS  status reports to the factory (default 300)
   --keep-workdir           keep the work dir at exit (the credential store is always wiped)
 
-Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout, SIGTERM
-drain, max lifetime, the command exited 0); 1 validation failed, the C-CRED expired, or the
-command failed; 2 bad flag or bundle; 3 the command could not be started.
+A bundle whose credentials expired in the queue is refreshed before anything else.
+Signals: SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 and SIGXCPU drain (payloads get SIGTERM,
+SIGKILL after the kill grace: the policy's killGraceSeconds, else 20 s); SIGQUIT drains fast
+(2 s grace). Under Slurm the pilot retires before the job's end and drains in time. Start it
+with 'exec glidein run ...' from a wrapper script, so signals reach it.
+
+Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout, signal
+drain, max lifetime, batch end, the command exited 0); 1 validation failed, the C-CRED expired,
+no valid credentials could be obtained, or the command failed; 2 bad flag or bundle (also a
+bundle already used by a pilot); 3 the command could not be started.
 `,
   'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate ...
 
