@@ -73,7 +73,7 @@ describe('formats', () => {
     const kept = 'tab\there \u0085 \u00E9 \uD83D\uDE00 \uFFFD \uE000';
     const report: ValidationReport = {
       ...failed,
-      checks: [{ ...failed.checks[1]!, name: `disk${forbidden}`, detail: `${forbidden}${kept}${forbidden}` }],
+      checks: [{ ...failed.checks[1]!, detail: `${forbidden}${kept}${forbidden}` }],
       attributes: { [`GLIDEIN_X${forbidden}`]: `v${forbidden}${kept}` },
     };
     const doc = parseXml(formatXml(report, { cwd: `/scratch/${forbidden}x`, cmd: `glidein ${forbidden}validate` }));
