@@ -47,6 +47,7 @@ export class CondorSource implements PayloadSource {
   readonly #o: CondorSourceOptions;
   readonly #p: Prepared;
   readonly #counts = emptyCounts();
+  readonly #running = new Set<string>();
   readonly #state: { retired: boolean; refusedJobs: string[]; refusedUsers: string[] } = { retired: false, refusedJobs: [], refusedUsers: [] };
   #resolve!: (e: PayloadEnd) => void;
   #ctx: PayloadContext | undefined;
@@ -143,12 +144,13 @@ export class CondorSource implements PayloadSource {
     if (!this.#dirs) return;
     let changed = false;
     for (const e of takeWrapperEvents(join(this.#dirs.root, 'wrapper-events'))) {
+      const key = e.key ?? '';
       if (e.event === 'start') {
         this.#counts.started++;
-        this.#counts.running++;
+        this.#running.add(key);
         continue;
       }
-      this.#counts.running = Math.max(0, this.#counts.running - 1);
+      this.#running.delete(key);
       if (e.state === 'completed') this.#counts.completed++;
       else if (e.state === 'held') this.#counts.held++;
       else if (e.state === 'killed') this.#counts.killed++;
@@ -157,6 +159,7 @@ export class CondorSource implements PayloadSource {
       if (e.refuse?.user && !this.#state.refusedUsers.includes(e.refuse.user)) (this.#state.refusedUsers.push(e.refuse.user), (changed = true));
       if (e.refuse) this.#ctx?.log.warn('HTCondor job refused here from now on', { job: e.refuse.job, user: e.refuse.user, reason: e.reason });
     }
+    this.#counts.running = this.#running.size;
     if (changed) this.#reconfig();
   }
 
@@ -190,6 +193,7 @@ export class CondorSource implements PayloadSource {
       if (this.#master) await this.#master.stop(graceS, reason);
       if (this.#poll) clearInterval(this.#poll);
       this.#readEvents();
+      this.#running.clear();
       this.#counts.running = 0;
       this.#final.startd = this.#dirs ? startdFinalState(this.#dirs.log) : null;
       this.#ctx?.log.info('HTCondor stopped', { reason, master: this.#final.master, startd: this.#final.startd });

@@ -23,6 +23,8 @@ export interface WrapperConfig {
 
 export interface WrapperEvent {
   event: 'start' | 'end';
+  /** The job's key (condor-<cluster>.<proc>-<wrapper pid>); set by writeWrapperEvent. */
+  key?: string;
   state?: string;
   reason?: string | null;
   /** Set on a permanent launch error: what the slot refuses from now on. */
@@ -60,10 +62,11 @@ export function readWrapperConfig(path: string): WrapperConfig {
 
 /** Record an event atomically (temp name starting with '.', then rename); a failure is not the job's problem. */
 export function writeWrapperEvent(c: WrapperConfig, jobKey: string, e: WrapperEvent): void {
-  const name = `${jobKey}.${e.event}.json`;
+  // '1-start' sorts before '2-end': a reader sees a job's start first.
+  const name = `${jobKey}.${e.event === 'start' ? '1-start' : '2-end'}.json`;
   const tmp = join(c.events, `.${name}.${randomBytes(4).toString('hex')}`);
   try {
-    writeFileSync(tmp, JSON.stringify(e), { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify({ ...e, key: jobKey }), { mode: 0o600 });
     renameSync(tmp, join(c.events, name));
   } catch {
     rmSync(tmp, { force: true });

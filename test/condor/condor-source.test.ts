@@ -1,0 +1,135 @@
+// `glidein run --condor` as a payload source (issue 14, items 1-3) with the stand-in master:
+// caller mistakes before anything is created, the C-CRED in place before the master starts,
+// retire and refusals as START's inputs through SIGHUP, a stop that leaves nothing.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, realpathSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CondorSource } from '../../agent/condor/condor-source.ts';
+import { condorFlag } from '../../agent/condor/index.ts';
+import { writeWrapperEvent } from '../../agent/condor/wrapper-config.ts';
+import { CredStore } from '../../agent/store/index.ts';
+import { systemClock } from '../../agent/pilot/clock.ts';
+import type { PayloadContext } from '../../agent/pilot/payload-source.ts';
+import { readProcTable } from '../../agent/sandbox/process-sweep.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { isGlideinError } from '../../shared/errors.ts';
+import { unsignedJwt } from '../helpers/jwt.ts';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'condor');
+let dir: string;
+let workdir: string;
+
+function ccred(): string {
+  const now = Math.floor(Date.now() / 1000);
+  return unsignedJwt({ iss: 'pool.example.org', sub: 'entry@pool.example.org', iat: now, exp: now + 3600, jti: 'a'.repeat(32), scope: 'condor:/READ condor:/ADVERTISE_STARTD condor:/ADVERTISE_MASTER' }, { alg: 'HS256', kid: 'POOL' });
+}
+
+function bundle(extra: Record<string, unknown> = {}, credentials = [{ type: 'idtoken', purpose: 'collector', token: ccred() }]): string {
+  const path = join(dir, `bundle-${Math.random().toString(36).slice(2)}.json`);
+  const b = {
+    version: 1, glidein_id: 'g-1', entry: 'TEST_Entry', refresh_url: 'http://127.0.0.1:9/', refresh_token: 'r'.repeat(43), trust_domain: 'pool.example.org',
+    credentials, expires_at: Math.floor(Date.now() / 1000) + 7200, collector: '127.0.0.1:9618', ...extra,
+  };
+  writeFileSync(path, JSON.stringify(b), { mode: 0o600 });
+  return path;
+}
+
+async function context(withToken = true): Promise<PayloadContext> {
+  const store = await CredStore.open(workdir, { log: silentLogger });
+  if (withToken) await store.writeIdtoken('glidein-collector', ccred());
+  return {
+    workdir, env: { PATH: process.env['PATH'] }, store, log: silentLogger, clock: systemClock,
+    validation: { status: 'OK', durationMs: 1, checks: [{ name: 'cores', status: 'pass', value: 2, required: null, detail: '', failure: null }], attributes: { GLIDEIN_CPUS: 2 } },
+    credentials: () => [], signal: new AbortController().signal, onJobStart: () => undefined, onJobEnd: () => undefined,
+  } as unknown as PayloadContext;
+}
+
+const record = () => join(workdir, 'condor', 'local', 'log', 'fixture.record');
+const rec = () => (existsSync(record()) ? readFileSync(record(), 'utf8') : '');
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let t = 0; t < 15_000; t += 50) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; record:\n${rec()}`);
+}
+
+async function prepareError(p: Promise<unknown>, code: string): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(isGlideinError(e) && e.code === code && e.exitCode === 2).toBe(true);
+    return (e as Error).message;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+beforeEach(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'glcondor-source-')));
+  workdir = join(dir, 'work');
+  mkdirSync(workdir, { mode: 0o711 });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('glidein run --condor: the payload source', () => {
+  it('refuses, before anything is created, a bundle without collector, with an injected setting, or without a C-CRED', async () => {
+    const base = { bundlePath: '', condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } };
+    expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({ collector: undefined }) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/collector/);
+    expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({ condor_config: { SEC_DEFAULT_AUTHENTICATION: 'NEVER' } }) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/SEC_DEFAULT_AUTHENTICATION/);
+    expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({}, []) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/C-CRED/);
+    expect(await prepareError(CondorSource.prepare({ ...base, condorDir: join(dir, 'nothing'), bundlePath: bundle() }), 'GLIDEIN_ERR_CONFIG')).toMatch(/no HTCondor found/);
+    expect(existsSync(join(workdir, 'condor'))).toBe(false);
+  });
+
+  it('does not start condor_master without a C-CRED in the token dir (HTCondor decides once, at start)', async () => {
+    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
+    await expect(src.start(await context(false))).rejects.toThrow(/no C-CRED/);
+    expect(existsSync(record())).toBe(false);
+  });
+
+  it('starts the master with the C-CRED in place; retire and a refusal reach START through SIGHUP; stop leaves nothing', async () => {
+    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
+    await src.start(await context());
+    await until('the master to start', () => rec().includes('procd:'));
+    expect(rec()).toContain('tokens-at-start: 1');
+    expect(rec()).toContain('start: retired=False');
+    const cfg = readFileSync(join(workdir, 'condor', 'condor_config'), 'utf8');
+    expect(cfg).toContain(`SEC_TOKEN_DIRECTORY = ${join(workdir, 'cred.d', 'idtokens')}`);
+    expect(cfg).toContain('COLLECTOR_HOST = 127.0.0.1:9618');
+
+    // The job wrapper records a permanent launch error: the job and its submitter are refused here.
+    writeWrapperEvent({ v: 1, policy: null, storeParent: '', events: join(workdir, 'condor', 'wrapper-events'), logFile: '' }, 'condor-1.0-9', { event: 'start' });
+    writeWrapperEvent({ v: 1, policy: null, storeParent: '', events: join(workdir, 'condor', 'wrapper-events'), logFile: '' }, 'condor-1.0-9', { event: 'end', state: 'held', reason: 'UNMAPPED: no mapping', refuse: { job: 'schedd#1.0#17', user: 'mallory@example.org' } });
+    await until('the refusal reconfig', () => rec().includes('refusedJobs="schedd#1.0#17" refusedUsers="mallory@example.org"'));
+    expect(src.counts()).toMatchObject({ started: 1, held: 1, running: 0 });
+
+    src.retire();
+    await until('the retire reconfig', () => rec().includes('reconfig: retired=True'));
+    await src.stop('pilot-shutdown', 5);
+    expect(rec()).toContain('master: SIGTERM');
+    expect(rec()).not.toContain('procd: SIGTERM');
+    const procd = Number(/procd: (\d+)/.exec(rec())![1]);
+    expect(readProcTable().some((p) => p.pid === procd)).toBe(false);
+    expect(src.final()).toMatchObject({ version: '25.14.0', master: { code: 0 } });
+  });
+
+  it('ends on its own when the master exits (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
+    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
+    await src.start(await context());
+    await until('the master to start', () => rec().includes('procd:'));
+    writeFileSync(join(workdir, 'condor', 'local', 'log', 'fixture.exit'), '');
+    expect(await src.done).toEqual({ kind: 'idle-timeout' });
+  });
+});
+
+describe('the --condor flag', () => {
+  it('takes an optional absolute DIR and leaves the rest of argv alone', () => {
+    expect(condorFlag(['--bundle', 'b', '--condor'])).toEqual({ argv: ['--bundle', 'b'], condor: true, condorDir: undefined });
+    expect(condorFlag(['--condor', '/opt/condor', '--bundle', 'b'])).toEqual({ argv: ['--bundle', 'b'], condor: true, condorDir: '/opt/condor' });
+    expect(condorFlag(['--condor', '--bundle', 'b'])).toEqual({ argv: ['--bundle', 'b'], condor: true, condorDir: undefined });
+    expect(condorFlag(['--condor=/x', '--', '--condor'])).toEqual({ argv: ['--', '--condor'], condor: true, condorDir: '/x' });
+    expect(() => condorFlag(['--condor', 'relative'])).toThrow(/absolute/);
+    expect(() => condorFlag(['--condor', '--condor'])).toThrow(/twice/);
+  });
+});
