@@ -63,8 +63,7 @@ function exitCode(r: JobResult): number {
 
 async function runSwitched(w: WrapperRun, policy: Policy, jobKey: string): Promise<JobResult | LaunchError> {
   const env = w.env;
-  const tokenName = (policy as { condorTokenFile?: string | null }).condorTokenFile ?? null;
-  const found = findJobToken({ credsDir: env['_CONDOR_CREDS'], scratchDir: env['_CONDOR_SCRATCH_DIR'], fileName: tokenName });
+  const found = findJobToken({ credsDir: env['_CONDOR_CREDS'], scratchDir: env['_CONDOR_SCRATCH_DIR'], fileName: policy.condorTokenFile });
   if ('stage' in found) return found;
   const who = await resolveIdentity(found.token, policy);
   if (!who.ok) return who.error;

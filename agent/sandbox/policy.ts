@@ -29,6 +29,8 @@ export interface Policy {
   readonly requiredScope: readonly string[];
   /** A spool may run jobs as the pilot's own uid (identity `none`) only when this is true (issue 11 item 7). */
   readonly allowPilotIdentity: boolean;
+  /** HTCondor mode: the file (one name) holding a job's identity token, in _CONDOR_CREDS or the job's scratch dir; null: the one *.use file. */
+  readonly condorTokenFile: string | null;
   /** Where the policy came from, for messages. */
   readonly source: string;
 }
@@ -37,7 +39,7 @@ export const DEFAULT_HELPER = ['sudo', '-n', '-u', '{user}', '--'] as const;
 
 const KNOWN = new Set([
   'identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts',
-  'audience', 'requiredScope', 'allowPilotIdentity',
+  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile',
 ]);
 const SCOPE_ITEM = /^[\x21-\x7e]{1,256}$/;
 
@@ -117,6 +119,10 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
   if (identity !== 'none' && Object.keys(issuers).length === 0) fail(where, 'issuers', `must name at least one issuer when identity is '${identity}'`);
   const allowPilotIdentity = raw['allowPilotIdentity'] ?? false;
   if (typeof allowPilotIdentity !== 'boolean') fail(where, 'allowPilotIdentity', 'must be true or false');
+  const condorTokenFile = raw['condorTokenFile'] ?? null;
+  if (condorTokenFile !== null && (typeof condorTokenFile !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(condorTokenFile))) {
+    fail(where, 'condorTokenFile', "must be one file name (letters, digits, '.', '_', '-'; no '/')");
+  }
 
   return {
     identity,
@@ -131,6 +137,7 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     audience: audience(where, raw, identity),
     requiredScope: requiredScope(where, raw),
     allowPilotIdentity,
+    condorTokenFile: condorTokenFile as string | null,
     source: where,
   };
 }
