@@ -1,0 +1,155 @@
+// glidein's USER_JOB_WRAPPER (issue 14, item 4), run the way HTCondor's starter runs it: as a
+// non-root pilot account, in a scratch dir of that account with the job's stdout/stderr files,
+// a real _CONDOR_WRAPPER_ERROR_FILE, a fake _CONDOR_CREDS dir and a job ad; real accounts,
+// sudo as the site helper, setfacl to hand the scratch dir to the mapped account.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { chownSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { IS_ROOT } from '../helpers/accounts.ts';
+import { CLI_TS, NODE } from '../helpers/paths.ts';
+import { skipWithoutTool } from '../helpers/system-tools.ts';
+import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+
+let fx: SandboxFixture;
+let pilot: NonRootPilot | undefined;
+let root: string;
+let n = 0;
+
+interface Scratch {
+  dir: string;
+  errorFile: string;
+  events: string;
+  config: string;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** A condor dir, wrapper config and one job's scratch dir, all owned by the pilot account. */
+function scratch(policy: string | null, token: string | null): Scratch {
+  const id = ++n;
+  const own = (p: string) => chownSync(p, pilot!.account.uid, pilot!.account.gid);
+  const base = join(root, `c${id}`);
+  for (const [d, mode] of [[base, 0o711], [join(base, 'stores'), 0o711], [join(base, 'events'), 0o700], [join(base, 'execute'), 0o711], [join(base, 'execute', 'dir_1'), 0o700]] as const) {
+    mkdirSync(d, { mode });
+    own(d);
+  }
+  const dir = join(base, 'execute', 'dir_1');
+  const config = join(base, 'job-wrapper.json');
+  writeFileSync(config, JSON.stringify({ v: 1, policy, storeParent: join(base, 'stores'), events: join(base, 'events'), logFile: join(base, 'JobWrapperLog') }));
+  const creds = join(dir, '.condor_creds');
+  mkdirSync(creds, { mode: 0o700 });
+  own(creds);
+  if (token !== null) {
+    writeFileSync(join(creds, 'scitokens.use'), token + '\n', { mode: 0o600 });
+    own(join(creds, 'scitokens.use'));
+  }
+  writeFileSync(join(dir, '.job.ad'), `ClusterId = 5\nProcId = ${id}\nGlobalJobId = "schedd.test#5.${id}#1700000000"\nUser = "alice@test.example"\n`);
+  for (const f of ['.job.ad', '_condor_stdout', '_condor_stderr']) {
+    if (!existsSync(join(dir, f))) writeFileSync(join(dir, f), '', { mode: 0o644 });
+    own(join(dir, f));
+  }
+  return {
+    dir, config, errorFile: join(base, '.job_wrapper_failure'), events: join(base, 'events'),
+    stdout: () => readFileSync(join(dir, '_condor_stdout'), 'utf8'),
+    stderr: () => readFileSync(join(dir, '_condor_stderr'), 'utf8'),
+  };
+}
+
+/** Start the wrapper as the starter does: as the pilot, in the scratch dir, stdout/stderr on its files. */
+function wrapper(s: Scratch, job: string[]) {
+  const out = openSync(join(s.dir, '_condor_stdout'), 'a');
+  const err = openSync(join(s.dir, '_condor_stderr'), 'a');
+  const p = spawn(NODE, [CLI_TS, 'condor-job-wrapper', '--config', s.config, '--', ...job], {
+    uid: pilot!.account.uid, gid: pilot!.account.gid, cwd: s.dir, stdio: ['ignore', out, err],
+    env: { PATH: '/usr/bin:/bin', _CONDOR_CREDS: join(s.dir, '.condor_creds'), _CONDOR_WRAPPER_ERROR_FILE: s.errorFile, _CONDOR_SCRATCH_DIR: s.dir, _CONDOR_JOB_AD: join(s.dir, '.job.ad'), HOME: s.dir },
+  });
+  closeSync(out);
+  closeSync(err);
+  return { pid: p.pid!, done: new Promise<number | null>((r) => p.on('close', (code) => r(code))) };
+}
+
+function events(s: Scratch): Record<string, unknown>[] {
+  return readdirSync(s.events).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(s.events, f), 'utf8')) as Record<string, unknown>);
+}
+
+describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
+  beforeAll(async () => {
+    if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
+    if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return;
+    fx = await makeFixture(['glcwalice', 'glcwbob']);
+    pilot = nonRootPilot(fx, 'glcwpilot');
+    root = join(fx.dir, 'condor');
+    mkdirSync(root, { mode: 0o711 });
+  }, 60_000);
+  afterAll(() => {
+    pilot?.cleanup();
+    fx?.cleanup();
+  });
+
+  it('runs a job whose token maps as the mapped account, in its scratch dir, with the token as BEARER_TOKEN_FILE', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const token = await fx.token({ sub: 'alice' });
+    const s = scratch(pilot.policy(), token);
+    writeFileSync(join(s.dir, 'input.txt'), 'from the submitter\n');
+    chownSync(join(s.dir, 'input.txt'), pilot.account.uid, pilot.account.gid);
+    const w = wrapper(s, ['/bin/sh', '-c', 'id -u; cat input.txt; cat "$BEARER_TOKEN_FILE"; echo; echo out > output.txt']);
+    expect(await w.done).toBe(0);
+    const lines = s.stdout().split('\n');
+    expect(lines[0]).toBe(String(fx.users.a.uid));
+    expect(lines[1]).toBe('from the submitter');
+    expect(lines[2]).toBe(token);
+    // The starter (the pilot) can still read what the job wrote, for output transfer.
+    expect(readFileSync(join(s.dir, 'output.txt'), 'utf8')).toBe('out\n');
+    expect(existsSync(s.errorFile)).toBe(false);
+    expect(events(s).map((e) => [e['event'], e['state'] ?? null])).toEqual([['start', null], ['end', 'completed']]);
+  }, 60_000);
+
+  it('turns an unmappable job away: the reason in _CONDOR_WRAPPER_ERROR_FILE and a refusal of the job and its submitter', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'mallory' }));
+    const w = wrapper(s, ['/bin/sh', '-c', 'echo should-not-run']);
+    expect(await w.done).toBe(1);
+    expect(readFileSync(s.errorFile, 'utf8')).toMatch(/^glidein: UNMAPPED: .*permanent/);
+    expect(s.stdout()).toBe('');
+    const end = events(s).find((e) => e['event'] === 'end')!;
+    expect(end).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: 'alice@test.example' } });
+  }, 60_000);
+
+  it('turns away a job that carries no identity token (NO_IDENTITY), and one with a forged token (UNVERIFIED)', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const none = scratch(pilot.policy(), null);
+    expect(await wrapper(none, ['/bin/true']).done).toBe(1);
+    expect(readFileSync(none.errorFile, 'utf8')).toMatch(/NO_IDENTITY: .*\*\.use/);
+    const forged = scratch(pilot.policy(), await fx.token({ sub: 'alice' }, true));
+    expect(await wrapper(forged, ['/bin/true']).done).toBe(1);
+    expect(readFileSync(forged.errorFile, 'utf8')).toMatch(/UNVERIFIED/);
+  }, 60_000);
+
+  it('takes the token from the file the policy names (condorTokenFile) in the scratch dir', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy({ condorTokenFile: 'job.jwt' }), null);
+    writeFileSync(join(s.dir, 'job.jwt'), (await fx.token({ sub: 'alice' })) + '\n', { mode: 0o600 });
+    chownSync(join(s.dir, 'job.jwt'), pilot.account.uid, pilot.account.gid);
+    expect(await wrapper(s, ['/usr/bin/id', '-u']).done).toBe(0);
+    expect(s.stdout().trim()).toBe(String(fx.users.a.uid));
+  }, 60_000);
+
+  it('forwards the starter\'s SIGTERM (vacate) to the switched job', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
+    const w = wrapper(s, ['/bin/sh', '-c', 'trap "echo got-TERM; exit 7" TERM; echo started; sleep 60 & wait']);
+    for (let i = 0; i < 300 && !s.stdout().includes('started'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(s.stdout()).toContain('started');
+    process.kill(w.pid, 'SIGTERM');
+    await w.done;
+    expect(s.stdout()).toContain('got-TERM');
+  }, 60_000);
+
+  it('without an identity policy runs the job as the pilot, exec\'d directly', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(null, null);
+    expect(await wrapper(s, ['/bin/sh', '-c', 'id -u; exit 4']).done).toBe(4);
+    expect(s.stdout().trim()).toBe(String(pilot.account.uid));
+  }, 60_000);
+});
