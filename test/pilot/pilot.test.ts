@@ -134,6 +134,26 @@ describe('glidein run', () => {
     console.info(`[figure] stale bundle: start to first valid credentials ${String(summary['credentialsReadyMs'])} ms`);
   }, 90_000);
 
+  it.concurrent('a stale bundle meeting a refresh service that is down waits for it, without ending as C-CRED expired, and runs once it is back', async () => {
+    const { s, dir, work } = await setup(3, 3);
+    const bundle = await s.bundlePath('g-stale-outage');
+    await sleep(4_000);
+    await s.stop();
+    const ran = join(dir, 'ran');
+    const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/usr/bin/touch', ran]);
+    await sleep(8_000);
+    expect(existsSync(ran)).toBe(false);
+    await s.restart();
+    const r = await agent.done;
+    expect(r.code, r.stderr).toBe(0);
+    const summary = summaryOf(r.stdout);
+    expect(summary).toMatchObject({ exitCode: 0, reason: 'command-exited', jobs: { completed: 1 } });
+    expect(summary['refreshFailures'] as number).toBeGreaterThanOrEqual(2);
+    expect(existsSync(ran)).toBe(true);
+    expect(readdirSync(work)).toEqual([]);
+    console.info(`[figure] stale bundle, service down ~8 s after start: first valid credentials ${String(summary['credentialsReadyMs'])} ms after start`);
+  }, 90_000);
+
   it.concurrent('a bundle whose refresh family is dead ends with a clear message and exit 1, never running a payload', async () => {
     const { s, dir, work } = await setup(60);
     const bundle = await s.bundlePath('g-dead');
