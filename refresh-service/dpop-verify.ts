@@ -1,8 +1,10 @@
 // DPoP proof verification (RFC 9449 section 4.3), the server side. Only asymmetric algorithms:
 // `none` and HS* are refused by name before anything else is looked at (the classic "alg
-// confusion" attacks), and the embedded `jwk` must be a public key. Signatures are checked
-// with node:crypto; the thumbprint is RFC 7638 (jose). Nothing here touches state: the jti
-// replay check is done by the store, atomically with the token rotation.
+// confusion" attacks), and the embedded `jwk` must be a public key (RSA: 2048 to 4096 bits,
+// e = 65537). The cheap claims (typ, htm, htu, iat, jti) are checked before any key is parsed
+// or signature verified. Signatures are checked with node:crypto; the thumbprint is RFC 7638
+// (jose). Nothing here touches state: the jti replay check is done by the store, atomically
+// with the token rotation.
 import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
 import { verifyEs256 } from '../shared/ecdsa.ts';
 import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
@@ -43,11 +45,19 @@ export function normaliseHtu(value: string): string | undefined {
   }
 }
 
+/** RSA keys are capped (issue 11 item 12): a 16384-bit modulus costs ~70 ES256 verifies. */
+const RSA_MAX_BITS = 4096;
+/** base64url characters of a 4096-bit modulus (512 bytes). */
+const RSA_MAX_N_CHARS = Math.ceil((RSA_MAX_BITS / 8) * 4 / 3);
+
 function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | string {
   for (const m of PRIVATE_MEMBERS) if (m in jwk) return `jwk header holds private member '${m}'`;
   if (alg === 'ES256' && (jwk['kty'] !== 'EC' || jwk['crv'] !== 'P-256')) return 'ES256 needs an EC P-256 jwk';
   if (alg === 'RS256' && jwk['kty'] !== 'RSA') return 'RS256 needs an RSA jwk';
   if (alg === 'EdDSA' && (jwk['kty'] !== 'OKP' || jwk['crv'] !== 'Ed25519')) return 'EdDSA needs an OKP Ed25519 jwk';
+  // Checked on the text, before the key is parsed at all.
+  if (alg === 'RS256' && (typeof jwk['n'] !== 'string' || jwk['n'].length > RSA_MAX_N_CHARS + 1)) return `RSA key longer than ${RSA_MAX_BITS} bits`;
+  if (alg === 'RS256' && jwk['e'] !== 'AQAB') return 'RSA public exponent must be 65537';
   let key: KeyObject;
   try {
     key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
@@ -55,8 +65,26 @@ function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | st
     return 'jwk header is not a valid public key';
   }
   if (key.type !== 'public') return 'jwk header is not a public key';
-  if (alg === 'RS256' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) return 'RSA key shorter than 2048 bits';
+  if (alg === 'RS256') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 2048) return 'RSA key shorter than 2048 bits';
+    if (bits > RSA_MAX_BITS) return `RSA key longer than ${RSA_MAX_BITS} bits`;
+  }
   return key;
+}
+
+/** The claims a proof must carry, checked before any key is parsed or signature verified. */
+function claimsProblem(claims: Record<string, unknown>, want: DpopExpectation): string | undefined {
+  if (claims['htm'] !== want.htm) return `htm must be ${want.htm}`;
+  const htu = typeof claims['htu'] === 'string' ? normaliseHtu(claims['htu']) : undefined;
+  if (htu === undefined || htu !== normaliseHtu(want.htu)) return `htu must be ${want.htu}`;
+  const iat = claims['iat'];
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return 'iat missing';
+  if (iat > want.now + want.skew) return 'proof iat is in the future';
+  if (iat < want.now - want.window) return 'proof is too old';
+  const jti = claims['jti'];
+  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) return 'jti must be a string of 8 to 256 characters';
+  return undefined;
 }
 
 export async function verifyDpopProof(proof: string | undefined, want: DpopExpectation): Promise<DpopVerdict> {
@@ -78,6 +106,9 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
   if (Array.isArray(header['crit'])) return no('crit header is not supported');
   const jwk = header['jwk'];
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return no('jwk header missing');
+  // Cheap claims first: a proof for another endpoint, too old or without a jti costs no crypto.
+  const problem = claimsProblem(claims, want);
+  if (problem !== undefined) return no(problem);
   // A pilot signs every proof with the same key: cache the imported key and its thumbprint
   // by the exact jwk text (a different spelling is only a cache miss).
   const cacheKey = `${alg}:${JSON.stringify(jwk)}`;
@@ -101,14 +132,5 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
     good = false;
   }
   if (!good) return no('bad DPoP proof signature');
-  if (claims['htm'] !== want.htm) return no(`htm must be ${want.htm}`);
-  const htu = typeof claims['htu'] === 'string' ? normaliseHtu(claims['htu']) : undefined;
-  if (htu === undefined || htu !== normaliseHtu(want.htu)) return no(`htu must be ${want.htu}`);
-  const iat = claims['iat'];
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) return no('iat missing');
-  if (iat > want.now + want.skew) return no('proof iat is in the future');
-  if (iat < want.now - want.window) return no('proof is too old');
-  const jti = claims['jti'];
-  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) return no('jti must be a string of 8 to 256 characters');
-  return { ok: true, jkt, jti, iat };
+  return { ok: true, jkt, jti: claims['jti'] as string, iat: claims['iat'] as number };
 }

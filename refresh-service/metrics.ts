@@ -1,5 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of the service's counters: requests by route and
-// outcome, a latency histogram, active families and reuse detections.
+// outcome, a latency histogram, active families, reuse detections, re-grants and heartbeat
+// revocations. All maintained in memory (the active-family gauge is recounted once a minute by
+// the housekeeping timer), so a scrape costs no database work.
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -7,6 +9,10 @@ export class Metrics {
   readonly #requests = new Map<string, number>();
   readonly #latency = new Map<string, { counts: number[]; sum: number; count: number }>();
   reuseDetections = 0;
+  /** Live families, as last counted by the housekeeping timer. */
+  activeFamilies = 0;
+  /** Families revoked for sending no heartbeat for heartbeatTimeout seconds. */
+  heartbeatRevocations = 0;
   /** Spent tokens re-granted to the bound key within rotationGraceSeconds (lost answers). */
   regrants = 0;
   securityEvents = 0;
@@ -24,7 +30,7 @@ export class Metrics {
     h.count++;
   }
 
-  render(activeFamilies: number): string {
+  render(): string {
     const out: string[] = [];
     out.push('# HELP glidein_refresh_requests_total Requests by route and outcome.', '# TYPE glidein_refresh_requests_total counter');
     for (const [k, v] of this.#requests) out.push(`glidein_refresh_requests_total{${k}} ${v}`);
@@ -36,11 +42,15 @@ export class Metrics {
       out.push(`glidein_refresh_request_duration_seconds_count{route="${route}"} ${h.count}`);
     }
     out.push('# HELP glidein_refresh_active_families Refresh families neither revoked nor expired.', '# TYPE glidein_refresh_active_families gauge');
-    out.push(`glidein_refresh_active_families ${activeFamilies}`);
+    out.push(`glidein_refresh_active_families ${this.activeFamilies}`);
     out.push('# HELP glidein_refresh_token_reuse_total Spent refresh tokens presented again (family revoked).', '# TYPE glidein_refresh_token_reuse_total counter');
     out.push(`glidein_refresh_token_reuse_total ${this.reuseDetections}`);
     out.push('# HELP glidein_refresh_security_events_total Refused proofs, reuse, bad admin tokens.', '# TYPE glidein_refresh_security_events_total counter');
     out.push(`glidein_refresh_security_events_total ${this.securityEvents}`);
+    out.push('# HELP glidein_refresh_regrants_total Spent tokens re-granted to the bound key within the grace window (lost answers).', '# TYPE glidein_refresh_regrants_total counter');
+    out.push(`glidein_refresh_regrants_total ${this.regrants}`);
+    out.push('# HELP glidein_refresh_heartbeat_revocations_total Families revoked after heartbeatTimeout seconds without a status report.', '# TYPE glidein_refresh_heartbeat_revocations_total counter');
+    out.push(`glidein_refresh_heartbeat_revocations_total ${this.heartbeatRevocations}`);
     return out.join('\n') + '\n';
   }
 }

@@ -64,6 +64,8 @@ export function mintScitoken(ctx: MintContext, r: MintRequest): WireCredential {
  * The credentials for one pilot: a fresh C-CRED, and the S-CRED (minted, or the VO's pushed
  * token when the entry is mapped to a VO credential; none if that one is missing or expired,
  * so the pilot keeps its current S-CRED rather than getting a token the VO did not issue).
+ * A pushed token that expires after the family is not handed out either (issue 11 item 15): we
+ * cannot shorten a token the VO signed, and a pilot's credentials never outlive the pilot.
  */
 export async function mintCredentials(ctx: MintContext, r: MintRequest): Promise<WireCredential[]> {
   const out = [mintIdtoken(ctx, r)];
@@ -72,7 +74,7 @@ export async function mintCredentials(ctx: MintContext, r: MintRequest): Promise
     out.push(mintScitoken(ctx, r));
   } else {
     const vo = await ctx.store.getVoCredential(voName, r.now);
-    if (vo) out.push({ type: 'scitoken', purpose: 'vo-service', token: vo.token, expires_at: vo.expiresAt });
+    if (vo && vo.expiresAt <= r.familyExpiresAt) out.push({ type: 'scitoken', purpose: 'vo-service', token: vo.token, expires_at: vo.expiresAt });
   }
   return out;
 }

@@ -1,5 +1,6 @@
-// Token-bucket rate limits: one global bucket, one per glidein family. Refusals become
-// 429 rate_limited with Retry-After; a refused request spends nothing.
+// Token-bucket rate limits: one global bucket, one per glidein family, one per client address
+// (charged by refusals only). Refusals become 429 rate_limited with Retry-After; a refused
+// request spends nothing.
 
 export interface BucketSpec {
   /** Tokens added per second. */
@@ -26,6 +27,26 @@ export class RateLimiter {
 
   /** 0 if allowed (one token taken), else the seconds to wait before retrying. */
   take(key: string): number {
+    const b = this.#refill(key);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return this.#waitFor(b);
+  }
+
+  /** Like take, but takes nothing: 0 if a token is there, else the seconds until one is. */
+  check(key: string): number {
+    const b = this.#buckets.get(key);
+    if (!b) return 0;
+    return b.tokens + (this.#now() - b.at) * this.#spec.rate >= 1 ? 0 : this.#waitFor(b);
+  }
+
+  #waitFor(b: Bucket): number {
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.#spec.rate));
+  }
+
+  #refill(key: string): Bucket {
     const now = this.#now();
     let b = this.#buckets.get(key);
     if (!b) {
@@ -35,11 +56,7 @@ export class RateLimiter {
     }
     b.tokens = Math.min(this.#spec.burst, b.tokens + (now - b.at) * this.#spec.rate);
     b.at = now;
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.#spec.rate));
+    return b;
   }
 
   /** Forget buckets that are full again (they behave exactly like new ones). */

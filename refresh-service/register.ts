@@ -6,6 +6,7 @@ import { effectiveIssuer, type ServiceConfig } from './config.ts';
 import { openServiceContext } from './context.ts';
 import { mintCredentials } from './mint.ts';
 import { hashRefreshToken, newRefreshToken } from './refresh-token.ts';
+import { checkClearTextUrl } from './transport-policy.ts';
 
 export interface RegisterOptions {
   stateDir: string;
@@ -33,6 +34,7 @@ export async function registerPilot(options: RegisterOptions): Promise<BundleWir
     throw new UsageError(`--url '${rawUrl}' is not a URL`);
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) throw new UsageError(`--url '${rawUrl}': expected an http(s) URL without query or fragment`);
+  checkClearTextUrl(config, rawUrl, options.url !== undefined ? '--url' : 'publicUrl');
   const base = rawUrl.replace(/\/+$/, '');
   const ctx = await openServiceContext(options.stateDir, config);
   try {

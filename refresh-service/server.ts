@@ -12,18 +12,17 @@ import { SigningKeyWatcher } from './signing-keys.ts';
 import { Metrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ensureAdminToken } from './state-dir.ts';
-import { answerClientErrors, createLimitedServer, listenOn, type TlsFiles } from './http/listener.ts';
+import { answerClientErrors, createLimitedServer, listenOn, parseListen, type TlsFiles } from './http/listener.ts';
+import { checkServeTransport } from './transport-policy.ts';
 import type { ServiceRuntime } from './http/request-context.ts';
 import { Router } from './http/router.ts';
 import { ROUTES } from './routes/index.ts';
+import { startHousekeeping } from './housekeeping.ts';
 
-export { parseListen } from './http/listener.ts';
+export { parseListen };
 
 const DEFAULT_LISTEN = '127.0.0.1:8443';
 const DRAIN_DEADLINE_MS = 10_000;
-const PRUNE_INTERVAL_MS = 60_000;
-/** Spent tokens are kept a day after they were spent (and families a day past their end) so late reuse is still recognised. */
-const PRUNE_GRACE_SECONDS = 24 * 3600;
 
 export interface StartOptions {
   stateDir: string;
@@ -48,6 +47,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   const { config, stateDir } = options;
   const listen = options.listen ?? DEFAULT_LISTEN;
   const log = (options.log ?? silentLogger).child({ component: 'refresh-service' });
+  checkServeTransport(config, { given: listen, host: parseListen(listen).host }, options.tls !== undefined);
   const server = await createLimitedServer(config, options.tls);
   const ctx = await openServiceContext(stateDir, config);
   let adminToken: string;
@@ -74,6 +74,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     limits: {
       global: new RateLimiter({ rate: config.rateLimit.globalPerSecond, burst: config.rateLimit.globalBurst }),
       family: new RateLimiter({ rate: config.rateLimit.familyPerMinute / 60, burst: config.rateLimit.familyBurst }),
+      client: new RateLimiter({ rate: config.rateLimit.clientPerSecond, burst: config.rateLimit.clientBurst }),
     },
     keys: new SigningKeyWatcher(stateDir, ctx.signingKeys),
     mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store },
@@ -86,10 +87,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   const router = new Router(service, ROUTES);
   server.on('request', (req, res) => router.dispatch(req, res));
 
-  const prune = () => ctx.store.prune(service.now(), PRUNE_GRACE_SECONDS).catch((e: unknown) => log.warn('state prune failed', { error: e }));
-  void prune();
-  const pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
-  pruneTimer.unref();
+  const stopHousekeeping = startHousekeeping(service);
 
   log.info('refresh service listening', { url, publicUrl, issuer, kid: ctx.signingKeys.active.kid });
   let closing: Promise<void> | undefined;
@@ -99,7 +97,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     publicUrl,
     close(): Promise<void> {
       closing ??= (async () => {
-        clearInterval(pruneTimer);
+        stopHousekeeping();
         service.draining = true;
         const drained = new Promise<void>((resolve) => server.close(() => resolve()));
         // Keep-alive sockets become idle as their last answer goes out (sent with

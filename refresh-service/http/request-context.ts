@@ -18,7 +18,8 @@ export interface ServiceRuntime {
   store: StateStore;
   log: Logger;
   metrics: Metrics;
-  limits: { global: RateLimiter; family: RateLimiter };
+  /** Global, per family and key, and per client address (charged by refusals, checked first). */
+  limits: { global: RateLimiter; family: RateLimiter; client: RateLimiter };
   keys: SigningKeyWatcher;
   mint: MintContext;
   /** Base URL glideins use; the DPoP htu base. */
@@ -66,15 +67,14 @@ export class RequestContext {
   readonly service: ServiceRuntime;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /** The client's address, kept at the start (a body cut off early detaches req.socket). */
+  readonly remote: string | undefined;
 
   constructor(service: ServiceRuntime, req: IncomingMessage, res: ServerResponse) {
     this.service = service;
     this.req = req;
     this.res = res;
-  }
-
-  get remote(): string | undefined {
-    return this.req.socket.remoteAddress;
+    this.remote = req.socket.remoteAddress;
   }
 
   jsonBody(): Promise<Record<string, unknown>> {

@@ -1,11 +1,12 @@
-// A small router: a table of routes (method, path or path prefix, whether the global rate limit
-// applies), one RequestContext per request, refusals answered as JSON 4xx, anything else as a
+// A small router: a table of routes (method, path or path prefix, whether the rate limits
+// apply: per client address, then global), one RequestContext per request, refusals answered as JSON 4xx, anything else as a
 // logged 500, and one metrics observation and log line per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GlideinError } from '../../shared/errors.ts';
 import type { ErrorBody } from '../../shared/protocol.ts';
 import { Reply, RequestContext, type ServiceRuntime } from './request-context.ts';
 import { HttpRefusal } from './refusal.ts';
+import { clientKey } from './client-address.ts';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT';
@@ -41,6 +42,9 @@ export class Router {
     const route = routes.find((r) => r.method === ctx.req.method);
     if (!route) throw new HttpRefusal(405, 'method_not_allowed', `${path} takes ${routes.map((r) => r.method).join(', ')}`);
     if (route.limited) {
+      // Before any parsing or crypto: an address that keeps being refused is refused cheaply.
+      const clientWait = this.#service.limits.client.check(clientKey(ctx.remote));
+      if (clientWait > 0) throw new HttpRefusal(429, 'rate_limited', 'too many refused requests from this address', 'rate_limited_client', clientWait);
       const wait = this.#service.limits.global.take('');
       if (wait > 0) throw new HttpRefusal(429, 'rate_limited', 'the service is busy', 'rate_limited', wait);
     }
@@ -52,6 +56,8 @@ export class Router {
 
   #refuse(ctx: RequestContext, e: HttpRefusal): void {
     ctx.info.outcome = e.outcome;
+    // Every refusal but a rate limit costs the address one token of its bucket.
+    if (e.status !== 429) this.#service.limits.client.take(clientKey(ctx.remote));
     const body: ErrorBody = { error: e.error, error_description: e.message };
     // After a refused body the rest of it is not read: close the connection.
     const headers: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};

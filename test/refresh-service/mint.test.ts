@@ -74,3 +74,24 @@ describe('S-CRED', () => {
     expect((claims['exp'] as number) - (claims['iat'] as number)).toBe(600);
   });
 });
+
+describe('VO credentials', () => {
+  it('hands a pushed VO token only to families that outlive it (issue 11 item 15)', async () => {
+    const { SqliteStateStore } = await import('../../refresh-service/state/sqlite-store.ts');
+    const { mintCredentials } = await import('../../refresh-service/mint.ts');
+    const local = await makeSandbox();
+    const store = new SqliteStateStore(local.dir);
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      await store.putVoCredential({ name: 'cms', token: 'vo.jwt.token', expiresAt: now + 3600, updatedAt: now });
+      const config = local.config({ voCredentials: { CE_VO: 'cms' } });
+      const ctx = { config, issuer: ISSUER, poolKey: { kid: 'POOL', key: Buffer.alloc(32, 1) }, signingKeys: await loadSigningKeys(local.stateDir), store } as Parameters<typeof mintCredentials>[0];
+      const purposes = async (familyExpiresAt: number) => (await mintCredentials(ctx, { glideinId: 'g', entry: 'CE_VO', now, familyExpiresAt })).map((c) => `${c.purpose}:${c.expires_at <= familyExpiresAt}`);
+      expect(await purposes(now + 7200)).toEqual(['collector:true', 'vo-service:true']);
+      expect(await purposes(now + 1800)).toEqual(['collector:true']);
+    } finally {
+      await store.close();
+      await local.cleanup();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+// DPoP proof verification against unauthenticated CPU exhaustion (issue 11 item 12): RSA keys
+// are capped at 4096 bits with e = 65537, and the cheap claims are checked before any key is
+// parsed or signature verified.
+import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { verifyDpopProof } from '../../refresh-service/dpop-verify.ts';
+
+const HTU = 'https://rs.example.org/v1/refresh';
+const now = 1_900_000_000;
+const want = { htm: 'POST', htu: HTU, now, window: 60, skew: 10 };
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+function proof(jwk: Record<string, unknown>, claims: Record<string, unknown>, signer: (d: Buffer) => Buffer = () => randomBytes(512)): string {
+  const input = `${b64({ alg: 'RS256', typ: 'dpop+jwt', jwk })}.${b64(claims)}`;
+  return `${input}.${signer(Buffer.from(input)).toString('base64url')}`;
+}
+
+const good = () => ({ htm: 'POST', htu: HTU, iat: now, jti: randomBytes(12).toString('base64url') });
+/** An RSA public jwk with a modulus of `bits` bits (no private key: nobody could sign with it). */
+const hugeJwk = (bits: number, e = 'AQAB') => ({ kty: 'RSA', n: Buffer.concat([Buffer.from([0xc5]), randomBytes(bits / 8 - 1)]).toString('base64url'), e });
+
+describe('DPoP proof verification', () => {
+  it.each([
+    ['a 16384-bit modulus', hugeJwk(16384), 'RSA key longer than 4096 bits'],
+    ['an 8192-bit modulus', hugeJwk(8192), 'RSA key longer than 4096 bits'],
+    ['a huge public exponent', hugeJwk(2048, randomBytes(512).toString('base64url')), 'RSA public exponent must be 65537'],
+    ['e = 3', hugeJwk(2048, 'Aw'), 'RSA public exponent must be 65537'],
+  ])('refuses an RSA jwk with %s before verifying anything', async (_what, jwk, reason) => {
+    expect(await verifyDpopProof(proof(jwk, good()), want)).toEqual({ ok: false, reason });
+  });
+
+  it.each([
+    ['a wrong htu', { htu: 'https://elsewhere.example/v1/refresh' }, 'htu must be'],
+    ['a wrong htm', { htm: 'GET' }, 'htm must be POST'],
+    ['an old iat', { iat: now - 3600 }, 'proof is too old'],
+    ['no jti', { jti: undefined }, 'jti must be'],
+  ])('checks %s before the key: an oversized key with that claim is refused for the claim', async (_what, bad, reason) => {
+    const verdict = await verifyDpopProof(proof(hugeJwk(16384), { ...good(), ...bad }), want);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.ok ? '' : verdict.reason).toContain(reason);
+  });
+
+  it('accepts a real 4096-bit RS256 proof', async () => {
+    const k = generateKeyPairSync('rsa', { modulusLength: 4096 });
+    const jwk = k.publicKey.export({ format: 'jwk' });
+    const verdict = await verifyDpopProof(proof(jwk, good(), (d) => sign('sha256', d, k.privateKey)), want);
+    expect(verdict.ok).toBe(true);
+  });
+});

@@ -1,0 +1,115 @@
+// POST /v1/refresh over real HTTP: a spent token is a kill switch only in the bound key's hands
+// (issue 11 item 11), and a lost answer does not kill the pilot (issue 13 section 1): within
+// rotationGraceSeconds the bound key may ask again with the same token and a new proof.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { generateDpopKey, type DpopKey } from '../../../shared/dpop.ts';
+import { registerPilot, startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
+import { makeSandbox, refresh, type Sandbox } from '../fixture.ts';
+
+let sb: Sandbox;
+let svc: RunningService;
+
+beforeAll(async () => {
+  sb = await makeSandbox();
+  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config({ rotationGraceSeconds: 60 }), listen: '127.0.0.1:0' });
+});
+afterAll(async () => {
+  await svc?.close();
+  await sb?.cleanup();
+});
+
+/** A registered pilot that has made its first refresh (bound to `key`); `first` is the bundle's (now spent) token. */
+async function boundPilot(service = svc, sandbox = sb): Promise<{ first: string; current: string; key: DpopKey }> {
+  const bundle = await registerPilot({ stateDir: sandbox.stateDir, config: sandbox.config(), glideinId: `g-${randomBytes(4).toString('hex')}`, entry: 'CE_A', url: service.url });
+  const key = await generateDpopKey();
+  const r = await refresh(service.url, bundle.refresh_token, key);
+  expect(r.status).toBe(200);
+  return { first: bundle.refresh_token, current: r.body['refresh_token'] as string, key };
+}
+
+const tokenOf = (r: { body: Record<string, unknown> }) => r.body['refresh_token'] as string;
+
+describe('a spent refresh token under a foreign key', () => {
+  it("refuses a stranger holding the bundle's first token with their own key as wrong_key, and the pilot lives on", async () => {
+    const p = await boundPilot();
+    const stranger = await generateDpopKey();
+    const r = await refresh(svc.url, p.first, stranger);
+    expect(r).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
+    expect((await refresh(svc.url, p.current, p.key)).status).toBe(200);
+  });
+
+  it('refuses it after the successor was used too, and nothing is spent or revoked', async () => {
+    const p = await boundPilot();
+    const next = tokenOf(await refresh(svc.url, p.current, p.key));
+    for (const old of [p.first, p.current]) expect((await refresh(svc.url, old, await generateDpopKey())).body['error']).toBe('invalid_dpop_proof');
+    expect((await refresh(svc.url, next, p.key)).status).toBe(200);
+  });
+});
+
+describe('lost answers within rotationGraceSeconds', () => {
+  it('gives the bound key a working successor for the same token with a new proof, and the lost successor is dead', async () => {
+    const p = await boundPilot();
+    const lost = tokenOf(await refresh(svc.url, p.current, p.key)); // this answer never arrives
+    const retry = await refresh(svc.url, p.current, p.key);
+    expect(retry.status).toBe(200);
+    expect((retry.body['credentials'] as unknown[]).length).toBe(2);
+    const replacement = tokenOf(retry);
+    expect(replacement).not.toBe(lost);
+    // The lost successor was superseded: a stranger's key changes nothing, the replacement works.
+    expect((await refresh(svc.url, lost, await generateDpopKey())).body['error']).toBe('invalid_dpop_proof');
+    const after = await refresh(svc.url, replacement, p.key);
+    expect(after.status).toBe(200);
+    // Someone presenting the superseded successor with the bound key holds a copy: the family dies.
+    expect((await refresh(svc.url, lost, p.key)).body['error']).toBe('invalid_grant');
+    expect((await refresh(svc.url, tokenOf(after), p.key)).body['error']).toBe('invalid_grant');
+  });
+
+  it('spends the old token for good once its successor was used: the bound key revokes, another key changes nothing', async () => {
+    const p = await boundPilot();
+    const next = tokenOf(await refresh(svc.url, p.current, p.key));
+    const nextNext = tokenOf(await refresh(svc.url, next, p.key));
+    expect((await refresh(svc.url, p.current, await generateDpopKey())).body['error']).toBe('invalid_dpop_proof');
+    expect((await refresh(svc.url, nextNext, p.key)).status).toBe(200);
+    const p2 = await boundPilot();
+    const n2 = tokenOf(await refresh(svc.url, p2.current, p2.key));
+    const nn2 = tokenOf(await refresh(svc.url, n2, p2.key));
+    expect(await refresh(svc.url, p2.current, p2.key)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect((await refresh(svc.url, nn2, p2.key)).body['error']).toBe('invalid_grant');
+  });
+
+  it('refuses a retry that replays the earlier proof (same jti) and changes nothing', async () => {
+    const p = await boundPilot();
+    const jti = randomBytes(12).toString('base64url');
+    expect((await refresh(svc.url, p.current, p.key, { jti })).status).toBe(200);
+    expect((await refresh(svc.url, p.current, p.key, { jti })).body['error']).toBe('invalid_dpop_proof');
+    expect((await refresh(svc.url, p.current, p.key)).status).toBe(200);
+  });
+
+  it('revokes on a retry after the grace window', async () => {
+    const local = await makeSandbox();
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config({ rotationGraceSeconds: 1 }), listen: '127.0.0.1:0' });
+    try {
+      const p = await boundPilot(s, local);
+      const next = tokenOf(await refresh(s.url, p.current, p.key));
+      await new Promise((r) => setTimeout(r, 2200));
+      expect((await refresh(s.url, p.current, p.key)).body['error']).toBe('invalid_grant');
+      expect((await refresh(s.url, next, p.key)).body['error']).toBe('invalid_grant');
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
+  });
+
+  it('keeps nothing in the state files that would let a reader answer as a pilot: no token in clear', async () => {
+    const p = await boundPilot();
+    const tokens = [p.first, p.current];
+    tokens.push(tokenOf(await refresh(svc.url, p.current, p.key)));
+    tokens.push(tokenOf(await refresh(svc.url, p.current, p.key))); // a re-grant
+    const files = readdirSync(sb.stateDir).filter((f) => f.startsWith('state.db')).map((f) => readFileSync(join(sb.stateDir, f)).toString('latin1'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const t of tokens) for (const f of files) expect(f.includes(t)).toBe(false);
+  });
+});
