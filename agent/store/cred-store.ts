@@ -28,8 +28,8 @@ export interface CredStoreOptions {
 }
 
 // HTCondor skips token files whose names match LOCAL_CONFIG_DIR_EXCLUDE_REGEXP; its default is
-// this pattern. Our temp files start with '.', so a reader never sees a half-written token.
-export const CONDOR_EXCLUDED_NAME = /^((\..*)|(.*~)|(#.*)|(.*\.rpmsave)|(.*\.rpmnew))$/;
+// this pattern (HTCondor 25, src/condor_utils/param_info.in). Our temp files start with '.', so a reader never sees a half-written token.
+export const CONDOR_EXCLUDED_NAME = /^((\..*)|(.*\.pl)|(.*\.py)|(.*\.sh)|(.*~)|(#.*)|(.*\.rpmsave)|(.*\.rpmnew)|(.*\.dpkg-old)|(.*\.dpkg-dist)|(.*\.cfsaved))$/;
 
 export const STORE_DIR_MODES = { root: 0o711, pilot: 0o700, idtokens: 0o700, jobs: 0o711, job: 0o700 } as const;
 
