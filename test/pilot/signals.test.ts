@@ -34,14 +34,17 @@ function drainLine(stderr: string): Record<string, unknown> | undefined {
   return undefined;
 }
 
-async function runAndSignal(sig: NodeJS.Signals, payload: string, name: string) {
+async function runAndSignal(sigs: NodeJS.Signals | NodeJS.Signals[], payload: string, name: string) {
   const { s, dir, work } = await scenarios.setup(60);
   const bundle = await s.bundlePath(name);
   const started = join(dir, 'started');
   const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; ${payload}`]);
   await waitFor(started, 40_000);
   const t0 = Date.now();
-  agent.child.kill(sig);
+  for (const [i, sig] of [sigs].flat().entries()) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1_000));
+    agent.child.kill(sig);
+  }
   const r = await agent.done;
   const drainMs = Date.now() - t0;
   return { r, drainMs, work, pid: Number(readFileSync(`${started}.pid`, 'utf8')) };
@@ -66,5 +69,16 @@ describe('glidein run signals', () => {
     expect(alive(pid)).toBe(false);
     expect(readdirSync(work)).toEqual([]);
     console.info(`[figure] SIGQUIT fast drain (payload ignores SIGTERM): ${drainMs} ms`);
+  }, 90_000);
+
+  it.concurrent('SIGQUIT during a SIGTERM drain shortens the grace: a payload ignoring SIGTERM is killed well before 20 s', async () => {
+    const { r, drainMs, work, pid } = await runAndSignal(['SIGTERM', 'SIGQUIT'], "trap '' TERM; while :; do sleep 1; done", 'g-term-quit');
+    expect(r.code, r.stderr).toBe(0);
+    expect(drainLine(r.stderr)).toMatchObject({ signal: 'SIGTERM', fast: false, graceS: 20 });
+    expect(r.stderr).toMatch(new RegExp(`"stopping the payload".*"graceMs":${FAST_DRAIN_GRACE_S * 1000}`));
+    expect(summaryOf(r.stdout)).toMatchObject({ reason: 'signal', jobs: { killed: 1 } });
+    expect(alive(pid)).toBe(false);
+    expect(readdirSync(work)).toEqual([]);
+    console.info(`[figure] SIGTERM then SIGQUIT 1 s later (payload ignores SIGTERM): ${drainMs} ms`);
   }, 90_000);
 });
