@@ -18,6 +18,9 @@ import { isJwtType, type Credential } from '../../shared/credential.ts';
 import type { Logger } from '../../shared/log.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
 import { Endpoints } from './endpoints.ts';
+import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry-policy.ts';
+
+export { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry-policy.ts';
 import type { HttpClient, HttpResponse } from './http-client.ts';
 
 /** What the refresher needs from the credential store (agent/store CredStore satisfies it). */
@@ -28,24 +31,6 @@ export interface RefresherStore {
 
 /** File names in the store's pilot/ directory. */
 export const PILOT_FILES = { refreshToken: 'refresh-token', dpopKey: 'dpop-key', refreshUrl: 'refresh-url', ca: 'ca' } as const;
-
-export interface RetryPolicy {
-  /** First backoff ceiling (ms). */
-  baseMs: number;
-  /** Largest backoff ceiling (ms). */
-  capMs: number;
-  /** Smallest wait between attempts (ms), so full jitter never spins. */
-  floorMs: number;
-  /** Statuses worth retrying; other 4xx answers are permanent. */
-  retryableStatuses: readonly number[];
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  baseMs: 1_000,
-  capMs: 120_000,
-  floorMs: 250,
-  retryableStatuses: [401, 408, 425, 429, 500, 502, 503, 504],
-};
 
 /** Fraction of the shortest remaining lifetime after which to refresh, and its jitter. */
 export const REFRESH_FRACTION = 7 / 12;
@@ -84,15 +69,6 @@ export interface RefresherOptions {
 
 function summary(c: Credential): CredentialSummary {
   return { type: c.type, purpose: c.purpose, expiresAt: c.expiresAt };
-}
-
-/** Seconds (possibly fractional) from an HTTP Retry-After value: delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined) return undefined;
-  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - nowMs);
 }
 
 export class Refresher {
