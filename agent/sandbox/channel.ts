@@ -54,8 +54,11 @@ export interface SpecChannel {
   readonly path: string;
   /** The one-time secret the wrapper must send first (hex); the agent writes it to the wrapper's stdin. */
   readonly secret: string;
-  /** Resolves once the wrapper proved itself and the spec was sent; then resolves the outcome. */
-  exchange(spec: WrapperSpec): Promise<ChannelOutcome>;
+  /**
+   * Resolves once the wrapper proved itself and the spec was sent; then resolves the outcome.
+   * `beforeSend` runs right before the spec goes out: the wrapper has forked nothing yet.
+   */
+  exchange(spec: WrapperSpec, beforeSend?: () => void): Promise<ChannelOutcome>;
   /** Stop waiting (child died, timeout, kill): a pending exchange resolves `no-connection`. */
   abandon(): void;
   close(): void;
@@ -125,7 +128,7 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
   return {
     path,
     secret: secretText,
-    exchange(spec) {
+    exchange(spec, beforeSend) {
       return new Promise<ChannelOutcome>((resolve) => {
         let settled = false;
         const done = (o: ChannelOutcome) => {
@@ -158,6 +161,7 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
           s.on('end', finish);
           s.on('close', finish);
           s.resume();
+          beforeSend?.();
           s.write(JSON.stringify(spec) + '\n');
         };
         if (peer) talk(peer);

@@ -397,7 +397,8 @@ class Job {
         const timeoutMs = (helper ? policy.helperTimeoutSeconds : 30) * 1000;
         let timer: NodeJS.Timeout | undefined;
         const outcome = await Promise.race([
-          channel!.exchange(wspec),
+          // A helper (sudo, runuser) may have forked before its pid was moved: move what it started.
+          channel!.exchange(wspec, helper && this.cgroup ? () => this.adoptLaunchedProcesses() : undefined),
           child.exit.then((e) => ({ kind: 'exited-early' as const, code: e.code })),
           new Promise<{ kind: 'timeout' }>((r) => (timer = setTimeout(() => r({ kind: 'timeout' }), timeoutMs))),
           new Promise<{ kind: 'no-connection' }>((r) => (this.#onKill = () => r({ kind: 'no-connection' }))),
@@ -454,6 +455,12 @@ class Job {
     const timeoutMs = policy.helperTimeoutSeconds * 1000;
     if (policy.identity === 'helper') return { argv: [...expandHelper(policy, this.account), ...self], timeoutMs };
     return { argv: self, uid: this.account.uid, gid: this.account.gid, timeoutMs };
+  }
+
+  /** Move every process of the job so far into its cgroup (helper launches, before the spec is sent). */
+  adoptLaunchedProcesses(): void {
+    if (!this.cgroup || !this.selector) return;
+    for (const p of selectJobProcesses(readProcTable(), this.selector)) this.cgroup.adopt(p.pid);
   }
 
   /** After the main process: SIGKILL whatever of the job is left, until nothing is. */

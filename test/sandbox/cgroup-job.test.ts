@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { findCgroupParents, JobCgroup } from '../../agent/sandbox/cgroup-job.ts';
 import { IS_ROOT } from '../helpers/accounts.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
+import { makeFixture, skipHelperMode, type SandboxFixture } from './sandbox-fixture.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -91,15 +91,17 @@ describe.skipIf(noCgroup !== null)('ending a job by its cgroup', () => {
     const d = mkdtempSync(join(tmpdir(), 'glsbx-cgk-'));
     dirs.push(d);
     const pidFile = join(d, 'escaped');
-    const sh = spawn('/bin/sh', ['-c', escape(pidFile)], { stdio: 'ignore', detached: true });
+    // Like the wrapper, which forks nothing before the agent sends the spec: wait for a line.
+    const sh = spawn('/bin/sh', ['-c', `read go; ${escape(pidFile)}`], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     expect(cg.adopt(sh.pid!)).toBe(true);
+    sh.stdin!.end('go\n');
     const escaped = await waitForPid(pidFile);
     try {
       expect(cg.pids()).toContain(escaped);
       await cg.kill();
-      for (let i = 0; i < 100 && alive(escaped); i++) await sleep(10);
+      for (let i = 0; i < 500 && alive(escaped); i++) await sleep(10);
       expect(alive(escaped)).toBe(false);
-      for (let i = 0; i < 100 && !cg.isEmpty(); i++) await sleep(10);
+      for (let i = 0; i < 500 && !cg.isEmpty(); i++) await sleep(10);
       expect(cg.remove()).toBe(true);
     } finally {
       if (alive(escaped)) process.kill(escaped, 'SIGKILL');
@@ -114,11 +116,12 @@ describe.skipIf(noCgroup !== null || !IS_ROOT)('glidein exec with a job cgroup (
   });
   afterAll(() => fx?.cleanup());
 
-  it('a payload child that double-forked, left the session and scrubbed its environment is killed with the job', async () => {
+  it.for(['setuid', 'helper'] as const)('%s mode: a payload child that double-forked, left the session and scrubbed its environment is killed with the job', async (mode, ctx) => {
+    if (mode === 'helper' && skipHelperMode()) return ctx.skip();
     const w = fx.workdir(fx.users.a);
     const pidFile = join(w, 'escaped');
-    const job = fx.job({ id: 'cg-escape', executable: '/bin/sh', args: ['-c', escape(pidFile)], cwd: w, identity: await fx.token({ sub: 'alice' }) });
-    const r = await runCli(['exec', '--job', job, '--policy', fx.policies.setuid, '--log-format', 'json'], { source: true });
+    const job = fx.job({ id: `cg-escape-${mode}`, executable: '/bin/sh', args: ['-c', escape(pidFile)], cwd: w, identity: await fx.token({ sub: 'alice' }) });
+    const r = await runCli(['exec', '--job', job, '--policy', fx.policies[mode], '--log-format', 'json'], { source: true });
     const escaped = await waitForPid(pidFile);
     try {
       expect(r.code, r.stderr).toBe(0);
