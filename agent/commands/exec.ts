@@ -9,11 +9,10 @@ import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/c
 import type { CommandContext } from '../command.ts';
 import { CredStore } from '../store/index.ts';
 import { parseJobSpec, loadPolicy, runJob, exitCodeForResult } from '../sandbox/index.ts';
-
-const MAX_JOB_FILE = 8 * 1024 * 1024;
+import { MAX_JOB_SPEC_BYTES } from '../sandbox/job-spec.ts';
 
 async function readJob(path: string) {
-  return parseJobSpec(await readJsonFile(path, { code: 'GLIDEIN_ERR_JOB_SPEC', what: 'job spec', maxBytes: MAX_JOB_FILE }), path);
+  return parseJobSpec(await readJsonFile(path, { code: 'GLIDEIN_ERR_JOB_SPEC', what: 'job spec', maxBytes: MAX_JOB_SPEC_BYTES }), path);
 }
 
 export async function run(argv: string[], ctx: CommandContext): Promise<number> {

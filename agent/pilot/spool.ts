@@ -1,15 +1,14 @@
 // The spool (DESIGN.md section 10, contract): every `*.json` file in the directory is a job
 // spec; when the job ends, `<name>.result.json` is written beside it and the spec is renamed
 // to `<name>.done`. Jobs run in up to `slots` concurrent slots.
-import { lstatSync, readdirSync, readFileSync, renameSync, writeFileSync, watch, openSync, fsyncSync, closeSync, constants, type FSWatcher } from 'node:fs';
+import { readdirSync, renameSync, writeFileSync, watch, openSync, fsyncSync, closeSync, constants, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/log.ts';
 import { errnoCode, isGlideinError } from '../../shared/errors.ts';
 import type { Clock, CancelTimer } from './clock.ts';
 import type { JobCounts } from './status-client.ts';
-
-const MAX_SPEC_BYTES = 1024 * 1024;
+import { readSpecFile } from './spec-file.ts';
 
 /** The result object of `glidein exec` (DESIGN.md section 5). */
 export interface SpoolJobResult {
@@ -162,17 +161,13 @@ export class Spool {
     const path = join(this.#o.dir, `${name}.json`);
     this.lastActivity = this.#o.clock.now();
     const started = this.#o.clock.now();
-    let value: unknown;
-    try {
-      const st = lstatSync(path);
-      if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'GLIDEIN_ERR_JOB_SPEC' });
-      if (st.size > MAX_SPEC_BYTES) throw Object.assign(new Error(`${path} is larger than ${MAX_SPEC_BYTES} bytes`), { code: 'GLIDEIN_ERR_JOB_SPEC' });
-      value = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return; // withdrawn before we got to it
-      this.#finish(name, this.#heldResult(name, `job spec ${path}: ${e instanceof SyntaxError ? 'not valid JSON' : (e as Error).message}`, 'GLIDEIN_ERR_JOB_SPEC', started));
+    const read = await readSpecFile(path);
+    if (read.kind === 'gone') return; // withdrawn before we got to it
+    if (read.kind === 'refused') {
+      this.#finish(name, this.#heldResult(name, `job spec ${read.message}`, 'GLIDEIN_ERR_JOB_SPEC', started));
       return;
     }
+    const value = read.value;
     let job: LaunchedJob;
     try {
       job = await this.#o.launch(value, path, name);
