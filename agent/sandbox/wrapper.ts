@@ -151,6 +151,10 @@ export async function runWrapper(socketPath: string): Promise<number> {
       failWith('identity', 'WRONG_IDENTITY', `the helper started the wrapper as uid ${process.getuid!()}, expected ${spec.user.name} (uid ${spec.user.uid})`, true);
     }
     if (process.getuid!() === 0 && spec.mode !== 'none') failWith('identity', 'ROOT_REFUSED', 'refusing to run a payload as root', true);
+    // Group root (primary or supplementary, e.g. from /etc/group through initgroups) is root's files too.
+    if (spec.mode !== 'none' && (process.getgid!() === 0 || process.getgroups!().includes(0))) {
+      failWith('identity', 'ROOT_REFUSED', `refusing to run a payload with group root (gid 0) among its groups (${process.getgroups!().join(',')})`, true);
+    }
 
     const env = { ...spec.env };
     const bearer = await placeCredentials(spec);

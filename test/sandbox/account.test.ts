@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lookupAccount, privilegedAccountReason } from '../../agent/sandbox/account.ts';
@@ -8,6 +8,7 @@ import { resolveIdentity } from '../../agent/sandbox/identity.ts';
 import { loadPolicy, type Policy } from '../../agent/sandbox/policy.ts';
 import { IS_ROOT, removeAccount } from '../helpers/accounts.ts';
 import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
+import { runCli } from '../helpers/run-cli.ts';
 
 describe('account lookup', () => {
   const dir = mkdtempSync(join(tmpdir(), 'glidein-account-'));
@@ -39,6 +40,7 @@ describe('account lookup', () => {
 
 describe.skipIf(!IS_ROOT)('accounts that would run a payload with root powers (real accounts)', () => {
   const GID0 = 'glacct_gid0';
+  const SUP0 = 'glacct_sup0';
   let fx: SandboxFixture;
   let mapfile: string;
 
@@ -47,10 +49,17 @@ describe.skipIf(!IS_ROOT)('accounts that would run a payload with root powers (r
     removeAccount(GID0);
     // An ordinary uid whose primary group is root's: what a careless site account can look like.
     execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '--gid', '0', GID0], { stdio: 'pipe' });
+    removeAccount(SUP0);
+    // Its own primary group, but a member of group root (gid 0) in /etc/group.
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group', '--groups', '0', SUP0], { stdio: 'pipe' });
     mapfile = join(fx.dir, 'mapfile-gid0');
-    writeFileSync(mapfile, `SCITOKENS /^https:\\/\\/issuer\\.example\\.org,gzero$/ ${GID0}\nSCITOKENS /^https:\\/\\/issuer\\.example\\.org,alice$/ ${fx.users.a.name}\n`);
+    writeFileSync(
+      mapfile,
+      [GID0, SUP0, fx.users.a.name].map((n, i) => `SCITOKENS /^https:\\/\\/issuer\\.example\\.org,${['gzero', 'gsup', 'alice'][i]}$/ ${n}\n`).join(''),
+    );
   });
   afterAll(() => {
+    removeAccount(SUP0);
     removeAccount(GID0);
     fx?.cleanup();
   });
@@ -68,6 +77,16 @@ describe.skipIf(!IS_ROOT)('accounts that would run a payload with root powers (r
     const out = await resolveIdentity(await fx.token({ sub: 'gzero' }), policy);
     expect(out.ok).toBe(false);
     if (!out.ok) expect(out.error).toMatchObject({ stage: 'identity', code: 'ROOT_REFUSED', permanent: true });
+  });
+
+  it('a mapped account in group root (a supplementary gid 0) is held by the wrapper before anything runs', async () => {
+    const w = fx.workdir();
+    const marker = join(w, 'ran');
+    const job = fx.job({ id: 'sup0', executable: '/bin/sh', args: ['-c', `touch ${marker}`], identity: await fx.token({ sub: 'gsup' }) });
+    const r = await runCli(['exec', '--job', job, '--policy', fx.policy({ identity: 'setuid', mapfile }), '--log-format', 'json'], { source: true });
+    expect(r.code, r.stderr).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'held', launchError: { stage: 'identity', code: 'ROOT_REFUSED', permanent: true } });
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('an ordinary mapped account with its own group is accepted', async () => {
