@@ -128,6 +128,11 @@ export class CondorSource implements PayloadSource {
     this.#poll.unref?.();
   }
 
+  /** A failed validation: the startd still starts, with START = False and the failure as attributes. */
+  startDrained(ctx: PayloadContext): Promise<void> {
+    return this.start(ctx);
+  }
+
   /** The C-CRED must be there before the master starts: HTCondor decides once whether it has a token. */
   #checkToken(dir: string): void {
     const names = existsSync(dir) ? readdirSync(dir).filter((n) => !CONDOR_EXCLUDED_NAME.test(n)) : [];
@@ -205,9 +210,9 @@ export class CondorSource implements PayloadSource {
     return { ...this.#counts };
   }
 
-  /** For the summary: the master's exit and the startd's last state. */
-  final(): { version: string; master: MasterExit | null; startd: StartdFinal | null } {
-    return { version: this.#p.install.version, ...this.#final };
+  /** For the pilot's summary: HTCondor's version, the master's exit and the startd's last state. */
+  summary(): { kind: 'condor'; version: string; master: MasterExit | null; startd: StartdFinal | null } {
+    return { kind: 'condor', version: this.#p.install.version, ...this.#final };
   }
 }
 

@@ -46,10 +46,15 @@ export interface PayloadSource {
   readonly done: Promise<PayloadEnd>;
   /** Start taking work. Credentials are valid and the node validated when this is called. */
   start(ctx: PayloadContext): Promise<void>;
+  /** Optional: while a pilot whose validation failed stays (anti-black-hole), advertise the node
+   * without taking work (`--condor`: a startd with START = False and the failure as attributes). */
+  startDrained?(ctx: PayloadContext): Promise<void>;
   /** Take no new work (retire); what runs continues. Idempotent. */
   retire(): void;
   /** Stop everything that runs: SIGTERM, then SIGKILL after graceS. Resolves when nothing of it is left. */
   stop(reason: PayloadStopReason, graceS: number): Promise<void>;
+  /** Optional: the source's own end facts for the pilot's summary. */
+  summary?(): Record<string, unknown>;
   /** Job counts so far (started, completed, failed, held, killed, running). */
   counts(): JobCounts;
 }

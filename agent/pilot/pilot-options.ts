@@ -92,4 +92,6 @@ export interface PilotSummary {
   durationMs: number;
   /** Milliseconds from start until the credentials were valid (null: never). */
   credentialsReadyMs: number | null;
+  /** What the payload source reports of its end (--condor: HTCondor's version, the master's exit, the startd's last state). */
+  payload?: Record<string, unknown>;
 }

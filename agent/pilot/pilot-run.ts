@@ -187,7 +187,16 @@ export class PilotRun {
       // GlideinWMS keeps a failed pilot around (~20 min) so the batch system does not feed the
       // same broken node pilot after pilot (the "black hole").
       this.#log.info('staying for the anti-black-hole delay', { seconds: this.#o.failureDelayS });
+      const source = this.#o.source;
+      const drained = source.startDrained?.(this.#payloadContext(parts, outcome)).then(
+        () => true,
+        (e: unknown) => (this.#log.warn('could not advertise the drained node', { error: (e as Error).message }), false),
+      );
       await sleep(this.#clock, this.#o.failureDelayS * 1000, this.#o.signal);
+      if (drained) {
+        await drained;
+        await source.stop('pilot-shutdown', this.#o.killGraceS);
+      }
     }
     this.#result = { code: 1, reason: 'validation-failed' };
   }
@@ -298,6 +307,7 @@ export class PilotRun {
       workdir: this.#workdir.dir,
       durationMs: this.#clock.now() - this.#started,
       credentialsReadyMs: this.#readyMs,
+      ...(this.#o.source.summary ? { payload: this.#o.source.summary() } : {}),
     };
   }
 }

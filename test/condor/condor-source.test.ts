@@ -111,7 +111,7 @@ describe('glidein run --condor: the payload source', () => {
     expect(rec()).not.toContain('procd: SIGTERM');
     const procd = Number(/procd: (\d+)/.exec(rec())![1]);
     expect(readProcTable().some((p) => p.pid === procd)).toBe(false);
-    expect(src.final()).toMatchObject({ version: '25.14.0', master: { code: 0 } });
+    expect(src.summary()).toMatchObject({ version: '25.14.0', master: { code: 0 } });
   });
 
   it('ends on its own when the master exits (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
