@@ -4,9 +4,10 @@ export const MAIN_HELP = `glidein — pilot agent for grid worker nodes and its 
 
 Usage:
   glidein validate [--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR]
+                   [--policy FILE [--as ACCOUNT]...]
   glidein exec --job FILE [--policy FILE]
   glidein run --bundle FILE [--workdir DIR] [--policy FILE] [--idle-timeout SECONDS]
-              (--spool DIR | -- COMMAND [ARG...])
+              (--spool DIR | --condor [DIR] | -- COMMAND [ARG...])
   glidein refresh-service serve --state DIR [--config FILE] [--listen HOST:PORT]
                                 [--tls-cert FILE --tls-key FILE]
   glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
@@ -33,6 +34,7 @@ Exit codes: 0 success; 1 the check or job failed; 2 usage or configuration error
 
 export const COMMAND_HELP: Record<string, string> = {
   validate: `Usage: glidein validate [--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR]
+                        [--policy FILE [--as ACCOUNT]...]
 
 Check what this worker node offers to this pilot and whether it meets the requirements.
 
@@ -41,8 +43,12 @@ Check what this worker node offers to this pilot and whether it meets the requir
                        gpus=N, cvmfs=REPO[,REPO...], container=any|apptainer|singularity.
                        SIZE like 512MiB, 8GiB, 2GB.
   --workdir DIR        the work directory whose free space is checked (default: current dir)
+  --policy FILE        also test the site policy's identity switch: a test payload runs as each
+                       account through the sandbox ('identity' check) and every directory down
+                       to the work dir must be searchable by it ('permissions' check)
+  --as ACCOUNT         test this account (repeatable; default: every account the mapfile names)
 
-Exit: 0 all requirements met; 1 a requirement failed; 2 bad flag or requirement.
+Exit: 0 all requirements met; 1 a requirement or check failed; 2 bad flag, requirement or policy.
 `,
   exec: `Usage: glidein exec --job FILE [--policy FILE]
 
@@ -55,16 +61,19 @@ its result object on stdout.
 Exit: the job's exit code; 1 if killed; 3 if held or not launched; 2 bad spec or policy.
 `,
   run: `Usage: glidein run --bundle FILE [--workdir DIR] [--policy FILE] [--idle-timeout SECONDS]
-                   (--spool DIR | -- COMMAND [ARG...])
+                   (--spool DIR | --condor [DIR] | -- COMMAND [ARG...])
 
 Run the pilot: validate the node, keep credentials fresh from the refresh service, run
 payloads from a spool directory or one command, then clean up.
 
   --bundle FILE            the pilot bundle made by 'refresh-service register' (mode 0600)
   --workdir DIR            work directory (default: _CONDOR_SCRATCH_DIR, TMPDIR, ...)
-  --policy FILE            site policy for the sandbox
+  --policy FILE            site policy for the sandbox (required with --spool)
   --idle-timeout SECONDS   end the pilot when no job arrived for this long (default 1200)
   --spool DIR              run every *.json job spec in DIR
+  --condor [DIR]           join the VO's HTCondor pool: supervise condor_master (HTCondor in
+                           DIR, CONDOR_LOCATION, PATH or the OSG CVMFS tarball); jobs run
+                           through glidein's job wrapper with the --policy identity switching
   -- COMMAND [ARG...]      run one payload as the pilot's own identity
   --failure-delay SECONDS  stay this long after a failed validation before exiting 1
                            (anti-black-hole; default 1200, 0 allowed)
