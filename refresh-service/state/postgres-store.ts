@@ -1,9 +1,10 @@
 // StateStore on PostgreSQL, for several `serve` instances behind one address. Concurrency by
-// row locks: a refresh locks its token row and its family row (SELECT ... FOR UPDATE) at
-// READ COMMITTED, so of two instances given the same token at the same moment the second waits
-// for the first to commit, then sees the token spent: exactly one rotation, decided the same
-// way as in the SQLite store. Every commit is durable (synchronous_commit as the server has it,
-// on by default) before the method returns, so an answer sent afterwards is never lost.
+// row locks at READ COMMITTED: a refresh locks its family row (SELECT ... FOR UPDATE) before it
+// reads the token, so of two instances given the same token at the same moment the second waits
+// for the first to commit, then finds the token spent: exactly one rotation, and the second is
+// decided by the grace rules (store.ts) as in the SQLite store. The refresh runs as one statement
+// (glidein_settle, postgres-schema.ts): one round trip. Every commit is durable (the server's
+// synchronous_commit, on by default) before a method returns, so an answer sent after is never lost.
 import { createHash } from 'node:crypto';
 import type { FamilyRecord, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 import { GlideinError } from '../../shared/errors.ts';
@@ -20,18 +21,6 @@ type FamilyRow = FamilyRecord & { spentAt?: number | null };
 
 function family(row: FamilyRow): FamilyRecord {
   return { glideinId: row.glideinId, entry: row.entry, createdAt: row.createdAt, expiresAt: row.expiresAt, revokedAt: row.revokedAt, revokeReason: row.revokeReason, jkt: row.jkt };
-}
-
-type TokenRow = { spentAt: number | null; successor: string | null };
-
-/** Spend the live token (recording its successor), store the successor, bind on first use. */
-async function rotate(tx: Tx, r: SettleRequest, fam: FamilyRecord): Promise<SettleOutcome> {
-  if (r.newHash === null) return { kind: 'unknown' };
-  await tx`UPDATE refresh_tokens SET spent_at = ${r.now}, successor = ${r.newHash} WHERE hash = ${r.oldHash}`;
-  await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${r.newHash}, ${fam.glideinId}, ${r.now})`;
-  const bound = fam.jkt === null;
-  if (bound) await tx`UPDATE families SET jkt = ${r.jkt}, bound_at = ${r.now} WHERE glidein_id = ${fam.glideinId}`;
-  return { kind: 'rotated', family: { ...fam, jkt: r.jkt }, bound };
 }
 
 function hashJti(jti: string): string {
@@ -61,11 +50,15 @@ export class PostgresStateStore implements StateStore {
     }
   }
 
+  /** One statement (its own transaction), again after a deadlock or serialisation failure. */
   async #q<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.sql);
-    } catch (e) {
-      throw stateError(this.where, e);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(this.sql);
+      } catch (e) {
+        if (attempt < MAX_ATTEMPTS && isRetryable(e)) continue;
+        throw stateError(this.where, e);
+      }
     }
   }
 
@@ -86,39 +79,19 @@ export class PostgresStateStore implements StateStore {
   }
 
   /**
-   * One transaction, decided as store.ts's SettleOutcome says. The family row is the lock: it is
-   * taken first (FOR UPDATE), and the token is read by a later statement, so at READ COMMITTED
-   * that read sees whatever the previous holder committed (a second instance waiting here on the
-   * same token then finds it spent). Every change to a family's tokens happens under this lock.
+   * One statement: glidein_settle (postgres-schema.ts, migration 3) decides and applies the
+   * outcome in its own transaction, committed before the answer comes back.
    */
   async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
-    return this.#tx(async (tx): Promise<SettleOutcome> => {
-      const fresh = await tx`INSERT INTO dpop_jti (jti_hash, expires_at) VALUES (${hashJti(r.jti)}, ${r.jtiExpiresAt}) ON CONFLICT DO NOTHING RETURNING 1`;
-      if (fresh.length === 0) return { kind: 'replayed_jti' };
-      const [row] = await tx<FamilyRow[]>`SELECT ${tx.unsafe(FAMILY_COLUMNS)} FROM families f
-        WHERE f.glidein_id = (SELECT glidein_id FROM refresh_tokens WHERE hash = ${r.oldHash}) FOR UPDATE`;
-      const [token] = row ? await tx<TokenRow[]>`SELECT spent_at AS "spentAt", successor FROM refresh_tokens WHERE hash = ${r.oldHash}` : [];
-      if (!row || !token) return { kind: 'unknown' };
-      const fam = family(row);
-      if (fam.revokedAt !== null) return { kind: 'revoked', family: fam };
-      if (fam.expiresAt <= r.now) return { kind: 'expired', family: fam };
-      // A proof from another key changes nothing, spent token or not (store.ts).
-      if (fam.jkt !== null && fam.jkt !== r.jkt) return { kind: 'wrong_key', family: fam };
-      if (token.spentAt === null) return rotate(tx, r, fam);
-      if (r.graceSeconds > 0 && token.spentAt >= r.now - r.graceSeconds && token.successor !== null) {
-        if (r.newHash === null) return { kind: 'unknown' };
-        // A lost answer: supersede the unused successor and issue another (one live token per family).
-        const superseded = await tx`UPDATE refresh_tokens SET spent_at = ${r.now}, successor = NULL WHERE hash = ${token.successor} AND spent_at IS NULL RETURNING 1`;
-        if (superseded.length === 1) {
-          await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${r.newHash}, ${fam.glideinId}, ${r.now})`;
-          await tx`UPDATE refresh_tokens SET successor = ${r.newHash} WHERE hash = ${r.oldHash}`;
-          return { kind: 'regranted', family: fam };
-        }
-      }
-      // RFC 9700 section 4.14.2: reuse of a rotated token means a copy exists; kill the family.
-      await tx`UPDATE families SET revoked_at = ${r.now}, revoke_reason = 'refresh token reuse' WHERE glidein_id = ${fam.glideinId}`;
-      return { kind: 'reused', family: { ...fam, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
-    });
+    const rows = await this.#q((sql) => sql<(FamilyRow & { kind: SettleOutcome['kind']; bound: boolean })[]>`SELECT kind, bound,
+      glidein_id AS "glideinId", entry, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt", revoke_reason AS "revokeReason", jkt
+      FROM glidein_settle(${r.oldHash}, ${r.newHash}, ${r.jkt}, ${hashJti(r.jti)}, ${r.jtiExpiresAt}, ${r.now}, ${r.graceSeconds})`);
+    const row = rows[0]!;
+    if (row.kind === 'replayed_jti' || row.kind === 'unknown') return { kind: row.kind };
+    const fam = family(row);
+    if (row.kind === 'rotated') return { kind: 'rotated', family: { ...fam, jkt: r.jkt }, bound: row.bound };
+    if (row.kind === 'reused') return { kind: 'reused', family: { ...fam, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
+    return { kind: row.kind, family: fam };
   }
 
   async recordJti(jti: string, expiresAt: number, _now: number): Promise<boolean> {
