@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { IS_ROOT, type TestAccount } from '../helpers/accounts.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { NODE } from '../helpers/paths.ts';
-import { skipWithoutTool } from '../helpers/system-tools.ts';
-import { HELPER, makeFixture, nonRootPilot, skipHelperMode, type NonRootPilot, type SandboxFixture } from './sandbox-fixture.ts';
+import { HELPER, makeFixture, skipHelperMode, useNonRootPilot, type SandboxFixture } from './sandbox-fixture.ts';
 
 let fx: SandboxFixture;
 
@@ -92,19 +91,13 @@ describe.skipIf(!IS_ROOT)('helper mode against a local attacker', () => {
 
 /** With a non-root pilot the socket must be connectable by anyone (0666): the secret alone decides. */
 describe.skipIf(!IS_ROOT)('helper mode with a non-root pilot against a local attacker', () => {
-  let pilot: NonRootPilot | undefined;
-  beforeAll(async () => {
-    if (skipWithoutTool('sudo', 'a non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
-    fx = await makeFixture(['glhelpalice', 'glhelpbob']);
-    pilot = nonRootPilot(fx, 'glhelppilot');
-  });
-  afterAll(() => {
-    pilot?.cleanup();
-    fx?.cleanup();
-  });
+  const made = useNonRootPilot(['glhelpalice', 'glhelpbob'], 'glhelppilot');
 
   it('another account that connects first receives nothing, and the payload runs as the mapped account', async (ctx) => {
-    if (!pilot) return ctx.skip();
+    const m = made();
+    if (!m) return ctx.skip();
+    fx = m.fx;
+    const { pilot } = m;
     const tmp = privateTmp('tmp-race-nonroot', pilot.account);
     const { job, out } = await raceJob('race-nonroot');
     const policy = fx.policy({ identity: 'helper', helper: slowHelper(['sudo', '-n', '-u', '{user}', '--']) });

@@ -5,8 +5,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, exportJWK, SignJWT, type CryptoKey } from 'jose';
+import { beforeAll, afterAll } from 'vitest';
 import { IS_ROOT, ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
-import { findExecutable, skipWithout } from '../helpers/system-tools.ts';
+import { findExecutable, skipWithout, skipWithoutTool } from '../helpers/system-tools.ts';
 import { CLI_TS, NODE } from '../helpers/paths.ts';
 
 export const ISSUER = 'https://issuer.example.org';
@@ -147,4 +148,22 @@ export function nonRootPilot(fx: SandboxFixture, name: string): NonRootPilot {
       removeAccount(name);
     },
   };
+}
+
+/**
+ * For a describe block of non-root-pilot tests: a fixture and a pilot made before its tests and
+ * removed after them. The getter gives undefined (the tests skip) where sudo is missing.
+ */
+export function useNonRootPilot(names: [string, string], pilotName: string): () => { fx: SandboxFixture; pilot: NonRootPilot } | undefined {
+  let made: { fx: SandboxFixture; pilot: NonRootPilot } | undefined;
+  beforeAll(async () => {
+    if (skipWithoutTool('sudo', 'a non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
+    const fx = await makeFixture(names);
+    made = { fx, pilot: nonRootPilot(fx, pilotName) };
+  });
+  afterAll(() => {
+    made?.pilot.cleanup();
+    made?.fx.cleanup();
+  });
+  return () => made;
 }

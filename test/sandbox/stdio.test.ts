@@ -6,8 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import { skipWithoutTool } from '../helpers/system-tools.ts';
-import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from './sandbox-fixture.ts';
+import { makeFixture, useNonRootPilot, type SandboxFixture } from './sandbox-fixture.ts';
 
 let fx: SandboxFixture;
 
@@ -56,19 +55,12 @@ describe.skipIf(!IS_ROOT)("the payload's stdio", () => {
 
 /** A non-root pilot in helper mode names its own DPoP key as a job's stdin (issue 11, item 4). */
 describe.skipIf(!IS_ROOT)('helper mode with a non-root pilot', () => {
-  let pilot: NonRootPilot | undefined;
-  beforeAll(async () => {
-    if (skipWithoutTool('sudo', 'a non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
-    fx = await makeFixture(['glstdioalice', 'glstdiobob']);
-    pilot = nonRootPilot(fx, 'glstdiopilot');
-  });
-  afterAll(() => {
-    pilot?.cleanup();
-    fx?.cleanup();
-  });
+  const made = useNonRootPilot(['glstdioalice', 'glstdiobob'], 'glstdiopilot');
 
   it("stdin set to the pilot's dpop-key is refused: the file is opened as the account, not as the pilot", async (ctx) => {
-    if (!pilot) return ctx.skip();
+    const m = made();
+    if (!m) return ctx.skip();
+    const { fx, pilot } = m;
     const { uid, gid } = pilot.account;
     const cred = join(fx.dir, 'cred.d');
     mkdirSync(join(cred, 'pilot'), { recursive: true, mode: 0o700 });
