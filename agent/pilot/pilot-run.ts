@@ -251,7 +251,7 @@ export class PilotRun {
     const reason = stopReason(end);
     const fastGrace = this.#o.fastKillGraceS ?? FAST_DRAIN_GRACE_S;
     const request = this.#o.signal.reason as DrainRequest | undefined;
-    const fast = end.reason === 'signal' && request?.fast === true;
+    const fast = end.reason === 'signal' && (request?.fast === true || this.#o.fastDrain?.aborted === true);
     const graceS = fast ? Math.min(fastGrace, this.#o.killGraceS) : this.#o.killGraceS;
     this.#log.info('draining', { reason: end.reason, signal: request?.signal, graceS, fast });
     const fastLater = this.#o.fastDrain;

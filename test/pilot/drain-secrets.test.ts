@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pilotScenarios, startAgent, waitFor } from '../fixtures/pilot/agent.ts';
+import { pilotScenarios, startAgent, waitFor, waitForLog } from '../fixtures/pilot/agent.ts';
 
 const scenarios = pilotScenarios();
 afterAll(() => scenarios.cleanup());
@@ -19,7 +19,7 @@ describe('drain', () => {
     const pilotDir = join(work, readdirSync(work)[0]!, 'cred.d', 'pilot');
     expect(readdirSync(pilotDir)).toEqual(expect.arrayContaining(['refresh-token', 'dpop-key']));
     agent.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await waitForLog(agent, 'drain: refresh token and DPoP key removed');
     // The payload ignores SIGTERM: the agent is inside its 20 s grace now. Slurm's SIGKILL:
     agent.child.kill('SIGKILL');
     await agent.done;
