@@ -13,6 +13,7 @@ import { systemClock } from '../../agent/pilot/clock.ts';
 import type { PayloadContext } from '../../agent/pilot/payload-source.ts';
 import { readProcTable } from '../../agent/sandbox/process-sweep.ts';
 import { silentLogger } from '../../shared/log.ts';
+import type { Policy } from '../../agent/sandbox/index.ts';
 import { isGlideinError } from '../../shared/errors.ts';
 import { unsignedJwt } from '../helpers/jwt.ts';
 
@@ -79,6 +80,8 @@ describe('glidein run --condor: the payload source', () => {
     expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({ condor_config: { SEC_DEFAULT_AUTHENTICATION: 'NEVER' } }) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/SEC_DEFAULT_AUTHENTICATION/);
     expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({}, []) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/C-CRED/);
     expect(await prepareError(CondorSource.prepare({ ...base, condorDir: join(dir, 'nothing'), bundlePath: bundle() }), 'GLIDEIN_ERR_CONFIG')).toMatch(/no HTCondor found/);
+    const setuid = { ...base, bundlePath: bundle(), policy: { identity: 'setuid', source: 'site.json' } as unknown as Policy };
+    expect(await prepareError(CondorSource.prepare(setuid), 'GLIDEIN_ERR_POLICY')).toMatch(/setuid.*never runs a job wrapper as root.*helper/);
     expect(existsSync(join(workdir, 'condor'))).toBe(false);
   });
 
