@@ -61,7 +61,7 @@ async function unlinkEntry(fd: number, name: string): Promise<void> {
   try {
     await fsp.unlink(at(fd, name));
   } catch (e) {
-    // Gone, or swapped for a directory since its lstat: the next listing round deals with it.
+    // Gone, or swapped for a directory since the listing: the next listing round deals with it.
     if (errnoCode(e) !== 'ENOENT' && errnoCode(e) !== 'EISDIR') throw e;
   }
 }
