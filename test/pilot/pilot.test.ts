@@ -154,6 +154,23 @@ describe('glidein run', () => {
     console.info(`[figure] stale bundle, service down for its first 3 refresh attempts: first valid credentials ${String(summary['credentialsReadyMs'])} ms after start`);
   }, 90_000);
 
+  it.concurrent('under a batch system that ends the job soon, the pilot drains kill grace + margin before that end and exits 0', async () => {
+    const { s, dir, work } = await setup(60);
+    const bundle = await s.bundlePath('g-batch-end');
+    const started = join(dir, 'started');
+    // The job ends 50 s from now: drain at 50 - (20 s grace + 15 s margin) = 15 s.
+    const endsAt = Math.floor(Date.now() / 1000) + 50;
+    const t0 = Date.now();
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; exec sleep 120`], { SLURM_JOB_END_TIME: String(endsAt) }).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'batch-end', jobs: { killed: 1 } });
+    expect(r.stderr).toContain('batch system end known');
+    expect(Date.now() / 1000).toBeLessThan(endsAt - 20);
+    expect(Date.now() - t0).toBeGreaterThan(10_000);
+    expect(() => process.kill(Number(readFileSync(`${started}.pid`, 'utf8')), 0)).toThrow();
+    expect(readdirSync(work)).toEqual([]);
+  }, 90_000);
+
   it.concurrent('a bundle whose refresh family is dead ends with a clear message and exit 1, never running a payload', async () => {
     const { s, dir, work } = await setup(60);
     const bundle = await s.bundlePath('g-dead');
