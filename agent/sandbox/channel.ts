@@ -72,8 +72,11 @@ export interface ChannelAccess {
 
 const SECRET_BYTES = 32;
 const SECRET_LINE_MAX = 2 * SECRET_BYTES + 1;
-/** Connections that have not sent the secret yet; more are dropped at once (a local flood). */
+/** Connections that have not sent the secret yet: beyond this many the oldest is dropped, so a
+ * local flood of idle connections cannot keep the wrapper (which sends at once) out. */
 const MAX_UNPROVEN = 32;
+/** An unproven connection gets this long to send the secret (the wrapper sends it on connect). */
+const PROVE_WITHIN_MS = 5000;
 
 function isSecret(line: string, secret: Buffer): boolean {
   const got = Buffer.from(line, 'utf8');
@@ -100,8 +103,16 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
     onPeer?.(s);
   };
   server.on('connection', (s) => {
-    if (peer || unproven.size >= MAX_UNPROVEN) return void s.destroy();
+    if (peer) return void s.destroy();
+    const oldest = unproven.size >= MAX_UNPROVEN ? unproven.values().next().value : undefined;
+    if (oldest) {
+      unproven.delete(oldest);
+      oldest.destroy();
+    }
     unproven.add(s);
+    s.setTimeout(PROVE_WITHIN_MS, () => {
+      if (unproven.has(s)) s.destroy();
+    });
     let line = '';
     const onData = (d: Buffer) => {
       line += d.toString('latin1');
@@ -109,6 +120,7 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
       if (nl === -1 && line.length < SECRET_LINE_MAX) return;
       s.off('data', onData);
       s.pause();
+      s.setTimeout(0);
       unproven.delete(s);
       // Wrong, overlong, or anything after the secret before the spec was sent: not our wrapper.
       if (nl === -1 || nl !== line.length - 1 || peer || !isSecret(line.slice(0, nl), secret)) return void s.destroy();

@@ -57,6 +57,20 @@ describe('the spec channel', () => {
     ch.close();
   });
 
+  it('a flood of idle connections does not keep the wrapper out', async () => {
+    const ch = await openSpecChannel(join(dir, `s${++n}.sock`), { owner: null, foreignPeer: true });
+    const exchange = ch.exchange(SPEC);
+    const flood = await Promise.all(Array.from({ length: 100 }, () => client(ch.path)));
+    const wrapper = await client(ch.path, `${ch.secret}\n`);
+    await pause(150);
+    expect(wrapper.received()).toContain('"jobId":"j"');
+    expect(flood.map((f) => f.received()).join('')).toBe('');
+    wrapper.sock.end();
+    expect(await exchange).toEqual({ kind: 'exec-ok' });
+    for (const f of flood) f.sock.destroy();
+    ch.close();
+  });
+
   it('a peer that connects after the wrapper proved itself is refused', async () => {
     const ch = await openSpecChannel(join(dir, `s${++n}.sock`), { owner: null, foreignPeer: true });
     const exchange = ch.exchange(SPEC);
