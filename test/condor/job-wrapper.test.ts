@@ -126,6 +126,14 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     expect(readFileSync(forged.errorFile, 'utf8')).toMatch(/UNVERIFIED/);
   }, 60_000);
 
+  it('turns away a job whose executable is missing: refused here as a job, its submitter still welcome', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
+    expect(await wrapper(s, [join(s.dir, 'condor_exec.exe')]).done).toBe(1);
+    expect(readFileSync(s.errorFile, 'utf8')).toMatch(/^glidein: ENOENT: /);
+    expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: null } });
+  }, 60_000);
+
   it('takes the token from the file the policy names (condorTokenFile) in the scratch dir', async (ctx) => {
     if (!pilot) return ctx.skip();
     const s = scratch(pilot.policy({ condorTokenFile: 'job.jwt' }), null);
