@@ -114,7 +114,9 @@ export class PilotRun {
       const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, this.#o.env);
       this.#validation = outcome.report.status;
       this.#emit({ type: 'validation', outcome });
-      if (outcome.report.status !== 'OK') await this.#validationFailed(parts, outcome);
+      // A drain signal during validation: an interrupted check is no verdict on the node.
+      if (this.#o.signal.aborted) this.#result = { code: 0, reason: 'signal' };
+      else if (outcome.report.status !== 'OK') await this.#validationFailed(parts, outcome);
       else await this.#runPayloads(parts, outcome);
       return this.#summary();
     } catch (e) {
