@@ -1,12 +1,14 @@
 // `glidein validate`: check this worker node and print the report (table, json, classad or xml).
-// Exit 0 when every requirement is met, 1 when a check failed, 2 for a bad flag or requirement.
+// With --policy it also runs the identity-switch self-test and the permissions check for the
+// policy's accounts. Exit 0 when every requirement is met, 1 when a check failed, 2 for a bad
+// flag, requirement or policy.
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../../shared/errors.ts';
 import { parseCommandArgs, stringFlag, stringListFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
 import {
-  formatClassad, formatJson, formatTable, formatXml, parseRequirements, runValidation,
+  formatClassad, formatJson, formatTable, formatXml, parseRequirements, planIdentityChecks, runValidation,
   tableFooter, tableHeader, tableRow,
 } from '../validate/index.ts';
 
@@ -18,6 +20,8 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     format: { type: 'string' },
     require: { type: 'string', multiple: true },
     workdir: { type: 'string' },
+    policy: { type: 'string' },
+    as: { type: 'string', multiple: true },
   });
   const format = stringFlag(args, 'format') ?? 'table';
   if (!(FORMATS as readonly string[]).includes(format)) {
@@ -30,6 +34,10 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     const s = await stat(workdir).catch(() => null);
     if (!s?.isDirectory()) throw new UsageError(`validate: --workdir '${workdirFlag}' is not valid; expected an existing directory`);
   }
+  const policyPath = stringFlag(args, 'policy');
+  const asNames = stringListFlag(args, 'as');
+  if (asNames.length > 0 && policyPath === undefined) throw new UsageError('validate: --as needs --policy FILE (the site policy whose identity switch is tested)');
+  const identity = policyPath === undefined ? {} : await planIdentityChecks(policyPath, asNames, ctx.log);
 
   const live = (format as Format) === 'table' && ctx.stdout.isTTY === true;
   const timings: Record<string, number> = {};
@@ -39,6 +47,7 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     workdir,
     env: ctx.env,
     signal: ctx.signal,
+    ...identity,
     onCheck: (result, timing) => {
       timings[result.name] = timing.durationMs;
       if (live) ctx.stdout.write(tableRow(result, timing.durationMs));

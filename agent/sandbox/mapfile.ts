@@ -34,6 +34,11 @@ export interface TokenClaims {
 }
 
 const ACCOUNT = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
+
+/** A name the mapfile accepts as a local account (and `validate --as` too). */
+export function isAccountName(name: string): boolean {
+  return ACCOUNT.test(name);
+}
 const CLAIM_METHODS: ReadonlySet<string> = new Set(['GROUP', 'ENTITLEMENT', 'SCOPE']);
 
 function lineError(where: string, n: number, message: string, cause?: unknown): GlideinError {
@@ -116,7 +121,7 @@ export function parseMapfile(text: string, where = 'mapfile'): MapRule[] {
     if (method === 'SCITOKENS') rule = parseScitokens(m[2]!, where, n);
     else if (CLAIM_METHODS.has(method)) rule = parseClaimLine(method as ClaimMethod, m[2]!, where, n);
     else return;
-    if (!ACCOUNT.test(rule.account)) throw lineError(where, n, `'${rule.account}' is not a valid account name`);
+    if (!isAccountName(rule.account)) throw lineError(where, n, `'${rule.account}' is not a valid account name`);
     rules.push(rule);
   });
   return rules;

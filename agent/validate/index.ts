@@ -3,6 +3,8 @@
 export { parseRequirements, describeRequirements } from './requirements.ts';
 export { parseSize, formatBytes, SIZE_EXPECTED } from './size.ts';
 export { runValidation, type RunValidationOptions, type CheckTiming } from './runner.ts';
+export { planIdentityChecks, type IdentityChecks } from './identity-plan.ts';
+export type { IdentityTestPlan, AccountVerdict, IdentityStep } from './identity-test.ts';
 export { formatJson } from './format-json.ts';
 export { formatClassad } from './format-classad.ts';
 export { formatXml, type XmlContext } from './format-xml.ts';

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { VALIDATORS } from '../validators/index.ts';
 import { resolveHost, type HostOptions } from './host.ts';
 import type { Validator } from './validator.ts';
+import type { IdentityTestPlan } from './identity-test.ts';
 import type { AttributeValue, CheckName, CheckOutcome, CheckResult, IdentityAccount, Requirements, ValidationReport } from './types.ts';
 
 export interface CheckTiming {
@@ -19,6 +20,8 @@ export interface RunValidationOptions {
   env?: NodeJS.ProcessEnv;
   /** Accounts payloads will run as; the permissions check runs only when given. */
   identityAccounts?: IdentityAccount[];
+  /** The identity-switch self-test (`validate --policy`); the identity check runs only when given. */
+  identityTest?: IdentityTestPlan;
   /** Called as each check completes (the live table uses it). */
   onCheck?: (result: CheckResult, timing: CheckTiming) => void;
   /** Fixture roots and clocks (tests). */
@@ -62,6 +65,7 @@ export async function runValidation(options: RunValidationOptions = {}): Promise
       });
       const collected = v.collect({
         host, requirements, workdir, identityAccounts,
+        ...(options.identityTest ? { identityTest: options.identityTest } : {}),
         signal: controller.signal,
         probeTimeoutMs: Math.min(options.probeTimeouts?.[v.name] ?? v.probeTimeoutMs, deadline),
       });

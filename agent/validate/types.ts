@@ -6,7 +6,7 @@ export type FailureCategory = 'WN_Resource' | 'Network' | 'Config' | 'VO_Config'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
-export type CheckName = 'cores' | 'memory' | 'disk' | 'gpu' | 'cvmfs' | 'container' | 'os' | 'permissions';
+export type CheckName = 'cores' | 'memory' | 'disk' | 'gpu' | 'cvmfs' | 'container' | 'os' | 'permissions' | 'identity';
 
 /** One check's result, exactly as it appears in the JSON report's `checks` array. */
 export interface CheckResult {

@@ -2,6 +2,7 @@
 // function from those facts to a typed result (STYLE.md example 1).
 import type { Host } from './host.ts';
 import type { CheckName, CheckOutcome, IdentityAccount, Requirements } from './types.ts';
+import type { IdentityTestPlan } from './identity-test.ts';
 
 export interface CollectContext {
   host: Host;
@@ -9,6 +10,8 @@ export interface CollectContext {
   /** The work directory (absolute). */
   workdir: string;
   identityAccounts: readonly IdentityAccount[];
+  /** The identity-switch self-test to run (`validate --policy`); absent: the check is skipped. */
+  identityTest?: IdentityTestPlan;
   /** Aborted at the check's deadline: collectors pass it to their child processes. */
   signal: AbortSignal;
   /** Deadline for one helper program (nvidia-smi, apptainer, a CVMFS probe). */

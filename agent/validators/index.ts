@@ -8,5 +8,6 @@ import { cvmfs } from './cvmfs.ts';
 import { container } from './container.ts';
 import { os } from './os.ts';
 import { permissions } from './permissions.ts';
+import { identity } from './identity.ts';
 
-export const VALIDATORS: readonly Validator<any>[] = [cores, memory, disk, gpu, cvmfs, container, os, permissions];
+export const VALIDATORS: readonly Validator<any>[] = [cores, memory, disk, gpu, cvmfs, container, os, permissions, identity];

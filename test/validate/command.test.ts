@@ -1,11 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
-import { mkdirSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliResult } from '../helpers/run-cli.ts';
 import { CLI_TS, NODE } from '../helpers/paths.ts';
-import { IS_ROOT } from '../helpers/accounts.ts';
+import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
 
 // The command runs from source (the executable is exercised by the benchmark and CI's build).
 const validate = (args: string[], env: NodeJS.ProcessEnv = process.env) => runCli(['validate', ...args], { source: true, env });
@@ -29,7 +29,7 @@ describe('glidein validate', () => {
     const report = JSON.parse(r.stdout);
     expect(report.status).toBe('OK');
     const byName = Object.fromEntries(report.checks.map((c: { name: string }) => [c.name, c]));
-    expect(Object.keys(byName)).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions']);
+    expect(Object.keys(byName)).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions', 'identity']);
     expect(byName.cores.value).toBe(availableParallelism());
     expect(byName.gpu.status).toBe(existsSync('/usr/bin/nvidia-smi') ? 'pass' : 'skip');
     expect(byName.cvmfs.detail).toBe(`none required; /cvmfs ${existsSync('/cvmfs') ? 'present' : 'absent'}`);
@@ -118,8 +118,8 @@ describe('glidein validate', () => {
     const lines = chunks.join('').split('\r\n').filter((l) => l !== '');
     expect(code).toBe(0);
     expect(lines[0]).toMatch(/^CHECK\s+STATUS/);
-    const rows = lines.slice(1, 9);
-    expect(rows.map((l) => l.split(/\s+/)[0]).sort()).toEqual(['container', 'cores', 'cvmfs', 'disk', 'gpu', 'memory', 'os', 'permissions']);
+    const rows = lines.slice(1, 10);
+    expect(rows.map((l) => l.split(/\s+/)[0]).sort()).toEqual(['container', 'cores', 'cvmfs', 'disk', 'gpu', 'identity', 'memory', 'os', 'permissions']);
     for (const row of rows) expect(row).toMatch(/\s\d+ms\s/);
     expect(lines.at(-1)).toMatch(/^OK in \d+ ms$/);
   });
@@ -129,7 +129,59 @@ describe('glidein validate', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^CHECK\s+STATUS/);
-    expect(lines.slice(1, 9).map((l) => l.split(/\s+/)[0])).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions']);
+    expect(lines.slice(1, 10).map((l) => l.split(/\s+/)[0])).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions', 'identity']);
     expect(lines.at(-1)).toMatch(/^OK in \d+ ms$/);
+  });
+});
+
+describe('glidein validate --policy (identity-switch self-test)', () => {
+  let dir: string;
+  let policy: string;
+  const names = ['glvalidone', 'glvalidtwo'];
+  const checksOf = (stdout: string) => Object.fromEntries((JSON.parse(stdout) as { checks: { name: string }[] }).checks.map((c) => [c.name, c])) as Record<string, Record<string, unknown>>;
+
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'glidein-validate-policy-')));
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'work'), { mode: 0o755 });
+    // One account by iss,sub, one by group: the self-test covers every account the mapfile names.
+    writeFileSync(join(dir, 'mapfile'), [`SCITOKENS /^https:\\/\\/iss\\.example,alice$/ ${names[0]}`, `GROUP https://iss.example /vo/pilot ${names[1]}`].join('\n') + '\n');
+    policy = join(dir, 'policy.json');
+    writeFileSync(policy, JSON.stringify({ identity: 'setuid', mapfile: join(dir, 'mapfile'), issuers: { 'https://iss.example': { jwksFile: join(dir, 'jwks.json') } }, audience: 'https://ce.example' }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['--as without --policy', ['--as', 'glvalidone'], '--as needs --policy FILE'],
+    ['an --as that is no account name', () => ['--policy', policy, '--as', 'bad/name'], "--as 'bad/name' is not valid"],
+    ['a setuid policy without an audience', () => ['--policy', join(dir, 'no-audience.json')], "field 'audience' is required"],
+  ])('%s is a usage or policy error (exit 2)', async (_what, args, message) => {
+    writeFileSync(join(dir, 'no-audience.json'), JSON.stringify({ identity: 'setuid', mapfile: join(dir, 'mapfile'), issuers: { 'https://iss.example': { jwksFile: '/x.json' } } }));
+    const r = await validate(typeof args === 'function' ? args() : args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  describe.skipIf(!IS_ROOT)('as root with two real accounts', () => {
+    beforeAll(() => names.forEach((n) => ensureAccount(n)));
+    afterAll(() => names.forEach((n) => removeAccount(n)));
+
+    it('runs the test payload as every account the mapfile names, and the permissions check for them', async () => {
+      const r = await validate(['--policy', policy, '--workdir', join(dir, 'work'), '--format', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      const checks = checksOf(r.stdout);
+      expect(checks['identity']).toMatchObject({ status: 'pass', value: 2, required: 2, failure: null, detail: expect.stringMatching(new RegExp(`^setuid: ${names[0]} \\(uid \\d+.*${names[1]} \\(uid \\d+`)) });
+      expect(checks['permissions']).toMatchObject({ status: 'pass', value: 2 });
+    }, 60_000);
+
+    it('fails as Config, naming the account and the step, for a work dir under a 0700 dir; --as picks the account', async () => {
+      mkdirSync(join(dir, 'private', 'work'), { recursive: true });
+      chmodSync(join(dir, 'private'), 0o700);
+      const r = await validate(['--policy', policy, '--as', names[1]!, '--workdir', join(dir, 'private', 'work'), '--format', 'json']);
+      expect(r.code).toBe(1);
+      const checks = checksOf(r.stdout);
+      expect(checks['identity']).toMatchObject({ status: 'fail', value: 0, required: 1, failure: 'Config', detail: `${names[1]}: step 'workdir': cannot search the work dir ${join(dir, 'private', 'work')}` });
+      expect(checks['permissions']).toMatchObject({ status: 'fail', failure: 'Config', detail: expect.stringContaining(`${names[1]} cannot reach ${join(dir, 'private')}: mode 0700`) });
+    }, 60_000);
   });
 });

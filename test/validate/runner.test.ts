@@ -46,11 +46,11 @@ describe('runner', () => {
     expect(report.checks[0]!.detail).toBe('cancelled');
   });
 
-  it('on this machine runs all eight checks, in order, and passes with no requirements', async () => {
+  it('on this machine runs all nine checks, in order, and passes with no requirements', async () => {
     const results: CheckResult[] = [];
     const report = await runValidation({ onCheck: (r) => results.push(r) });
-    expect(report.checks.map((c) => c.name)).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions']);
-    expect(results).toHaveLength(8);
+    expect(report.checks.map((c) => c.name)).toEqual(['cores', 'memory', 'disk', 'gpu', 'cvmfs', 'container', 'os', 'permissions', 'identity']);
+    expect(results).toHaveLength(9);
     expect(report.status).toBe('OK');
     expect(report.checks.some((c) => c.status === 'fail')).toBe(false);
     expect(report.attributes.GLIDEIN_CPUS).toBe(report.checks[0]!.value);
