@@ -3,7 +3,6 @@
 // input is untrusted: bodies are capped while they stream in, slow clients time out,
 // connections are bounded, and every refusal is a JSON error with a 4xx status (DESIGN.md
 // section 9). close() drains in-flight requests (bounded) and closes the state.
-import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { effectiveIssuer, type ServiceConfig } from './config.ts';
@@ -12,6 +11,7 @@ import { SigningKeyWatcher } from './signing-keys.ts';
 import { Metrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ensureAdminToken } from './state-dir.ts';
+import { adminTokenHashFor } from './state/postgres-context.ts';
 import { answerClientErrors, createLimitedServer, listenOn, parseListen, type TlsFiles } from './http/listener.ts';
 import { checkServeTransport } from './transport-policy.ts';
 import type { ServiceRuntime } from './http/request-context.ts';
@@ -50,9 +50,10 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   checkServeTransport(config, { given: listen, host: parseListen(listen).host }, options.tls !== undefined);
   const server = await createLimitedServer(config, options.tls);
   const ctx = await openServiceContext(stateDir, config);
-  let adminToken: string;
+  let adminTokenHash: Buffer;
   try {
-    adminToken = await ensureAdminToken(stateDir);
+    // With a shared database, the hash the first instance published (state/postgres-context.ts).
+    adminTokenHash = await adminTokenHashFor(ctx.store, await ensureAdminToken(stateDir));
     await listenOn(server, listen);
   } catch (e) {
     await ctx.store.close();
@@ -76,11 +77,11 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
       family: new RateLimiter({ rate: config.rateLimit.familyPerMinute / 60, burst: config.rateLimit.familyBurst }),
       client: new RateLimiter({ rate: config.rateLimit.clientPerSecond, burst: config.rateLimit.clientBurst }),
     },
-    keys: new SigningKeyWatcher(stateDir, ctx.signingKeys),
+    keys: new SigningKeyWatcher(ctx.keySource, ctx.signingKeys),
     mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store },
     publicUrl,
     issuer,
-    adminTokenHash: createHash('sha256').update(adminToken).digest(),
+    adminTokenHash,
     now: () => Math.floor(Date.now() / 1000),
     draining: false,
   };

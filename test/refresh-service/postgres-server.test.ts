@@ -1,0 +1,91 @@
+// Two refresh services (one address in front of them: the same publicUrl) on one PostgreSQL:
+// a pilot registered through one refreshes at the other, a DPoP proof used at one is a replay
+// at the other, the first instance's admin token works at both, and a signing-key rotation by
+// one is published and used by the other.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createDpopProof, generateDpopKey } from '../../shared/dpop.ts';
+import { decodeJwtUnverified } from '../../shared/jwt-decode.ts';
+import { registerPilot, startRefreshService, type RunningService, type ServiceConfig } from '../../refresh-service/index.ts';
+import { openSharedState } from '../../refresh-service/state/postgres-context.ts';
+import { readSigningKeyFile } from '../../shared/idtoken.ts';
+import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
+import { makeSandbox, postJson, type Sandbox } from './fixture.ts';
+
+const skip = skipWithoutPostgres();
+const PUBLIC = 'https://rs.example.test';
+
+describe.skipIf(skip)('refresh services sharing one PostgreSQL', () => {
+  let pg: PgCluster;
+  let sb: Sandbox;
+  let config: ServiceConfig;
+  let a: RunningService;
+  let b: RunningService;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    process.env['PGPASSWORD'] = pg.password;
+    sb = await makeSandbox();
+    config = sb.config({ database: await pg.createDatabase('servers'), publicUrl: PUBLIC, rotationGraceSeconds: 0 });
+    a = await startRefreshService({ stateDir: join(sb.dir, 'state-a'), config, listen: '127.0.0.1:0' });
+    b = await startRefreshService({ stateDir: join(sb.dir, 'state-b'), config, listen: '127.0.0.1:0' });
+  }, 120_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await pg?.stop();
+    await sb?.cleanup();
+  });
+
+  /** POST /v1/refresh to `svc` with a proof for the shared public URL. */
+  const refreshAt = async (svc: RunningService, token: string, dpop: string) => postJson(`${svc.url}/v1/refresh`, { refresh_token: token }, { dpop });
+  const proof = (key: Awaited<ReturnType<typeof generateDpopKey>>) => createDpopProof(key, { htm: 'POST', htu: `${PUBLIC}/v1/refresh` });
+
+  it('refreshes at either instance and refuses at one a token spent at the other', async () => {
+    const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-1', entry: 'CE' });
+    const key = await generateDpopKey();
+    const first = await refreshAt(b, bundle.refresh_token, await proof(key));
+    expect(first.status).toBe(200);
+    const second = await refreshAt(a, first.body['refresh_token'] as string, await proof(key));
+    expect(second.status).toBe(200);
+    const reuse = await refreshAt(b, first.body['refresh_token'] as string, await proof(key));
+    expect(reuse.status).toBe(401);
+    expect(reuse.body).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('refuses at one instance a DPoP proof already used at the other', async () => {
+    const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-2', entry: 'CE' });
+    const key = await generateDpopKey();
+    const dpop = await proof(key);
+    const ok = await refreshAt(a, bundle.refresh_token, dpop);
+    expect(ok.status).toBe(200);
+    const replay = await refreshAt(b, ok.body['refresh_token'] as string, dpop);
+    expect(replay.status).toBe(401);
+    expect(replay.body).toMatchObject({ error: 'invalid_dpop_proof' });
+  });
+
+  it("accepts the first instance's admin token at both and the second's own token at neither", async () => {
+    const first = (await readFile(join(sb.dir, 'state-a', 'admin.token'), 'utf8')).trim();
+    const own = (await readFile(join(sb.dir, 'state-b', 'admin.token'), 'utf8')).trim();
+    await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-3', entry: 'CE_ADMIN' });
+    const refused = await postJson(`${b.url}/v1/revoke`, { entry: 'CE_ADMIN' }, { authorization: `Bearer ${own}` });
+    expect(refused.status).toBe(401);
+    const done = await postJson(`${b.url}/v1/revoke`, { entry: 'CE_ADMIN' }, { authorization: `Bearer ${first}` });
+    expect(done).toMatchObject({ status: 200, body: { revoked: 1 } });
+  });
+
+  it('publishes and signs with a key rotated by another instance within about a second', async () => {
+    const jwks = async (svc: RunningService) => ((await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const before = await jwks(b);
+    expect(await jwks(a)).toEqual(before);
+    const other = await openSharedState(config, (await readSigningKeyFile(config.poolSigningKeyFile)).key);
+    const rotated = await other.keySource.rotate();
+    await other.store.close();
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(await jwks(b)).toEqual([rotated.kid, ...before].slice(0, 3));
+    const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-4', entry: 'CE' });
+    const r = await refreshAt(b, bundle.refresh_token, await proof(await generateDpopKey()));
+    const scitoken = (r.body['credentials'] as { type: string; token: string }[]).find((c) => c.type === 'scitoken');
+    expect(decodeJwtUnverified(scitoken!.token).header['kid']).toBe(rotated.kid);
+  });
+});
