@@ -1,7 +1,8 @@
 // What an instance on the shared PostgreSQL database takes from it instead of its state dir:
 // the store, the S-CRED signing keys (and where to re-read them), the admin token's hash.
 import { createHash } from 'node:crypto';
-import type { SigningKeySet } from '../signing-keys.ts';
+import type { ScitokenSigningKey, SigningKeySet } from '../signing-keys.ts';
+import { readSigningKeyFile } from '../../shared/idtoken.ts';
 import type { StateStore } from './store.ts';
 import { openPostgresStore, type DatabaseConfig } from './postgres-open.ts';
 import { PostgresSigningKeys } from './postgres-signing-keys.ts';
@@ -24,6 +25,17 @@ export async function openSharedState(config: DatabaseConfig, poolKey: Buffer): 
   } catch (e) {
     await store.close();
     throw e;
+  }
+}
+
+/** Add a signing key to the shared database: every instance signs with it within about a second. */
+export async function rotateSharedSigningKey(config: DatabaseConfig & { poolSigningKeyFile: string }): Promise<ScitokenSigningKey> {
+  const poolKey = await readSigningKeyFile(config.poolSigningKeyFile);
+  const { store, keySource } = await openSharedState(config, poolKey.key);
+  try {
+    return await keySource.rotate();
+  } finally {
+    await store.close();
   }
 }
 

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { createDpopProof, generateDpopKey } from '../../shared/dpop.ts';
 import { decodeJwtUnverified } from '../../shared/jwt-decode.ts';
 import { registerPilot, startRefreshService, type RunningService, type ServiceConfig } from '../../refresh-service/index.ts';
-import { openSharedState } from '../../refresh-service/state/postgres-context.ts';
-import { readSigningKeyFile } from '../../shared/idtoken.ts';
+import { rotateSharedSigningKey } from '../../refresh-service/state/postgres-context.ts';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
 import { makeSandbox, postJson, type Sandbox } from './fixture.ts';
 
@@ -78,9 +77,7 @@ describe.skipIf(skip)('refresh services sharing one PostgreSQL', () => {
     const jwks = async (svc: RunningService) => ((await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const before = await jwks(b);
     expect(await jwks(a)).toEqual(before);
-    const other = await openSharedState(config, (await readSigningKeyFile(config.poolSigningKeyFile)).key);
-    const rotated = await other.keySource.rotate();
-    await other.store.close();
+    const rotated = await rotateSharedSigningKey(config);
     await new Promise((r) => setTimeout(r, 1300));
     expect(await jwks(b)).toEqual([rotated.kid, ...before].slice(0, 3));
     const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-4', entry: 'CE' });
