@@ -353,7 +353,11 @@ class Job {
       // The wrapper opens the job's stdio itself, as the account; only a tty job's output needs the agent.
       const ttyOut = ptyMod ? await openTtyOutput(this.spec.stdout, this.ttyCopier()) : null;
       if (isLaunchError(ttyOut)) return { kind: 'error', error: ttyOut };
-      closeStdio = async () => ttyOut?.close();
+      const visible = echoFilter(channel.secret);
+      closeStdio = async () => {
+        ttyOut?.write(visible.rest());
+        await ttyOut?.close();
+      };
       const secretLine = `${channel.secret}\n`;
       const argv = [...(helper ? expandHelper(policy, this.account!) : []), ...(this.opts.wrapperCommand ?? selfCommand()), 'wrapper', sockPath];
       const spawnEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NODE_NO_WARNINGS: '1' };
@@ -365,8 +369,7 @@ class Job {
         if (!this.cgroup) this.log.debug('no job cgroup; the process sweep alone ends the job', { reasons: cgroupProblems });
         if (ptyMod) {
           const p = ptyMod.spawn(argv[0]!, argv.slice(1), { name: 'xterm-256color', cols: 80, rows: 24, cwd: '/', env: spawnEnv });
-          const visible = echoFilter(channel!.secret);
-          p.onData((d: string) => ttyOut?.write(visible(d)));
+          p.onData((d: string) => ttyOut?.write(visible.take(d)));
           p.write(secretLine);
           child = { pid: p.pid, exit: new Promise((r) => p.onExit(({ exitCode, signal }: { exitCode: number; signal?: number }) => r({ code: signal ? null : exitCode, signal: signalName(signal) }))) };
         } else {

@@ -94,19 +94,38 @@ export function runTtyOutputCopier(path: string): Promise<number> {
   });
 }
 
+export interface EchoFilter {
+  /** What of `data` belongs in the output file. */
+  take(data: string): string;
+  /** At the end: what is still held back (output that began like the echo but was not). */
+  rest(): string;
+}
+
 /**
  * The terminal echoes the channel secret the agent typed into it before anything else appears
- * there (the wrapper prints nothing before exec): drop exactly that echo from the output.
+ * there (the wrapper prints nothing before exec); a helper that runs its command on a terminal
+ * of its own (sudo's `use_pty`) echoes it once more. Drop exactly those leading echo lines.
  */
-export function echoFilter(secret: string): (data: string) => string {
-  const echo = `${secret}\r\n`;
-  let seen = '';
+export function echoFilter(secret: string): EchoFilter {
+  let pending = '';
   let passing = false;
-  return (data) => {
-    if (passing) return data;
-    seen += data;
-    if (seen.length < echo.length && echo.startsWith(seen)) return '';
-    passing = true;
-    return seen.startsWith(echo) ? seen.slice(echo.length) : seen;
+  const echoLine = new RegExp(`^${secret}\r*\n`);
+  const couldBeEcho = (t: string) => secret.startsWith(t) || (t.startsWith(secret) && /^\r*$/.test(t.slice(secret.length)));
+  return {
+    take(data) {
+      if (passing) return data;
+      pending += data;
+      for (let m = echoLine.exec(pending); m; m = echoLine.exec(pending)) pending = pending.slice(m[0].length);
+      if (pending === '' || couldBeEcho(pending)) return '';
+      passing = true;
+      const out = pending;
+      pending = '';
+      return out;
+    },
+    rest() {
+      const out = pending;
+      pending = '';
+      return out;
+    },
   };
 }
