@@ -5,9 +5,10 @@
 // token dir (a daemon decides once, at start, whether it has a token) and starts condor_master.
 // retire() turns START false through the state config and the master's SIGHUP; refusals the job
 // wrapper records do the same for one job and its submitter. stop() stops the master only.
-import { existsSync, mkdirSync, readdirSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { GlideinError } from '../../shared/errors.ts';
+import { decodeJwtUnverified } from '../../shared/jwt-decode.ts';
 import { CONDOR_EXCLUDED_NAME } from '../store/cred-store.ts';
 import { loadBundle } from '../pilot/bundle.ts';
 import { emptyCounts, type PayloadContext, type PayloadEnd, type PayloadSource, type PayloadStopReason } from '../pilot/payload-source.ts';
@@ -133,10 +134,26 @@ export class CondorSource implements PayloadSource {
     return this.start(ctx);
   }
 
-  /** The C-CRED must be there before the master starts: HTCondor decides once whether it has a token. */
+  /**
+   * The C-CRED must be there before the master starts: HTCondor decides once whether it has a
+   * token. HTCondor takes the first file (sorted) whose issuer matches and never looks at `exp`,
+   * so no other token of the same issuer may sort before the C-CRED's file.
+   */
   #checkToken(dir: string): void {
-    const names = existsSync(dir) ? readdirSync(dir).filter((n) => !CONDOR_EXCLUDED_NAME.test(n)) : [];
-    if (names.length === 0) throw new GlideinError('GLIDEIN_ERR_STATE', `--condor: no C-CRED in ${dir}; condor_master not started`);
+    const names = existsSync(dir) ? readdirSync(dir).filter((n) => !CONDOR_EXCLUDED_NAME.test(n)).sort() : [];
+    const issuerOf = (n: string): string | null => {
+      try {
+        const iss = decodeJwtUnverified(readFileSync(join(dir, n), 'utf8').trim()).claims['iss'];
+        return typeof iss === 'string' ? iss : null;
+      } catch {
+        return null;
+      }
+    };
+    const ccred = names.find((n) => n === 'glidein-collector') ?? names[0];
+    if (ccred === undefined) throw new GlideinError('GLIDEIN_ERR_STATE', `--condor: no C-CRED in ${dir}; condor_master not started`);
+    const iss = issuerOf(ccred);
+    const shadowing = names.filter((n) => n < ccred && issuerOf(n) === iss);
+    if (shadowing.length) throw new GlideinError('GLIDEIN_ERR_STATE', `--condor: ${shadowing.join(', ')} in ${dir} sorts before the C-CRED ${ccred} with the same issuer ${iss}; HTCondor would send that token to the collector`);
   }
 
   #writeState(): void {

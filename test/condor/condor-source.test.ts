@@ -91,6 +91,14 @@ describe('glidein run --condor: the payload source', () => {
     expect(existsSync(record())).toBe(false);
   });
 
+  it('does not start condor_master when another token of the pool\'s issuer sorts before the C-CRED (HTCondor would send it)', async () => {
+    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
+    const ctx = await context();
+    await ctx.store.writeIdtoken('glidein-ce', ccred());
+    await expect(src.start(ctx)).rejects.toThrow(/glidein-ce .*sorts before the C-CRED glidein-collector/);
+    expect(existsSync(record())).toBe(false);
+  });
+
   it('starts the master with the C-CRED in place; retire and a refusal reach START through SIGHUP; stop leaves nothing', async () => {
     const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
     await src.start(await context());
