@@ -254,6 +254,9 @@ class Job {
   }
 
   async cleanup(): Promise<void> {
+    // A cgroup made for a launch whose spawn failed was never reaped: it is empty.
+    this.cgroup?.remove();
+    this.cgroup = null;
     if (this.credentialsWritten) {
       await this.opts.store.wipe(this.spec.id).catch((e: unknown) => this.log.error('cannot wipe the job credentials', { error: e }));
     }

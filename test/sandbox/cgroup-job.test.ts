@@ -105,6 +105,8 @@ describe.skipIf(noCgroup !== null)('ending a job by its cgroup', () => {
       expect(cg.remove()).toBe(true);
     } finally {
       if (alive(escaped)) process.kill(escaped, 'SIGKILL');
+      await cg.kill().catch(() => undefined);
+      for (let i = 0; i < 500 && !cg.remove(); i++) await sleep(10);
     }
   });
 });
