@@ -69,6 +69,10 @@ export function findCgroupParents(procSelf = '/proc/self'): CgroupParent[] {
   return out.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'v2' ? -1 : 1));
 }
 
+let ownParents: CgroupParent[] | null = null;
+/** This process's parents, read once: the agent does not move between cgroups while it runs. */
+const defaultParents = (): CgroupParent[] => (ownParents ??= findCgroupParents());
+
 export class JobCgroup {
   readonly kind: CgroupKind;
   readonly path: string;
@@ -82,7 +86,7 @@ export class JobCgroup {
    * Make a cgroup for job `jobId` in the first hierarchy that allows it; null when none does
    * (`reasons` then says why, for the log).
    */
-  static create(jobId: string, parents: readonly CgroupParent[] = findCgroupParents(), reasons: string[] = []): JobCgroup | null {
+  static create(jobId: string, parents: readonly CgroupParent[] = defaultParents(), reasons: string[] = []): JobCgroup | null {
     const name = `glidein-${jobId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64)}-${randomBytes(6).toString('hex')}`;
     for (const p of parents) {
       const path = join(p.dir, name);
