@@ -126,7 +126,8 @@ describe.skipIf(!IS_ROOT)('glidein exec through the sandbox', () => {
 
   it('a credential expiring mid-job stops the job before it expires', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const exp = now + 5;
+    // Long enough for a slow, shared machine to start the job before the 2 s grace begins.
+    const exp = now + 10;
     const job = fx.job({
       id: 'expiring',
       executable: '/bin/sleep',
