@@ -167,7 +167,7 @@ describe('Spool spec files from a hostile writer', () => {
     ['a FIFO', () => execFileSync('mkfifo', [join(dir, 'x.json')]), 'is a FIFO'],
     ['a symlink to a file the writer cannot read', () => symlinkSync(secretFile, join(dir, 'x.json')), 'is a symbolic link'],
     ['a hard link to such a file', () => linkSync(secretFile, join(dir, 'x.json')), 'has 2 hard links'],
-    ['a directory', () => execFileSync('mkdir', [join(dir, 'x.json')]), 'is a directory'],
+    ['a directory', () => mkdirSync(join(dir, 'x.json')), 'is a directory'],
     ['a spec over the size limit', () => writeFileSync(join(dir, 'x.json'), ' '.repeat(MAX_JOB_SPEC_BYTES + 1)), `is larger than ${MAX_JOB_SPEC_BYTES} bytes`],
   ])('holds %s as x.json, naming why, and runs the next spec', async (_what, plant, why) => {
     plant();
