@@ -1,5 +1,6 @@
 // Request bodies: capped at MAX_BODY_BYTES while they stream in (a declared length over it is
-// refused before reading), one content type, parsed into a plain object.
+// refused before reading), one content type, parsed into a plain object (JSON) or a map of
+// single-valued parameters (an HTML form, as OAuth 2.0 token requests are).
 import type { IncomingMessage } from 'node:http';
 import { MAX_BODY_BYTES } from '../../shared/protocol.ts';
 import { HttpRefusal } from './refusal.ts';
@@ -35,4 +36,18 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpRefusal(400, 'invalid_request', 'body must be a JSON object');
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * An `application/x-www-form-urlencoded` body (RFC 6749 section 3.2: no parameter more than
+ * once; parameters sent without a value are treated as omitted).
+ */
+export async function readFormBody(req: IncomingMessage): Promise<Map<string, string>> {
+  const params = new URLSearchParams(await readCapped(req, 'application/x-www-form-urlencoded'));
+  const out = new Map<string, string>();
+  for (const [k, v] of params) {
+    if (out.has(k)) throw new HttpRefusal(400, 'invalid_request', `parameter ${k.slice(0, 64)} given more than once`);
+    if (v !== '') out.set(k, v);
+  }
+  return out;
 }

@@ -10,11 +10,18 @@ export class HttpRefusal extends Error {
   readonly outcome: string;
   /** Seconds for a Retry-After header (429). */
   readonly retryAfter: number | undefined;
-  constructor(status: number, error: ProtocolErrorName, description: string, outcome: string = error, retryAfter?: number) {
+  /**
+   * Whether an invalid_dpop_proof answer carries a `WWW-Authenticate: DPoP` challenge (a
+   * protected resource's way, RFC 9449 section 7.1); the OAuth token endpoint answers with the
+   * JSON body alone (RFC 9449 section 5).
+   */
+  readonly challenge: boolean;
+  constructor(status: number, error: ProtocolErrorName, description: string, outcome: string = error, retryAfter?: number, challenge = true) {
     super(description);
     this.status = status;
     this.error = error;
     this.outcome = outcome;
     this.retryAfter = retryAfter;
+    this.challenge = challenge;
   }
 }

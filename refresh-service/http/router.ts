@@ -62,7 +62,7 @@ export class Router {
     // After a refused body the rest of it is not read: close the connection.
     const headers: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
     if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
-    if (e.error === 'invalid_dpop_proof') headers['www-authenticate'] = `DPoP algs="ES256 RS256 EdDSA", error="invalid_dpop_proof"`;
+    if (e.error === 'invalid_dpop_proof' && e.challenge) headers['www-authenticate'] = `DPoP algs="ES256 RS256 EdDSA", error="invalid_dpop_proof"`;
     if (!ctx.res.headersSent) ctx.send(e.status, body, headers);
   }
 

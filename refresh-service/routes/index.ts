@@ -6,5 +6,6 @@ import { healthzRoute } from './healthz.ts';
 import { metricsRoute } from './metrics.ts';
 import { refreshRoute } from './refresh.ts';
 import { statusRoute } from './status.ts';
+import { tokenRoute } from './token.ts';
 
-export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, statusRoute, ...adminRoutes];
+export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, tokenRoute, statusRoute, ...adminRoutes];

@@ -1,0 +1,84 @@
+// One refresh-token rotation, shared by POST /v1/refresh (the contract) and POST /v1/token (OAuth
+// 2.0): cheap refusals first (malformed, unknown, revoked or expired token: no crypto at all),
+// then the DPoP proof for the endpoint's URL, then the store's decision, committed before the
+// caller answers. Credentials are minted before the commit, so a committed rotation always has
+// an answer to send.
+import { mintCredentials, type WireCredential } from '../mint.ts';
+import { REFRESH_TOKEN_PATTERN, hashRefreshToken, newRefreshToken } from '../refresh-token.ts';
+import type { TokenPeek } from '../state/store.ts';
+import { HttpRefusal } from '../http/refusal.ts';
+import type { RequestContext, VerifiedProof } from '../http/request-context.ts';
+
+export interface Rotation {
+  refreshToken: string;
+  credentials: WireCredential[];
+  /** Unix seconds of the decision. */
+  now: number;
+  /** When the pilot should refresh next (60 % into the shortest credential's life). */
+  refreshAfter: number;
+}
+
+/** The token of a family that exists, is not revoked and not expired (else a refusal). */
+async function knownToken(ctx: RequestContext, token: unknown): Promise<{ hash: string; peek: TokenPeek }> {
+  if (typeof token !== 'string' || !REFRESH_TOKEN_PATTERN.test(token)) throw new HttpRefusal(400, 'invalid_request', 'refresh_token: expected an opaque base64url token');
+  const hash = hashRefreshToken(token);
+  const peek = await ctx.service.store.peekToken(hash);
+  if (!peek) throw new HttpRefusal(401, 'invalid_grant', 'unknown refresh token', 'unknown_token');
+  ctx.info.glideinId = peek.family.glideinId;
+  ctx.info.entry = peek.family.entry;
+  if (peek.family.revokedAt !== null) throw new HttpRefusal(401, 'invalid_grant', 'the glidein is revoked', 'revoked');
+  if (peek.family.expiresAt <= ctx.service.now()) throw new HttpRefusal(401, 'invalid_grant', 'the glidein has passed its maximum lifetime', 'expired');
+  return { hash, peek };
+}
+
+/** Whether the store may hand out a successor (so credentials are worth minting first). */
+function mayRotate(peek: TokenPeek, proof: VerifiedProof, graceSeconds: number): boolean {
+  const keyOk = peek.family.jkt === null || peek.family.jkt === proof.jkt;
+  const inGrace = peek.spentAt !== null && graceSeconds > 0 && peek.spentAt >= proof.now - graceSeconds;
+  return keyOk && (!peek.spent || inGrace);
+}
+
+/** Rotate `token` for a request to `path` (the DPoP htu); every refusal is an HttpRefusal. */
+export async function rotate(ctx: RequestContext, token: unknown, path: string): Promise<Rotation> {
+  const { store, keys, mint, log, metrics, config } = ctx.service;
+  const { hash: oldHash, peek } = await knownToken(ctx, token);
+  // A refused proof returns here: nothing is spent, nothing revoked.
+  const proof = await ctx.proof(path);
+  ctx.limitFamily(peek.family.glideinId, proof.jkt);
+  const now = proof.now;
+  const graceSeconds = config.rotationGraceSeconds;
+  const usable = mayRotate(peek, proof, graceSeconds);
+  if (usable) mint.signingKeys = await keys.fresh();
+  const credentials = usable ? await mintCredentials(mint, { glideinId: peek.family.glideinId, entry: peek.family.entry, now, familyExpiresAt: peek.family.expiresAt }) : [];
+  const next = usable ? newRefreshToken() : null;
+  const outcome = await store.settleRefresh({ oldHash, newHash: next === null ? null : hashRefreshToken(next), jkt: proof.jkt, jti: proof.jti, jtiExpiresAt: proof.jtiExpiresAt, now, graceSeconds });
+  switch (outcome.kind) {
+    case 'rotated':
+    case 'regranted': {
+      if (outcome.kind === 'rotated' && outcome.bound) log.info('refresh family bound to DPoP key', { glidein_id: outcome.family.glideinId, entry: outcome.family.entry, jkt: proof.jkt });
+      if (outcome.kind === 'regranted') {
+        metrics.regrants++;
+        log.warn('spent refresh token presented again by the bound key within the grace window: successor replaced (lost answer)', { glidein_id: outcome.family.glideinId, entry: outcome.family.entry });
+      }
+      ctx.info.outcome = outcome.kind;
+      const soonest = Math.min(...credentials.map((c) => c.expires_at));
+      return { refreshToken: next!, credentials, now, refreshAfter: now + Math.max(1, Math.floor((soonest - now) * 0.6)) };
+    }
+    case 'replayed_jti':
+      ctx.security('DPoP proof replayed', { reason: 'jti seen before' });
+      throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');
+    case 'wrong_key':
+      ctx.security('DPoP proof from a key the family is not bound to', { jkt: proof.jkt, spent: peek.spent, remote: ctx.remote });
+      throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP key does not match the key this refresh token is bound to', 'wrong_key');
+    case 'reused':
+      metrics.reuseDetections++;
+      ctx.security('spent refresh token presented again: family revoked', { jkt: proof.jkt, remote: ctx.remote });
+      throw new HttpRefusal(401, 'invalid_grant', 'refresh token already used; the glidein is revoked', 'reuse_detected');
+    case 'revoked':
+      throw new HttpRefusal(401, 'invalid_grant', 'the glidein is revoked', 'revoked');
+    case 'expired':
+      throw new HttpRefusal(401, 'invalid_grant', 'the glidein has passed its maximum lifetime', 'expired');
+    case 'unknown':
+      throw new HttpRefusal(401, 'invalid_grant', 'unknown refresh token', 'unknown_token');
+  }
+}
