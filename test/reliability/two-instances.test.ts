@@ -1,6 +1,6 @@
 // Two `serve` processes on one PostgreSQL (issue 13 section 2): 64 pilots with both URLs, each
-// talking to one instance and failing over to the other on a connection error or a 5xx (as the
-// agent's Endpoints does), retrying the same token with a new proof. Instance A is SIGKILLed
+// talking to one instance and failing over to the other on a connection error or a 5xx through
+// the agent's own Endpoints, retrying the same token with a new proof. Instance A is SIGKILLed
 // under load and restarted, then B: no pilot is lost, no token is spent twice, every token a
 // pilot received works exactly once, and a spent token is refused by the other instance too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDpopProof, generateDpopKey, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { createPoolKeyFile, parseServiceConfig, registerPilot } from '../../refresh-service/index.ts';
+import { Endpoints } from '../../agent/pilot/endpoints.ts';
 import { EXE } from '../helpers/paths.ts';
 import { freePort } from '../helpers/net.ts';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
@@ -33,8 +34,8 @@ interface Pilot {
   id: string;
   key: DpopKey;
   token: string;
-  /** Index into the instances: the one this pilot sticks to. */
-  current: number;
+  /** Both instances' URLs, as the bundle's refresh_url list; the agent's failover order. */
+  endpoints: Endpoints;
   /** Every token the pilot received (bundle first), and which ones got an answer (spent). */
   received: string[];
   spent: Set<string>;
@@ -90,28 +91,29 @@ async function killInstance(inst: Instance): Promise<void> {
 
 /** One refresh as the agent does it: the instance in use first, the next on a connection error or 5xx; sticks to the one that answered. */
 async function refreshOnce(p: Pilot): Promise<number> {
-  for (let i = 0; i < instances.length * 3; i++) {
-    const inst = instances[p.current]!;
-    const url = `${inst.base}/v1/refresh`;
-    const presented = p.token;
-    try {
-      const r = await post(inst, '/v1/refresh', JSON.stringify({ refresh_token: presented }), { dpop: await createDpopProof(p.key, { htm: 'POST', htu: htuOf(url) }) });
-      if (r.status < 500) {
-        if (r.status === 200) {
-          p.spent.add(presented);
-          p.token = (JSON.parse(r.body) as { refresh_token: string }).refresh_token;
-          p.received.push(p.token);
-        } else {
-          p.refusals.push(`${r.status} ${r.body}`);
+  for (let round = 0; round < 3; round++) {
+    for (const [index, url] of p.endpoints.attempts('/v1/refresh')) {
+      const inst = instances.find((i) => url.startsWith(i.base + '/'))!;
+      const presented = p.token;
+      try {
+        const r = await post(inst, '/v1/refresh', JSON.stringify({ refresh_token: presented }), { dpop: await createDpopProof(p.key, { htm: 'POST', htu: htuOf(url) }) });
+        if (r.status < 500) {
+          p.endpoints.use(index);
+          if (r.status === 200) {
+            p.spent.add(presented);
+            p.token = (JSON.parse(r.body) as { refresh_token: string }).refresh_token;
+            p.received.push(p.token);
+          } else {
+            p.refusals.push(`${r.status} ${r.body}`);
+          }
+          return r.status;
         }
-        return r.status;
+      } catch {
+        /* connection refused or cut: fail over */
       }
-    } catch {
-      /* connection refused or cut: fail over */
+      p.failovers++;
     }
-    p.current = (p.current + 1) % instances.length;
-    p.failovers++;
-    await sleep(20 * i);
+    await sleep(50 * (round + 1));
   }
   return 0;
 }
@@ -151,7 +153,10 @@ describe.skipIf(skip)('two refresh-service instances on one PostgreSQL', () => {
     const started = Date.now();
     const pilots = await Promise.all(Array.from({ length: PILOTS }, async (_, i): Promise<Pilot> => {
       const bundle = await registerPilot({ stateDir: join(dir, 'state-register'), config, glideinId: `two-${i}`, entry: 'TWO_CE' });
-      return { id: `two-${i}`, key: await generateDpopKey(), token: bundle.refresh_token, current: i % 2, received: [bundle.refresh_token], spent: new Set(), failovers: 0, refusals: [] };
+      const urls = instances.map((x) => x.base);
+      // Half the pilots list A first, half B: both instances carry load.
+      const endpoints = new Endpoints(i % 2 === 0 ? urls : [...urls].reverse());
+      return { id: `two-${i}`, key: await generateDpopKey(), token: bundle.refresh_token, endpoints, received: [bundle.refresh_token], spent: new Set(), failovers: 0, refusals: [] };
     }));
     console.info(`two instances: ${PILOTS} pilots registered in ${Date.now() - started} ms`);
 
@@ -187,7 +192,7 @@ describe.skipIf(skip)('two refresh-service instances on one PostgreSQL', () => {
     expect((await db<{ n: number }[]>`SELECT count(*)::int AS n FROM families WHERE revoked_at IS NOT NULL`)[0]!.n).toBe(0);
     // A token whose successor was used is refused by either instance (shared state; bound key: the family dies).
     for (const p of pilots.filter((x) => x.received.length >= 3).slice(0, 8)) {
-      p.current = 1 - p.current;
+      p.endpoints.use(p.endpoints.attempts('/v1/refresh')[1]![0]);
       p.token = p.received.at(-3)!;
       expect(await refreshOnce(p)).toBe(401);
     }
