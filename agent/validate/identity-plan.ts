@@ -28,5 +28,5 @@ export async function planIdentityChecks(policyPath: string, asNames: readonly s
       if (a) identityAccounts.push({ name: a.name, uid: a.uid, gid: a.gid });
     }
   }
-  return { identityTest: { policy, accounts: names, log }, identityAccounts };
+  return { identityTest: { policy, accounts: names, log: log.child({ component: 'identity-self-test' }) }, identityAccounts };
 }
