@@ -28,6 +28,20 @@ describe.skipIf(skip)('PostgreSQL store', () => {
 
   describe('contract', () => storeContract(freshStore));
 
+  it('connects over the unix socket named in the URL (host as a directory)', async () => {
+    const url = await pg.createDatabase(`store_${++dbCount}`);
+    const db = url.split('/').pop()!;
+    for (const socketUrl of [`postgres://${pg.user}@/${db}?host=${pg.socketDir}&port=${pg.port}`, `postgres://${pg.user}@${encodeURIComponent(pg.socketDir)}:${pg.port}/${db}`]) {
+      // The test cluster trusts local (socket) connections: no password is given.
+      const store = await openPostgresStore({ database: socketUrl, databasePasswordFile: '' }, { env: {} });
+      try {
+        expect(await store.countActiveFamilies(0)).toBe(0);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   it('rotates exactly once when two instances settle the same token at the same moment', async () => {
     const a = await freshStore();
     // A second pool on the same database: another instance.
