@@ -84,35 +84,22 @@ function isSecret(line: string, secret: Buffer): boolean {
 }
 
 /**
- * Listen on `path` (inside a directory only the agent can write). Only a peer whose first line
- * is the channel's secret is answered; the listener closes when one has.
+ * Admit connections on `server` until one sends `secret` as its first line; that one goes to
+ * `onProven` and the listener closes. `dropAll` ends every connection still unproven.
  */
-export async function openSpecChannel(path: string, access: ChannelAccess): Promise<SpecChannel> {
-  const secretText = randomBytes(SECRET_BYTES).toString('hex');
-  const secret = Buffer.from(secretText, 'utf8');
-  const server: Server = createServer({ allowHalfOpen: true });
+function admitProvenPeer(server: Server, secret: Buffer, onProven: (s: Socket) => void): { dropAll(): void } {
   const unproven = new Set<Socket>();
-  let peer: Socket | null = null;
-  let onPeer: ((s: Socket) => void) | null = null;
-  let abandonFn: (() => void) | null = null;
-  const accept = (s: Socket) => {
-    peer = s;
-    server.close();
-    for (const other of unproven) other.destroy();
-    unproven.clear();
-    onPeer?.(s);
+  let proven = false;
+  const drop = (s: Socket) => {
+    unproven.delete(s);
+    s.destroy();
   };
   server.on('connection', (s) => {
-    if (peer) return void s.destroy();
+    if (proven) return void s.destroy();
     const oldest = unproven.size >= MAX_UNPROVEN ? unproven.values().next().value : undefined;
-    if (oldest) {
-      unproven.delete(oldest);
-      oldest.destroy();
-    }
+    if (oldest) drop(oldest);
     unproven.add(s);
-    s.setTimeout(PROVE_WITHIN_MS, () => {
-      if (unproven.has(s)) s.destroy();
-    });
+    s.setTimeout(PROVE_WITHIN_MS, () => unproven.has(s) && drop(s));
     let line = '';
     const onData = (d: Buffer) => {
       line += d.toString('latin1');
@@ -123,12 +110,58 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
       s.setTimeout(0);
       unproven.delete(s);
       // Wrong, overlong, or anything after the secret before the spec was sent: not our wrapper.
-      if (nl === -1 || nl !== line.length - 1 || peer || !isSecret(line.slice(0, nl), secret)) return void s.destroy();
-      accept(s);
+      if (nl === -1 || nl !== line.length - 1 || proven || !isSecret(line.slice(0, nl), secret)) return void s.destroy();
+      proven = true;
+      server.close();
+      for (const other of [...unproven]) drop(other);
+      onProven(s);
     };
     s.on('data', onData);
     s.on('error', () => undefined);
     s.on('close', () => unproven.delete(s));
+  });
+  return { dropAll: () => [...unproven].forEach(drop) };
+}
+
+/** Send the spec to the proven wrapper and read its answer: end-of-file alone, or one record. */
+function talkToWrapper(s: Socket, spec: WrapperSpec, beforeSend: (() => void) | undefined, done: (o: ChannelOutcome) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  s.on('data', (d: Buffer) => {
+    size += d.length;
+    if (size > MAX_RECORD_BYTES) {
+      s.destroy();
+      done({ kind: 'error', error: launchError('wrapper', 'BAD_RECORD', 'the wrapper sent more than one record', false) });
+      return;
+    }
+    chunks.push(d);
+  });
+  const finish = () => {
+    if (size === 0) return done({ kind: 'exec-ok' });
+    const text = Buffer.concat(chunks).toString('utf8').trim();
+    const rec = parseLaunchRecord(text);
+    done({ kind: 'error', error: rec ?? launchError('wrapper', 'BAD_RECORD', 'the wrapper sent an unreadable record', false) });
+  };
+  s.on('end', finish);
+  s.on('close', finish);
+  s.resume();
+  beforeSend?.();
+  s.write(JSON.stringify(spec) + '\n');
+}
+
+/**
+ * Listen on `path` (inside a directory only the agent can write). Only a peer whose first line
+ * is the channel's secret is answered; the listener closes when one has.
+ */
+export async function openSpecChannel(path: string, access: ChannelAccess): Promise<SpecChannel> {
+  const secretText = randomBytes(SECRET_BYTES).toString('hex');
+  const server: Server = createServer({ allowHalfOpen: true });
+  let peer: Socket | null = null;
+  let onPeer: ((s: Socket) => void) | null = null;
+  let abandonFn: (() => void) | null = null;
+  const admission = admitProvenPeer(server, Buffer.from(secretText, 'utf8'), (s) => {
+    peer = s;
+    onPeer?.(s);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -152,42 +185,19 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
           peer?.destroy();
           done({ kind: 'no-connection' });
         };
-        const talk = (s: Socket) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          s.on('data', (d: Buffer) => {
-            size += d.length;
-            if (size > MAX_RECORD_BYTES) {
-              s.destroy();
-              done({ kind: 'error', error: launchError('wrapper', 'BAD_RECORD', 'the wrapper sent more than one record', false) });
-              return;
-            }
-            chunks.push(d);
-          });
-          const finish = () => {
-            if (size === 0) return done({ kind: 'exec-ok' });
-            const text = Buffer.concat(chunks).toString('utf8').trim();
-            const rec = parseLaunchRecord(text);
-            done({ kind: 'error', error: rec ?? launchError('wrapper', 'BAD_RECORD', 'the wrapper sent an unreadable record', false) });
-          };
-          s.on('end', finish);
-          s.on('close', finish);
-          s.resume();
-          beforeSend?.();
-          s.write(JSON.stringify(spec) + '\n');
-        };
+        const talk = (s: Socket) => talkToWrapper(s, spec, beforeSend, done);
         if (peer) talk(peer);
         else onPeer = talk;
       });
     },
     abandon() {
-      if (abandonFn) abandonFn();
+      abandonFn?.();
       server.close();
-      for (const s of unproven) s.destroy();
+      admission.dropAll();
     },
     close() {
       server.close();
-      for (const s of unproven) s.destroy();
+      admission.dropAll();
       peer?.destroy();
     },
   };
