@@ -52,6 +52,16 @@ describe.skipIf(skip)('refresh services sharing one PostgreSQL', () => {
     expect(reuse.body).toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('rotates once when both instances get the same token at the same moment (grace off: the other is reuse)', async () => {
+    const key = await generateDpopKey();
+    for (let i = 0; i < 10; i++) {
+      const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: `pg-race-${i}`, entry: 'CE_RACE' });
+      const [x, y] = await Promise.all([refreshAt(a, bundle.refresh_token, await proof(key)), refreshAt(b, bundle.refresh_token, await proof(key))]);
+      expect([x.status, y.status].sort()).toEqual([200, 401]);
+      expect((x.status === 401 ? x : y).body).toMatchObject({ error: 'invalid_grant' });
+    }
+  });
+
   it('refuses at one instance a DPoP proof already used at the other', async () => {
     const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-2', entry: 'CE' });
     const key = await generateDpopKey();
