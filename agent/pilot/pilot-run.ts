@@ -26,6 +26,8 @@ import type { DrainRequest, PilotEvent, PilotOptions, PilotSummary } from './pil
 
 /** Grace of a fast drain (SIGQUIT): payloads get SIGTERM and, this long after, SIGKILL. */
 export const FAST_DRAIN_GRACE_S = 2;
+/** After validation, credentials with less validity than this are refreshed before payloads start. */
+export const RECHECK_MIN_USABLE_S = 5;
 /** Room left after the kill grace before the batch system's own kill (final report, wipe). */
 export const BATCH_END_MARGIN_S = 15;
 
@@ -158,17 +160,17 @@ export class PilotRun {
   }
 
   /** Valid credentials before validation and payloads; false when the pilot must end. */
-  async #credentialsReady(parts: Parts): Promise<boolean> {
+  async #credentialsReady(parts: Parts, minUsableS = this.#o.minUsableS ?? DEFAULT_MIN_USABLE_S): Promise<boolean> {
     const ready = await awaitUsableCredentials({
       refresher: parts.refresher,
       clock: this.#clock,
       log: this.#log,
       familyExpiresAt: this.#bundle.expiresAt,
-      minUsableS: this.#o.minUsableS ?? DEFAULT_MIN_USABLE_S,
+      minUsableS,
       signal: this.#o.signal,
     });
     if (ready.ok) {
-      this.#readyMs = this.#clock.now() - this.#started;
+      this.#readyMs ??= this.#clock.now() - this.#started;
       this.#log.info('credentials valid', { afterMs: this.#readyMs, refreshed: ready.refreshed });
       return true;
     }
@@ -205,6 +207,8 @@ export class PilotRun {
 
   async #runPayloads(parts: Parts, outcome: ValidationOutcome): Promise<void> {
     const { refresher, status } = parts;
+    // Validation may outlast short credentials: refresh again rather than start on expired ones.
+    if (refresher.usableForMs() < RECHECK_MIN_USABLE_S * 1000 && !(await this.#credentialsReady(parts, RECHECK_MIN_USABLE_S))) return;
     refresher.start();
     this.#setState('running');
     await status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }));

@@ -14,16 +14,19 @@ import { bundleWire, json, opaqueToken, scriptedServer, testJwt, writeBundle } f
 
 let dir: string;
 let srv: Awaited<ReturnType<typeof scriptedServer>>;
+/** Lifetime of the credentials the scripted service hands out. */
+let lifetimeS = 600;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'glidein-pilot-run-unit-'));
   mkdirSync(join(dir, 'work'));
+  lifetimeS = 600;
   srv = await scriptedServer((req, res) => {
     if (req.url === '/v1/status') return json(res, 200, {});
     const nowS = Math.floor(Date.now() / 1000);
     json(res, 200, {
       refresh_token: opaqueToken(),
-      credentials: [{ type: 'idtoken', purpose: 'collector', token: testJwt({ iss: 'pool.test', sub: 'e@pool.test', exp: nowS + 600, jti: 'c'.repeat(32) }) }],
+      credentials: [{ type: 'idtoken', purpose: 'collector', token: testJwt({ iss: 'pool.test', sub: 'e@pool.test', exp: nowS + lifetimeS, jti: 'c'.repeat(32) }) }],
       refresh_after: nowS + 300,
     });
   });
@@ -77,6 +80,18 @@ describe('runPilot', () => {
       { what: 'stop', args: ['pilot-shutdown', 7], secretsOnDisk: [] },
     ]);
     expect(readdirSync(join(dir, 'work'))).toEqual([]);
+  });
+
+  it('refreshes again when validation outlasted the credentials, instead of starting payloads on expired ones', async () => {
+    lifetimeS = 2;
+    const abort = new AbortController();
+    const { source, calls } = recordingSource(() => setTimeout(() => abort.abort({ signal: 'SIGTERM', fast: false }), 50));
+    const summary = await runPilot(options(source, abort.signal, async () => {
+      await new Promise((r) => setTimeout(r, 2_500));
+      return ok;
+    }));
+    expect(summary).toMatchObject({ exitCode: 0, reason: 'signal', refreshes: 2 });
+    expect(calls.map((c) => c.what)).toEqual(['start', 'stop']);
   });
 
   it('takes a drain signal during validation as a drain, not as a failed node: no failure report, exit 0', async () => {
