@@ -1,5 +1,6 @@
 // POST /v1/status: the agent's heartbeat and validation report, authenticated by a DPoP proof
-// from the key its family is bound to; stored as the glidein's last report.
+// from the key its family is bound to; stored as the glidein's last report (its time is what
+// heartbeatTimeout measures).
 import { STATUS_PATH, isSafeId } from '../../shared/protocol.ts';
 import { HttpRefusal } from '../http/refusal.ts';
 import type { RequestContext } from '../http/request-context.ts';
@@ -11,13 +12,16 @@ async function status(ctx: RequestContext): Promise<unknown> {
   const id = body['glidein_id'];
   if (!isSafeId(id)) throw new HttpRefusal(400, 'invalid_request', 'glidein_id: expected the glidein id');
   ctx.info.glideinId = id;
-  const proof = await ctx.proof(STATUS_PATH);
+  // The family first (cheap): an unknown or unbound glidein costs no signature check.
   const family = await store.getFamily(id);
   if (family) ctx.info.entry = family.entry;
-  if (!family || family.jkt === null || family.jkt !== proof.jkt) {
-    ctx.security('status report not signed by the family key', { jkt: proof.jkt });
-    throw new HttpRefusal(401, 'invalid_dpop_proof', 'status must be signed by the key bound at the first refresh');
-  }
+  const refuse = (jkt: string | undefined) => {
+    ctx.security('status report not signed by the family key', { jkt, remote: ctx.remote });
+    return new HttpRefusal(401, 'invalid_dpop_proof', 'status must be signed by the key bound at the first refresh');
+  };
+  if (!family || family.jkt === null) throw refuse(undefined);
+  const proof = await ctx.proof(STATUS_PATH);
+  if (family.jkt !== proof.jkt) throw refuse(proof.jkt);
   ctx.limitFamily(id, proof.jkt);
   if (!(await store.recordJti(proof.jti, proof.jtiExpiresAt, proof.now))) {
     ctx.security('DPoP proof replayed', { reason: 'jti seen before' });
