@@ -8,6 +8,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+// The executable embeds the Node that runs this script: the machine's own Node (20 here) would
+// make one without process.execve or node:sqlite. npm scripts put the devDependency first on PATH.
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor !== 24) {
+  console.error(`build: needs Node 24 (the devDependency 'node'), not ${process.version} at ${process.execPath}; run 'npm run build'`);
+  process.exit(2);
+}
 const dist = join(root, 'dist');
 const MAX_GLIBC = [2, 28];
 const bundleOnly = process.argv.includes('--bundle-only');
