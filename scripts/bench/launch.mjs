@@ -7,9 +7,10 @@
 //   exe→exec-ok       `dist/glidein exec` as a process: spawn until its "payload started" log line (if built)
 //   exe wall          the same, spawn until exit
 //   spawn→spawned     spawn('/bin/true') until its 'spawn' event;  spawn→exit until 'exit'
-//   sudo→exit         spawn('sudo -n -u nobody /bin/true') until 'exit'
+//   sudo→exit         spawn('sudo -n -u nobody /bin/true') until 'exit' (null, with the reason in
+//                     `missing.sudoExit`, where sudo is not installed or refuses)
 // Usage: node scripts/bench/launch.mjs [--count N]   (prints one JSON object on stdout)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -38,6 +39,13 @@ const exe = join(root, 'dist', 'glidein');
 const dir = mkdtempSync(join(tmpdir(), 'glidein-bench-launch-'));
 chmodSync(dir, 0o711);
 const median = (a) => +medianOf(a).toFixed(2);
+/** Why `sudo -n -u nobody /bin/true` cannot serve as a baseline here, or undefined when it can. */
+function sudoUnusable() {
+  const r = spawnSync('sudo', ['-n', '-u', 'nobody', '/bin/true'], { stdio: 'ignore' });
+  if (r.error?.code === 'ENOENT') return 'sudo is not installed (not on PATH)';
+  if (r.error) return `sudo cannot be started: ${r.error.message}`;
+  return r.status === 0 ? undefined : `sudo -n -u nobody /bin/true exited ${r.status}`;
+}
 const timeProcess = (cmd, args, event = 'exit') =>
   new Promise((resolve, reject) => {
     const t = performance.now();
@@ -97,17 +105,19 @@ try {
   const spawned = [];
   const spawnExit = [];
   const sudo = [];
+  const noSudo = sudoUnusable();
   for (let i = 0; i < count; i++) {
     spawned.push(await timeProcess('/bin/true', [], 'spawn'));
     spawnExit.push(await timeProcess('/bin/true', []));
-    sudo.push(await timeProcess('sudo', ['-n', '-u', 'nobody', '/bin/true']));
+    if (!noSudo) sudo.push(await timeProcess('sudo', ['-n', '-u', 'nobody', '/bin/true']));
   }
   await store.wipeAll();
   console.log(JSON.stringify({
     benchmark: 'launch', count, unit: 'ms (median)',
     sandboxExecOk: median(execOk), sandboxResult: median(result),
     exeExecOk: exeExecOk.length ? median(exeExecOk) : null, exeWall: exeWall.length ? median(exeWall) : null,
-    spawnSpawned: median(spawned), spawnExit: median(spawnExit), sudoExit: median(sudo),
+    spawnSpawned: median(spawned), spawnExit: median(spawnExit), sudoExit: noSudo ? null : median(sudo),
+    missing: noSudo ? { sudoExit: noSudo } : {},
   }));
 } finally {
   rmSync(dir, { recursive: true, force: true });

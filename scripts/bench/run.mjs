@@ -4,7 +4,9 @@
 // line is one JSON object with every figure. Builds dist/ first when it is missing.
 // The parts are the scripts beside this one, each run as its own process (so one part's heap,
 // JIT and open handles never colour the next): validate.mjs, launch.mjs, refresh.mjs,
-// ceiling.mjs, agent-rss.mjs; cold start is timed here. About 3 to 4 minutes on 2 cores.
+// ceiling.mjs, agent-rss.mjs, spool-rss.mjs; cold start is timed here. About 3 to 4 minutes on
+// 2 cores. A figure this machine cannot give (not root, no sudo, a part that failed) is reported
+// as missing with the reason, in the table and in the JSON's `missing`; the run goes on.
 // Usage: npm run bench [-- --json] [-- --quick]   (--quick: shorter runs, for a smoke check)
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { median } from './stats.mjs';
+import { goals, printTable, rows } from './report.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const here = join(root, 'scripts', 'bench');
@@ -53,16 +56,42 @@ function part(script, args = []) {
         say(`bench: ${script} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
         resolve(j);
       } catch {
-        reject(new Error(`${script} exited ${code} without a JSON result:\n${err.slice(-2000)}`));
+        const lastErr = err.trim().split('\n').filter((l) => !/^\s+at /.test(l) && l.trim() !== '' && !/^Node\.js v/.test(l)).at(-1) ?? '';
+        reject(new Error(`${script} exited ${code} without a result${lastErr ? `: ${lastErr.slice(0, 300)}` : ''}`));
       }
     });
   });
+}
+
+/** Figures not measured in this run, each with why (a tool or privilege missing, a part failed). */
+const missing = {};
+const markMissing = (names, why) => {
+  for (const n of names) missing[n] ??= why;
+  say(`bench: ${names.join(', ')} not measured: ${why}`);
+};
+
+/**
+ * One part whose result gives `names`: skipped with `cannot` when that says why it cannot run
+ * here, and reported missing (never fatal) when it fails.
+ */
+async function tryPart(names, script, args, cannot) {
+  if (cannot) {
+    markMissing(names, cannot);
+    return null;
+  }
+  try {
+    return await part(script, args);
+  } catch (e) {
+    markMissing(names, e.message);
+    return null;
+  }
 }
 
 /** Wall time of one process from spawn to exit. */
 function wall(cmd, args) {
   const t0 = performance.now();
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  if (r.error) throw new Error(`${cmd} cannot be started: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
   return performance.now() - t0;
 }
@@ -80,84 +109,78 @@ say(`bench: ${machine.cpus} × ${machine.model}, Node ${machine.node}`);
 // 1. Cold start: dist/glidein --version against node -e 0 (the same Node), interleaved so drift
 // on a shared machine hits both alike; two warm-ups each.
 say('bench: cold start (20 runs each, interleaved)');
-for (let i = 0; i < 2; i++) {
-  wall(exe, ['--version']);
-  wall(node, ['-e', '0']);
+let coldStartMs = null;
+let nodeStartMs = null;
+try {
+  const exeRuns = [];
+  const nodeRuns = [];
+  for (let i = 0; i < 22; i++) {
+    const e = wall(exe, ['--version']);
+    const n = wall(node, ['-e', '0']);
+    if (i < 2) continue;
+    exeRuns.push(e);
+    nodeRuns.push(n);
+  }
+  coldStartMs = median(exeRuns);
+  nodeStartMs = median(nodeRuns);
+} catch (e) {
+  markMissing(['coldStartMs', 'nodeStartMs'], e.message);
 }
-const exeRuns = [];
-const nodeRuns = [];
-for (let i = 0; i < 20; i++) {
-  exeRuns.push(wall(exe, ['--version']));
-  nodeRuns.push(wall(node, ['-e', '0']));
-}
-const coldStartMs = median(exeRuns);
-const nodeStartMs = median(nodeRuns);
 
+const root0 = process.geteuid() === 0 ? undefined : 'needs root (setuid identity switching); run the bench as root';
+const LAUNCH = ['launchOverheadMs', 'sandboxLaunchMs', 'spawnMs', 'spawnExitMs', 'sudoMs'];
+const REFRESH = ['refreshPerSecond', 'refreshMaxP99Ms', 'refreshHalfRatePerSecond', 'refreshP50Ms', 'refreshP99Ms', 'refreshServiceCpuMs', 'refreshLoadGeneratorCpuMs', 'refreshP50Ms100Pilots', 'refreshP50Ms100kPilots', 'refreshP99Ms100Pilots', 'refreshP99Ms100kPilots', 'scaleLatencyRatio', 'stateBytesPerPilot'];
 // 2. Validation (validate.mjs: median of 10 runs of dist/glidein validate --format json).
-const validate = await part('validate.mjs');
+const validate = await tryPart(['validateMs'], 'validate.mjs', []);
 // 3. Launch (launch.mjs: sandbox setuid /bin/true vs spawn and sudo). Root only.
-const launch = process.geteuid() === 0 ? await part('launch.mjs', ['--count', quick ? '10' : '30']) : null;
+const launch = await tryPart(LAUNCH, 'launch.mjs', ['--count', quick ? '10' : '30'], root0);
+for (const [k, why] of Object.entries(launch?.missing ?? {})) if (k === 'sudoExit') markMissing(['sudoMs'], why);
 // 4. Refresh load, half-rate latency and scale (refresh.mjs), then the crypto ceiling (ceiling.mjs).
-const refresh = await part('refresh.mjs', quick ? ['--duration', '4', '--half-duration', '3', '--scale-seconds', '2', '--scale-pilots', '20000'] : ['--duration', '15', '--half-duration', '10']);
-const ceiling = await part('ceiling.mjs', ['--seconds', quick ? '2' : '5']);
-// 5. Agent idle memory (agent-rss.mjs).
-const rss = await part('agent-rss.mjs');
+const refresh = await tryPart(REFRESH, 'refresh.mjs', quick ? ['--duration', '4', '--half-duration', '3', '--scale-seconds', '2', '--scale-pilots', '20000'] : ['--duration', '15', '--half-duration', '10']);
+const ceiling = await tryPart(['refreshCeilingPerSecond', 'refreshCryptoCpuMs'], 'ceiling.mjs', ['--seconds', quick ? '2' : '5']);
+// 5. Agent memory: idle (agent-rss.mjs) and a setuid spool after three verified jobs (spool-rss.mjs, root only).
+const rss = await tryPart(['agentIdleRssMiB'], 'agent-rss.mjs', []);
+const spoolRss = await tryPart(['agentSpoolRssMiB'], 'spool-rss.mjs', [], root0);
 
 const figures = {
   coldStartMs: r1(coldStartMs),
   nodeStartMs: r1(nodeStartMs),
-  validateMs: r1(validate.validateWallMedianMs),
+  validateMs: r1(validate?.validateWallMedianMs),
   launchOverheadMs: launch ? r1(launch.sandboxExecOk - launch.spawnSpawned) : null,
-  sandboxLaunchMs: launch ? r1(launch.sandboxExecOk) : null,
-  spawnMs: launch ? r1(launch.spawnSpawned) : null,
-  spawnExitMs: launch ? r1(launch.spawnExit) : null,
-  sudoMs: launch ? r1(launch.sudoExit) : null,
-  refreshPerSecond: r1(refresh.max.perSecond),
-  refreshMaxP99Ms: r1(refresh.max.p99Ms),
-  refreshHalfRatePerSecond: r1(refresh.half.perSecond),
-  refreshP50Ms: r1(refresh.half.p50Ms),
-  refreshP99Ms: r1(refresh.half.p99Ms),
-  refreshCeilingPerSecond: r1(ceiling.perSecond),
-  refreshPilots: refresh.pilots,
+  sandboxLaunchMs: r1(launch?.sandboxExecOk),
+  spawnMs: r1(launch?.spawnSpawned),
+  spawnExitMs: r1(launch?.spawnExit),
+  sudoMs: r1(launch?.sudoExit),
+  refreshPerSecond: r1(refresh?.max.perSecond),
+  refreshMaxP99Ms: r1(refresh?.max.p99Ms),
+  refreshHalfRatePerSecond: r1(refresh?.half.perSecond),
+  refreshP50Ms: r1(refresh?.half.p50Ms),
+  refreshP99Ms: r1(refresh?.half.p99Ms),
+  refreshCeilingPerSecond: r1(ceiling?.perSecond),
+  refreshPilots: refresh?.pilots ?? null,
   // Where the cores go at the max rate: CPU ms per refresh in the service and in the load
   // generator (same 2 cores), next to the crypto alone (cores / ceiling).
-  refreshServiceCpuMs: refresh.max.cpuPerRefresh?.serviceMs ?? null,
-  refreshLoadGeneratorCpuMs: refresh.max.cpuPerRefresh?.loadGeneratorMs ?? null,
-  refreshCryptoCpuMs: Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000,
-  refreshErrors: refresh.max.errors + refresh.half.errors,
-  agentIdleRssMiB: r1(rss.agentIdleRssMiB),
-  nodeIdleRssMiB: r1(rss.nodeIdleRssMiB),
-  scaleRatePerSecond: refresh.scale.ratePerSecond,
-  scaleRegisteredPilots: refresh.scale.pilots100k.registered,
-  refreshP50Ms100Pilots: refresh.scale.pilots100.p50Ms,
-  refreshP50Ms100kPilots: refresh.scale.pilots100k.p50Ms,
-  refreshP99Ms100Pilots: refresh.scale.pilots100.p99Ms,
-  refreshP99Ms100kPilots: refresh.scale.pilots100k.p99Ms,
-  scaleLatencyRatio: refresh.scale.p50Ratio,
-  stateBytesPerPilot: refresh.scale.stateBytesPerPilot,
+  refreshServiceCpuMs: refresh?.max.cpuPerRefresh?.serviceMs ?? null,
+  refreshLoadGeneratorCpuMs: refresh?.max.cpuPerRefresh?.loadGeneratorMs ?? null,
+  refreshCryptoCpuMs: ceiling ? Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000 : null,
+  refreshErrors: refresh ? refresh.max.errors + refresh.half.errors : null,
+  agentIdleRssMiB: r1(rss?.agentIdleRssMiB),
+  agentSpoolRssMiB: r1(spoolRss?.agentSpoolRssMiB),
+  // The baseline of both memory figures: an idle `node` of the same Node, measured in this run.
+  nodeIdleRssMiB: r1(rss?.nodeIdleRssMiB ?? spoolRss?.nodeIdleRssMiB),
+  scaleRatePerSecond: refresh?.scale.ratePerSecond ?? null,
+  scaleRegisteredPilots: refresh?.scale.pilots100k.registered ?? null,
+  refreshP50Ms100Pilots: refresh?.scale.pilots100.p50Ms ?? null,
+  refreshP50Ms100kPilots: refresh?.scale.pilots100k.p50Ms ?? null,
+  refreshP99Ms100Pilots: refresh?.scale.pilots100.p99Ms ?? null,
+  refreshP99Ms100kPilots: refresh?.scale.pilots100k.p99Ms ?? null,
+  scaleLatencyRatio: refresh?.scale.p50Ratio ?? null,
+  stateBytesPerPilot: refresh?.scale.stateBytesPerPilot ?? null,
 };
 
-const rows = [
-  ['coldStartMs', figures.coldStartMs, `nodeStartMs ${figures.nodeStartMs}`, figures.coldStartMs / figures.nodeStartMs, '≤ 1.5 × node', figures.coldStartMs <= 1.5 * figures.nodeStartMs],
-  ['validateMs', figures.validateMs, 'GlideinWMS shell: tens of s', null, '≤ 300', figures.validateMs <= 300],
-  ['launchOverheadMs', figures.launchOverheadMs, `spawn ${figures.spawnMs}, sudo ${figures.sudoMs}`, figures.launchOverheadMs === null ? null : figures.launchOverheadMs / figures.nodeStartMs, '≤ 1.5 × node + 10', figures.launchOverheadMs === null ? null : figures.launchOverheadMs <= 1.5 * figures.nodeStartMs + 10],
-  ['refreshPerSecond', figures.refreshPerSecond, `ceiling ${figures.refreshCeilingPerSecond}`, figures.refreshPerSecond / figures.refreshCeilingPerSecond, '≥ 1000 and ≥ 0.5 × ceiling', figures.refreshPerSecond >= 1000 && figures.refreshPerSecond >= 0.5 * figures.refreshCeilingPerSecond],
-  ['refreshP99Ms', figures.refreshP99Ms, `at ${figures.refreshHalfRatePerSecond}/s (half max)`, null, '≤ 50', figures.refreshP99Ms <= 50],
-  ['agentIdleRssMiB', figures.agentIdleRssMiB, `node idle ${figures.nodeIdleRssMiB}`, figures.agentIdleRssMiB / figures.nodeIdleRssMiB, '≤ 80', figures.agentIdleRssMiB <= 80],
-  ['refreshP50Ms100kPilots', figures.refreshP50Ms100kPilots, `100 pilots ${figures.refreshP50Ms100Pilots}`, figures.scaleLatencyRatio, '≤ 1.2 × 100-pilot', figures.scaleLatencyRatio <= 1.2],
-  ['stateBytesPerPilot', figures.stateBytesPerPilot, '', null, 'reported', null],
-];
-const goals = Object.fromEntries(rows.filter((r) => r[5] !== null).map((r) => [r[0], r[5]]));
-
+const table = rows(figures);
 if (!values.json) {
-  const fmt = (v) => (v === null || v === undefined ? '–' : typeof v === 'number' ? String(Math.round(v * 100) / 100) : String(v));
-  const table = [['figure', 'value', 'baseline (same run)', 'ratio', 'goal', 'result'], ...rows.map((r) => [r[0], fmt(r[1]), r[2], fmt(r[3]), r[4], r[5] === null ? '' : r[5] ? 'pass' : 'FAIL'])];
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  console.log(`\nglidein bench — ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.date}`);
-  for (const [i, row] of table.entries()) {
-    console.log(row.map((c, j) => c.padEnd(widths[j])).join('  '));
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
-  console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
+  printTable(table, missing, `glidein bench — ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.date}`);
+  if (refresh) console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
 }
-console.log(JSON.stringify({ ...figures, goals, machine, parts: { validate, launch, refresh, ceiling, rss } }));
+console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, rss, spoolRss } }));

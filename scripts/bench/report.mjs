@@ -1,0 +1,41 @@
+// The bench's verdict: each figure next to its baseline and goal, as rows (figure, value,
+// baseline, ratio, goal, result) and as the printed table. A figure the run could not measure
+// (a tool or a privilege missing, a part that failed) is `null` and named in `missing` with why;
+// its row says so instead of a pass or a fail.
+
+const ratio = (a, b) => (a === null || b === null || b === 0 ? null : a / b);
+/** The goal's verdict, or null when one of the values it needs is missing. */
+const verdict = (values, test) => (values.some((v) => v === null || v === undefined) ? null : test());
+
+export function rows(f) {
+  const nodeBase = f.nodeIdleRssMiB;
+  return [
+    ['coldStartMs', f.coldStartMs, `nodeStartMs ${f.nodeStartMs}`, ratio(f.coldStartMs, f.nodeStartMs), '≤ 1.5 × node', verdict([f.coldStartMs, f.nodeStartMs], () => f.coldStartMs <= 1.5 * f.nodeStartMs)],
+    ['validateMs', f.validateMs, 'GlideinWMS shell: tens of s', null, '≤ 300', verdict([f.validateMs], () => f.validateMs <= 300)],
+    ['launchOverheadMs', f.launchOverheadMs, `spawn ${f.spawnMs}, sudo ${f.sudoMs ?? 'missing'}`, ratio(f.launchOverheadMs, f.nodeStartMs), '≤ 1.5 × node + 10', verdict([f.launchOverheadMs, f.nodeStartMs], () => f.launchOverheadMs <= 1.5 * f.nodeStartMs + 10)],
+    ['refreshPerSecond', f.refreshPerSecond, `ceiling ${f.refreshCeilingPerSecond}`, ratio(f.refreshPerSecond, f.refreshCeilingPerSecond), '≥ 1000 and ≥ 0.5 × ceiling', verdict([f.refreshPerSecond, f.refreshCeilingPerSecond], () => f.refreshPerSecond >= 1000 && f.refreshPerSecond >= 0.5 * f.refreshCeilingPerSecond)],
+    ['refreshP99Ms', f.refreshP99Ms, `at ${f.refreshHalfRatePerSecond}/s (half max)`, null, '≤ 50', verdict([f.refreshP99Ms], () => f.refreshP99Ms <= 50)],
+    ['agentIdleRssMiB', f.agentIdleRssMiB, `node idle ${nodeBase}`, ratio(f.agentIdleRssMiB, nodeBase), '≤ 80', verdict([f.agentIdleRssMiB], () => f.agentIdleRssMiB <= 80)],
+    ['agentSpoolRssMiB', f.agentSpoolRssMiB, `node idle ${nodeBase}`, ratio(f.agentSpoolRssMiB, nodeBase), '≤ 1.5 × node idle', verdict([f.agentSpoolRssMiB, nodeBase], () => f.agentSpoolRssMiB <= 1.5 * nodeBase)],
+    ['refreshP50Ms100kPilots', f.refreshP50Ms100kPilots, `100 pilots ${f.refreshP50Ms100Pilots}`, f.scaleLatencyRatio, '≤ 1.2 × 100-pilot', verdict([f.scaleLatencyRatio], () => f.scaleLatencyRatio <= 1.2)],
+    ['stateBytesPerPilot', f.stateBytesPerPilot, '', null, 'reported', null],
+  ];
+}
+
+/** Each goal's verdict by figure (missing figures left out: they are in `missing`). */
+export function goals(table) {
+  return Object.fromEntries(table.filter((r) => r[5] !== null).map((r) => [r[0], r[5]]));
+}
+
+export function printTable(table, missing, heading) {
+  const fmt = (v) => (v === null || v === undefined ? '–' : typeof v === 'number' ? String(Math.round(v * 100) / 100) : String(v));
+  const lines = [['figure', 'value', 'baseline (same run)', 'ratio', 'goal', 'result'], ...table.map((r) => [r[0], r[1] === null && missing[r[0]] ? 'missing' : fmt(r[1]), r[2], fmt(r[3]), r[4], r[5] === null ? (missing[r[0]] ? 'missing' : '') : r[5] ? 'pass' : 'FAIL'])];
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((row) => row[i].length)));
+  console.log(`\n${heading}`);
+  for (const [i, row] of lines.entries()) {
+    console.log(row.map((c, j) => c.padEnd(widths[j])).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  const why = Object.entries(missing);
+  if (why.length > 0) console.log(`\nmissing (not measured on this machine):\n${why.map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+}
