@@ -75,6 +75,16 @@ export class RequestContext {
     this.req = req;
     this.res = res;
     this.remote = req.socket.remoteAddress;
+    res.once('close', () => {
+      if (!res.writableFinished) this.#gone = true;
+    });
+  }
+
+  #gone = false;
+
+  /** True once the client's connection closed before its answer was sent (it will not read it). */
+  get clientGone(): boolean {
+    return this.#gone;
   }
 
   jsonBody(): Promise<Record<string, unknown>> {

@@ -51,6 +51,9 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string):
   if (usable) mint.signingKeys = await keys.fresh();
   const credentials = usable ? await mintCredentials(mint, { glideinId: peek.family.glideinId, entry: peek.family.entry, now, familyExpiresAt: peek.family.expiresAt }) : [];
   const next = usable ? newRefreshToken() : null;
+  // A client that gave up (timed out) will retry with the same token: committing its abandoned
+  // request now could supersede the successor that retry already received.
+  if (ctx.clientGone) throw new HttpRefusal(400, 'invalid_request', 'the client closed the connection before the rotation', 'client_gone');
   const outcome = await store.settleRefresh({ oldHash, newHash: next === null ? null : hashRefreshToken(next), jkt: proof.jkt, jti: proof.jti, jtiExpiresAt: proof.jtiExpiresAt, now, graceSeconds });
   switch (outcome.kind) {
     case 'rotated':
