@@ -3,13 +3,14 @@
 // at the other, the first instance's admin token works at both, and a signing-key rotation by
 // one is published and used by the other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDpopProof, generateDpopKey } from '../../shared/dpop.ts';
 import { decodeJwtUnverified } from '../../shared/jwt-decode.ts';
 import { registerPilot, startRefreshService, type RunningService, type ServiceConfig } from '../../refresh-service/index.ts';
 import { rotateSharedSigningKey } from '../../refresh-service/state/postgres-context.ts';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
+import { runCli } from '../helpers/run-cli.ts';
 import { makeSandbox, postJson, type Sandbox } from './fixture.ts';
 
 const skip = skipWithoutPostgres();
@@ -81,6 +82,21 @@ describe.skipIf(skip)('refresh services sharing one PostgreSQL', () => {
     expect(refused.status).toBe(401);
     const done = await postJson(`${b.url}/v1/revoke`, { entry: 'CE_ADMIN' }, { authorization: `Bearer ${first}` });
     expect(done).toMatchObject({ status: 200, body: { revoked: 1 } });
+  });
+
+  it('registers and revokes from the command line with --config, and the services refuse the revoked pilot', async () => {
+    const file = join(sb.dir, 'rs.json');
+    await writeFile(file, JSON.stringify({ trustDomain: 'pool.example.org', poolSigningKeyFile: sb.poolKeyFile, database: config.database, publicUrl: PUBLIC }));
+    const env = { ...process.env, PGPASSWORD: pg.password };
+    const reg = await runCli(['refresh-service', 'register', '--state', join(sb.dir, 'state-cli'), '--config', file, '--glidein-id', 'pg-cli', '--entry', 'CE_CLI'], { source: true, env });
+    expect(reg.code, reg.stderr).toBe(0);
+    const token = (JSON.parse(reg.stdout) as { refresh_token: string }).refresh_token;
+    const rev = await runCli(['refresh-service', 'revoke', '--state', join(sb.dir, 'state-cli'), '--config', file, '--glidein-id', 'pg-cli'], { source: true, env });
+    expect(rev.code, rev.stderr).toBe(0);
+    expect(JSON.parse(rev.stdout)).toEqual({ revoked: 1 });
+    const r = await refreshAt(a, token, await proof(await generateDpopKey()));
+    expect(r.status).toBe(401);
+    expect(r.body).toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('revoked') });
   });
 
   it('publishes and signs with a key rotated by another instance within about a second', async () => {
