@@ -1,7 +1,10 @@
 // The signals `glidein run` drains on (issue 12 item 2). Batch systems and CEs send SIGTERM
 // (Slurm, HTCondor, PBS), SIGINT, SIGHUP (a closed session or a CE wrapper's shell), SIGUSR1 and
 // SIGUSR2 (LSF's and SGE's warnings before a kill), SIGXCPU (a CPU-time limit): each is a drain.
-// SIGQUIT asks for a fast drain (payloads get a short grace), also in the middle of a drain.
+// SIGQUIT asks for a fast drain (payloads get a short grace), also in the middle of a drain, and
+// so does a second drain signal: the CLI's own handlers (which exit at once on a second SIGTERM
+// or SIGINT, skipping the SIGKILL of payloads and the wipe) are set aside while `run` owns the
+// signals, and put back by dispose().
 // Without a handler Node dies on SIGHUP, SIGUSR2, SIGXCPU or SIGQUIT and leaves payloads running
 // in their own sessions and every secret on disk.
 import type { DrainRequest } from './pilot-options.ts';
@@ -24,6 +27,7 @@ export function listenForDrainSignals(also?: AbortSignal, proc: NodeJS.Process =
   const fast = new AbortController();
   const request = (r: DrainRequest) => {
     if (!drain.signal.aborted) drain.abort(r);
+    else if (!fast.signal.aborted) fast.abort();
   };
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const sig of DRAIN_SIGNALS) handlers.set(sig, () => request({ signal: sig, fast: false }));
@@ -33,17 +37,26 @@ export function listenForDrainSignals(also?: AbortSignal, proc: NodeJS.Process =
       fast.abort();
     });
   }
-  for (const [sig, h] of handlers) proc.on(sig, h);
-  // The CLI aborts its signal on SIGTERM/SIGINT in the same tick; our own handler names the
-  // signal first, so the forwarded request only counts when no handler of ours saw one.
-  const forward = () => queueMicrotask(() => request({ signal: 'abort', fast: false }));
+  const setAside = new Map<NodeJS.Signals, ((...args: unknown[]) => void)[]>();
+  for (const [sig, h] of handlers) {
+    setAside.set(sig, proc.listeners(sig) as ((...args: unknown[]) => void)[]);
+    proc.removeAllListeners(sig);
+    proc.on(sig, h);
+  }
+  // `also` aborted for another reason than a signal (an embedding caller) drains too.
+  const forward = () => queueMicrotask(() => {
+    if (!drain.signal.aborted) drain.abort({ signal: 'abort', fast: false } satisfies DrainRequest);
+  });
   if (also?.aborted) forward();
   else also?.addEventListener('abort', forward, { once: true });
   return {
     signal: drain.signal,
     fast: fast.signal,
     dispose() {
-      for (const [sig, h] of handlers) proc.off(sig, h);
+      for (const [sig, h] of handlers) {
+        proc.off(sig, h);
+        for (const l of setAside.get(sig) ?? []) proc.on(sig, l);
+      }
       also?.removeEventListener('abort', forward);
     },
   };

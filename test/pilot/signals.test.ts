@@ -82,4 +82,14 @@ describe('glidein run signals', () => {
     expect(readdirSync(work)).toEqual([]);
     console.info(`[figure] SIGTERM then SIGQUIT during the drain (payload ignores SIGTERM): ${drainMs} ms`);
   }, 90_000);
+
+  it.concurrent('a second SIGTERM during a drain makes it fast instead of exiting at once: payload killed, nothing left, exit 0', async () => {
+    const { r, drainMs, work, pid } = await runAndSignal(['SIGTERM', 'SIGTERM'], "trap '' TERM; while :; do sleep 1; done", 'g-term-term');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`"stopping the payload".*"graceMs":${FAST_DRAIN_GRACE_S * 1000}`));
+    expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'signal', jobs: { killed: 1 } });
+    expect(alive(pid)).toBe(false);
+    expect(readdirSync(work)).toEqual([]);
+    console.info(`[figure] SIGTERM twice (payload ignores SIGTERM): ${drainMs} ms`);
+  }, 90_000);
 });
