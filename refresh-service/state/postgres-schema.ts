@@ -124,6 +124,19 @@ BEGIN
 END;
 $$;
 `,
+  // 4: the operator views (refresh-service/operator): a pilot's validation summary kept apart
+  // from its last report, and refreshes answered per entry and hour (kept two days).
+  `
+ALTER TABLE families ADD COLUMN validation TEXT;
+ALTER TABLE families ADD COLUMN validated_at BIGINT;
+CREATE TABLE refresh_counts (
+  entry TEXT NOT NULL,
+  hour BIGINT NOT NULL,
+  ok BIGINT NOT NULL,
+  failed BIGINT NOT NULL,
+  PRIMARY KEY (entry, hour)
+);
+`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,7 +6,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { GlideinError } from '../../shared/errors.ts';
-import type { FamilyRecord, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
+import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS families (
@@ -42,12 +42,21 @@ CREATE TABLE IF NOT EXISTS vo_credentials (
   expires_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS refresh_counts (
+  entry TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  PRIMARY KEY (entry, hour)
+) STRICT;
 `;
 
 /** Columns added after the first release: added to an older state.db when it is opened. */
 const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['families', 'bound_at', 'INTEGER'],
   ['refresh_tokens', 'successor', 'TEXT'],
+  ['families', 'validation', 'TEXT'],
+  ['families', 'validated_at', 'INTEGER'],
 ];
 
 interface FamilyRow {
@@ -58,6 +67,16 @@ interface FamilyRow {
   revoked_at: number | null;
   revoke_reason: string | null;
   jkt: string | null;
+}
+
+/** The columns listPilots reads beside the family's. */
+interface PilotColumns {
+  bound_at: number | null;
+  last_refresh_at: number | null;
+  status_report: string | null;
+  status_at: number | null;
+  validation: string | null;
+  validated_at: number | null;
 }
 
 /** A token joined with its family. */
@@ -110,6 +129,12 @@ export class SqliteStateStore implements StateStore {
       status: p('UPDATE families SET status_report = ?, status_at = ? WHERE glidein_id = ?'),
       getStatus: p('SELECT status_report, status_at FROM families WHERE glidein_id = ?'),
       active: p('SELECT count(*) AS n FROM families WHERE revoked_at IS NULL AND expires_at > ?'),
+      validation: p('UPDATE families SET validation = ?, validated_at = ? WHERE glidein_id = ?'),
+      pilots: p(`SELECT f.*, CASE WHEN f.bound_at IS NULL THEN NULL ELSE (SELECT max(t.issued_at) FROM refresh_tokens t WHERE t.glidein_id = f.glidein_id) END AS last_refresh_at
+        FROM families f WHERE (?1 IS NULL OR f.entry = ?1) AND (?2 IS NULL OR f.glidein_id = ?2) ORDER BY f.glidein_id`),
+      addCount: p('INSERT INTO refresh_counts (entry, hour, ok, failed) VALUES (?, ?, ?, ?) ON CONFLICT(entry, hour) DO UPDATE SET ok = ok + excluded.ok, failed = failed + excluded.failed'),
+      pruneCounts: p('DELETE FROM refresh_counts WHERE hour < ?'),
+      counts: p('SELECT entry, hour, ok, failed FROM refresh_counts WHERE hour >= ? ORDER BY entry, hour'),
       putVo: p('INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at'),
       getVo: p('SELECT * FROM vo_credentials WHERE name = ? AND expires_at > ?'),
       pruneJti: p('DELETE FROM dpop_jti WHERE expires_at < ?'),
@@ -247,6 +272,26 @@ export class SqliteStateStore implements StateStore {
 
   async countActiveFamilies(now: number): Promise<number> {
     return Number((this.#s['active']!.get(now) as { n: number }).n);
+  }
+
+  async recordValidation(glideinId: string, summary: string, now: number): Promise<void> {
+    this.#s['validation']!.run(summary, now, glideinId);
+  }
+
+  async listPilots(filter: { entry?: string; glideinId?: string }): Promise<PilotRecord[]> {
+    const rows = this.#s['pilots']!.all(filter.entry ?? null, filter.glideinId ?? null) as (FamilyRow & PilotColumns)[];
+    return rows.map((r) => ({ ...toFamily(r), boundAt: r.bound_at, lastRefreshAt: r.last_refresh_at, statusReport: r.status_report, statusAt: r.status_at, validation: r.validation, validatedAt: r.validated_at }));
+  }
+
+  async addRefreshCounts(counts: RefreshCount[], keepSince: number): Promise<void> {
+    this.#tx(() => {
+      for (const c of counts) this.#s['addCount']!.run(c.entry, c.hour, c.ok, c.failed);
+      this.#s['pruneCounts']!.run(keepSince);
+    });
+  }
+
+  async refreshCounts(since: number): Promise<RefreshCount[]> {
+    return (this.#s['counts']!.all(since) as unknown as RefreshCount[]).map((c) => ({ entry: c.entry, hour: c.hour, ok: c.ok, failed: c.failed }));
   }
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {

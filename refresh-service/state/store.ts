@@ -71,6 +71,28 @@ export interface VoCredentialRecord {
   updatedAt: number;
 }
 
+/** One pilot as the operator views list it (refresh-service/operator). */
+export interface PilotRecord extends FamilyRecord {
+  /** Unix seconds of the first refresh (binding), null while unbound. */
+  boundAt: number | null;
+  /** Unix seconds the newest token was issued after binding (the last refresh), null while unbound. */
+  lastRefreshAt: number | null;
+  /** The last status report (JSON text) and when it arrived. */
+  statusReport: string | null;
+  statusAt: number | null;
+  /** The validation summary kept from the report that carried one (JSON text), and when. */
+  validation: string | null;
+  validatedAt: number | null;
+}
+
+/** Refreshes answered per entry and hour (hour: unix seconds, a multiple of 3600). */
+export interface RefreshCount {
+  entry: string;
+  hour: number;
+  ok: number;
+  failed: number;
+}
+
 export interface StateStore {
   /** Create a family with its first token. Throws GLIDEIN_ERR_STATE if the glidein id exists. */
   registerFamily(family: { glideinId: string; entry: string; createdAt: number; expiresAt: number }, tokenHash: string): Promise<void>;
@@ -100,6 +122,17 @@ export interface StateStore {
   getStatus(glideinId: string): Promise<{ report: string; at: number } | undefined>;
   /** Live families (not revoked, not expired). Called once a minute for /metrics, not per scrape. */
   countActiveFamilies(now: number): Promise<number>;
+  /**
+   * Keep a validation summary (JSON text) apart from the status report: later heartbeats
+   * replace the report but not the node's verdict.
+   */
+  recordValidation(glideinId: string, summary: string, now: number): Promise<void>;
+  /** Every pilot (family) kept, or those of one entry or one glidein id, ordered by glidein id. */
+  listPilots(filter: { entry?: string; glideinId?: string }): Promise<PilotRecord[]>;
+  /** Add refresh counts (summed into existing rows) and drop rows of hours before `keepSince`. */
+  addRefreshCounts(counts: RefreshCount[], keepSince: number): Promise<void>;
+  /** Refresh counts of hours at or after `since`, ordered by entry and hour. */
+  refreshCounts(since: number): Promise<RefreshCount[]>;
   putVoCredential(record: VoCredentialRecord): Promise<void>;
   /** The latest VO credential under `name` if it is still valid at `now`. */
   getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined>;

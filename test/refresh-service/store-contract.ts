@@ -2,6 +2,7 @@
 // PostgreSQL) so both decide every refresh the same way.
 import { expect, it } from 'vitest';
 import type { SettleRequest, StateStore } from '../../refresh-service/state/store.ts';
+import { operatorStoreContract } from './store-contract-operator.ts';
 
 const T0 = 1_900_000_000;
 const DAY = 86400;
@@ -23,6 +24,7 @@ export function storeContract(open: () => Promise<StateStore>): void {
       await store.close();
     }
   };
+  operatorStoreContract(open);
   const register = (s: StateStore, id: string, hash: string, entry = 'CE_A', expiresAt = T0 + 7 * DAY) =>
     s.registerFamily({ glideinId: id, entry, createdAt: T0, expiresAt }, hash);
 
