@@ -6,7 +6,7 @@
 // (glidein_settle, postgres-schema.ts): one round trip. Every commit is durable (the server's
 // synchronous_commit, on by default) before a method returns, so an answer sent after is never lost.
 import { createHash } from 'node:crypto';
-import type { FamilyRecord, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
+import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { isRetryable, stateError, type Sql, type Tx } from './postgres-connect.ts';
 
@@ -39,18 +39,11 @@ export class PostgresStateStore implements StateStore {
   }
 
   /** Run `fn` in one transaction, again from the start after a deadlock or serialisation failure. */
-  async #tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.sql.begin(fn)) as T;
-      } catch (e) {
-        if (attempt < MAX_ATTEMPTS && isRetryable(e)) continue;
-        throw stateError(this.where, e);
-      }
-    }
+  #tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.#q((sql) => sql.begin(fn) as Promise<T>);
   }
 
-  /** One statement (its own transaction), again after a deadlock or serialisation failure. */
+  /** One statement (its own transaction), or #tx's; again after a deadlock or serialisation failure (nothing was committed). */
   async #q<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -134,6 +127,35 @@ export class PostgresStateStore implements StateStore {
   async countActiveFamilies(now: number): Promise<number> {
     const rows = await this.#q((sql) => sql<{ n: number }[]>`SELECT count(*)::int8 AS n FROM families WHERE revoked_at IS NULL AND expires_at > ${now}`);
     return rows[0]!.n;
+  }
+
+  async recordValidation(glideinId: string, summary: string, now: number): Promise<void> {
+    await this.#q((sql) => sql`UPDATE families SET validation = ${summary}, validated_at = ${now} WHERE glidein_id = ${glideinId}`);
+  }
+
+  async listPilots(filter: { entry?: string; glideinId?: string }): Promise<PilotRecord[]> {
+    const entry = filter.entry ?? null;
+    const id = filter.glideinId ?? null;
+    const rows = await this.#q((sql) => sql<PilotRecord[]>`SELECT ${sql.unsafe(FAMILY_COLUMNS)}, f.bound_at AS "boundAt",
+      CASE WHEN f.bound_at IS NULL THEN NULL ELSE (SELECT max(t.issued_at) FROM refresh_tokens t WHERE t.glidein_id = f.glidein_id) END AS "lastRefreshAt",
+      f.status_report AS "statusReport", f.status_at AS "statusAt", f.validation, f.validated_at AS "validatedAt"
+      FROM families f WHERE (${entry}::text IS NULL OR f.entry = ${entry}) AND (${id}::text IS NULL OR f.glidein_id = ${id}) ORDER BY f.glidein_id COLLATE "C"`);
+    return rows.map((r) => ({ ...family(r), boundAt: r.boundAt, lastRefreshAt: r.lastRefreshAt, statusReport: r.statusReport, statusAt: r.statusAt, validation: r.validation, validatedAt: r.validatedAt }));
+  }
+
+  async addRefreshCounts(counts: RefreshCount[], keepSince: number): Promise<void> {
+    await this.#tx(async (tx) => {
+      for (const c of counts) {
+        await tx`INSERT INTO refresh_counts (entry, hour, ok, failed) VALUES (${c.entry}, ${c.hour}, ${c.ok}, ${c.failed})
+                 ON CONFLICT (entry, hour) DO UPDATE SET ok = refresh_counts.ok + excluded.ok, failed = refresh_counts.failed + excluded.failed`;
+      }
+      await tx`DELETE FROM refresh_counts WHERE hour < ${keepSince}`;
+    });
+  }
+
+  async refreshCounts(since: number): Promise<RefreshCount[]> {
+    const rows = await this.#q((sql) => sql<RefreshCount[]>`SELECT entry, hour, ok, failed FROM refresh_counts WHERE hour >= ${since} ORDER BY entry, hour`);
+    return rows.map((c) => ({ entry: c.entry, hour: Number(c.hour), ok: Number(c.ok), failed: Number(c.failed) }));
   }
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
