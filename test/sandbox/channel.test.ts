@@ -31,6 +31,11 @@ async function client(path: string, first?: string): Promise<{ sock: Socket; rec
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Wait until `cond` holds (10 ms steps, 5 s at most: a loaded machine accepts slowly). */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await pause(10);
+}
+
 describe('the spec channel', () => {
   it.each([
     ['sends nothing', undefined],
@@ -49,7 +54,7 @@ describe('the spec channel', () => {
 
     // The real wrapper still gets through afterwards, and only its end-of-file counts.
     const wrapper = await client(ch.path, `${ch.secret}\n`);
-    await pause(150);
+    await until(() => wrapper.received().includes('\n'));
     expect(JSON.parse(wrapper.received().split('\n')[0]!)).toMatchObject({ jobId: 'j', credentials: [{ data: 'j-cred-token' }] });
     wrapper.sock.end();
     await exchange;
@@ -62,7 +67,7 @@ describe('the spec channel', () => {
     const exchange = ch.exchange(SPEC);
     const flood = await Promise.all(Array.from({ length: 100 }, () => client(ch.path)));
     const wrapper = await client(ch.path, `${ch.secret}\n`);
-    await pause(150);
+    await until(() => wrapper.received().includes('\n'));
     expect(wrapper.received()).toContain('"jobId":"j"');
     expect(flood.map((f) => f.received()).join('')).toBe('');
     wrapper.sock.end();
