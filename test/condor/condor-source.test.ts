@@ -117,7 +117,7 @@ describe('glidein run --condor: the payload source', () => {
 
     src.retire();
     await until('the retire reconfig', () => rec().includes('reconfig: retired=True'));
-    await src.stop('pilot-shutdown', 5);
+    await src.stop('pilot-shutdown', 15);
     expect(rec()).toContain('master: SIGTERM');
     expect(rec()).not.toContain('procd: SIGTERM');
     const procd = Number(/procd: (\d+)/.exec(rec())![1]);

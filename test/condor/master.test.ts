@@ -53,7 +53,7 @@ describe('condor_master supervision', () => {
     expect(rec()).toContain(`env: CONDOR_CONFIG=${config}`);
     expect(rec()).not.toMatch(/_CONDOR_SEC|CONDOR_INHERIT|_condor_LOG/i);
     expect(rec()).toContain('tokens-at-start: 1');
-    await m.stop(5, 'test');
+    await m.stop(15, 'test');
   });
 
   it('passes a reconfig to the master as SIGHUP, which rereads the state config', async () => {
@@ -62,13 +62,13 @@ describe('condor_master supervision', () => {
     writeState('GLIDEIN_Retired = True\nGLIDEIN_RefusedJobs = "s#1.0#2"\n');
     expect(m.reconfig()).toBe(true);
     await until('the reconfig', () => rec().includes('reconfig: retired=True refusedJobs="s#1.0#2"'));
-    await m.stop(5, 'test');
+    await m.stop(15, 'test');
   });
 
   it('stops with SIGTERM to the master only: condor_procd in its process group gets no signal, and nothing is left', async () => {
     const m = await start();
     await until('the master to start', () => rec().includes('procd:'));
-    const exit = await m.stop(5, 'pilot-shutdown');
+    const exit = await m.stop(15, 'pilot-shutdown');
     expect(exit).toMatchObject({ code: 0, spawnError: null });
     expect(rec()).toContain('master: SIGTERM');
     expect(rec()).toContain('master: exiting (graceful)');
