@@ -137,6 +137,13 @@ CREATE TABLE refresh_counts (
   PRIMARY KEY (entry, hour)
 );
 `,
+  // 5: round-robin entry parameters (issue 15): the next item's index per entry and parameter.
+  `
+CREATE TABLE round_robin (
+  name TEXT PRIMARY KEY,
+  next BIGINT NOT NULL
+);
+`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

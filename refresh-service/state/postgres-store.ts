@@ -163,6 +163,12 @@ export class PostgresStateStore implements StateStore {
       ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at`);
   }
 
+  async nextRoundRobin(name: string): Promise<number> {
+    const rows = await this.#q((sql) => sql<{ n: string }[]>`INSERT INTO round_robin (name, next) VALUES (${name}, 1)
+      ON CONFLICT (name) DO UPDATE SET next = round_robin.next + 1 RETURNING next - 1 AS n`);
+    return Number(rows[0]!.n);
+  }
+
   async getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined> {
     const rows = await this.#q((sql) => sql<VoCredentialRecord[]>`SELECT name, token, expires_at AS "expiresAt", updated_at AS "updatedAt"
       FROM vo_credentials WHERE name = ${name} AND expires_at > ${now}`);

@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS refresh_counts (
   failed INTEGER NOT NULL,
   PRIMARY KEY (entry, hour)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS round_robin (
+  name TEXT PRIMARY KEY,
+  next INTEGER NOT NULL
+) STRICT;
 `;
 
 /** Columns added after the first release: added to an older state.db when it is opened. */
@@ -137,6 +141,7 @@ export class SqliteStateStore implements StateStore {
       counts: p('SELECT entry, hour, ok, failed FROM refresh_counts WHERE hour >= ? ORDER BY entry, hour'),
       putVo: p('INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at'),
       getVo: p('SELECT * FROM vo_credentials WHERE name = ? AND expires_at > ?'),
+      roundRobin: p('INSERT INTO round_robin (name, next) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET next = next + 1 RETURNING next - 1 AS n'),
       pruneJti: p('DELETE FROM dpop_jti WHERE expires_at < ?'),
       pruneFamilies: p('DELETE FROM families WHERE expires_at < ?'),
       pruneSpent: p('DELETE FROM refresh_tokens WHERE spent_at IS NOT NULL AND spent_at < ?'),
@@ -279,7 +284,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listPilots(filter: { entry?: string; glideinId?: string }): Promise<PilotRecord[]> {
-    const rows = this.#s['pilots']!.all(filter.entry ?? null, filter.glideinId ?? null) as (FamilyRow & PilotColumns)[];
+    const rows = this.#s['pilots']!.all(filter.entry ?? null, filter.glideinId ?? null) as unknown as (FamilyRow & PilotColumns)[];
     return rows.map((r) => ({ ...toFamily(r), boundAt: r.bound_at, lastRefreshAt: r.last_refresh_at, statusReport: r.status_report, statusAt: r.status_at, validation: r.validation, validatedAt: r.validated_at }));
   }
 
@@ -296,6 +301,10 @@ export class SqliteStateStore implements StateStore {
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
     this.#s['putVo']!.run(v.name, v.token, v.expiresAt, v.updatedAt);
+  }
+
+  async nextRoundRobin(name: string): Promise<number> {
+    return Number((this.#s['roundRobin']!.get(name) as { n: number }).n);
   }
 
   async getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined> {

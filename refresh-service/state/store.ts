@@ -134,6 +134,12 @@ export interface StateStore {
   /** Refresh counts of hours at or after `since`, ordered by entry and hour. */
   refreshCounts(since: number): Promise<RefreshCount[]>;
   putVoCredential(record: VoCredentialRecord): Promise<void>;
+  /**
+   * Round-robin entry parameters (issue 15): the counter under `name` (0 the first time), advanced
+   * by one in the same atomic statement, so registrations by any process or instance, before or
+   * after a restart, each get the next item.
+   */
+  nextRoundRobin(name: string): Promise<number>;
   /** The latest VO credential under `name` if it is still valid at `now`. */
   getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined>;
   /**

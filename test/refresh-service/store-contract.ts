@@ -183,4 +183,12 @@ export function storeContract(open: () => Promise<StateStore>): void {
     // The jti expired before the prune: forgotten, so it counts as new again.
     expect(await s.recordJti('old-jti', T0 + 100, T0)).toBe(true);
   }));
+
+  it('hands out round-robin counters in turn, from 0, separately per name', withStore(async (s) => {
+    expect(await s.nextRoundRobin('CE_A/VMId')).toBe(0);
+    expect(await s.nextRoundRobin('CE_A/VMId')).toBe(1);
+    expect(await s.nextRoundRobin('CE_B/VMId')).toBe(0);
+    const many = await Promise.all(Array.from({ length: 8 }, () => s.nextRoundRobin('CE_A/VMId')));
+    expect(many.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+  }));
 }
