@@ -69,7 +69,7 @@ const tooNew = (v) => v[0] > MAX_GLIBC[0] || (v[0] === MAX_GLIBC[0] && (v[1] ?? 
 
 function buildCompatPty() {
   const out = join(dist, `pty.${tag}.node`);
-  const headers = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..')].filter(Boolean)
+  const headers = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..'), '/usr/local', '/usr'].filter(Boolean)
     .map((d) => join(d, 'include', 'node')).find((d) => existsSync(join(d, 'node_api.h')));
   const libutil = ['/lib/x86_64-linux-gnu/libutil.so.1', '/lib64/libutil.so.1', '/usr/lib64/libutil.so.1'].find((f) => existsSync(f));
   if (!headers || !libutil) return undefined;
