@@ -20,6 +20,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'refresh-service register': () => import('../refresh-service/commands/register.ts'),
   'refresh-service revoke': () => import('../refresh-service/commands/revoke.ts'),
   'refresh-service migrate': () => import('../refresh-service/commands/migrate.ts'),
+  'refresh-service pilots': () => import('../refresh-service/commands/pilots.ts'),
+  'refresh-service entries': () => import('../refresh-service/commands/entries.ts'),
 };
 const SUBCOMMAND_GROUPS = new Set(['refresh-service']);
 

@@ -14,6 +14,8 @@ Usage:
                                 [--url URL] [--lifetime SECONDS]
   glidein refresh-service revoke --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
   glidein refresh-service migrate --config FILE
+  glidein refresh-service pilots --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
+  glidein refresh-service entries --state DIR|--config FILE [--format table|json]
   glidein demo
   glidein --version | --help | <command> --help
 
@@ -21,7 +23,7 @@ Commands:
   validate          check this worker node (cores, memory, disk, GPU, CVMFS, container, OS)
   exec              run one job spec through the payload sandbox, print the result
   run               run the pilot: validate, refresh credentials, run payloads
-  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate)
+  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate, pilots, entries)
   demo              the whole system on this machine
 
 Global flags:
@@ -91,13 +93,15 @@ drain, max lifetime, batch end, the command exited 0); 1 validation failed, the 
 no valid credentials could be obtained, or the command failed; 2 bad flag or bundle (also a
 bundle already used by a pilot); 3 the command could not be started.
 `,
-  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate ...
+  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate|pilots|entries ...
 
   serve     --state DIR [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
   register  --state DIR [--config FILE] --glidein-id ID --entry NAME [--url URL] [--lifetime SECONDS]
             prints the pilot bundle (JSON) on stdout
   revoke    --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
   migrate   --config FILE      create or upgrade the shared PostgreSQL schema (config 'database')
+  pilots    --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
+  entries   --state DIR|--config FILE [--format table|json]   per-entry health, black holes
 
 Run 'glidein refresh-service <subcommand> --help' for details.
 `,
@@ -137,6 +141,36 @@ Create or upgrade the PostgreSQL schema of the database named by the config's 'd
 key (password from the 0600 'databasePasswordFile', else PGPASSWORD). 'serve' does the same
 on start under the same lock. Prints {"database", "from", "to"} on stdout. Exit 1 when the
 database's schema is newer than this release knows; exit 2 on a bad flag or config.
+`,
+  'refresh-service pilots': `Usage: glidein refresh-service pilots --state DIR|--config FILE [--entry NAME]
+                                      [--status live|draining|ended|revoked|expired|silent]
+                                      [--format table|json]
+
+One row per pilot, sorted by entry and glidein id: glidein id, entry, status, registered,
+bound (yes/no), last refresh, last heartbeat, pilot state from its last report, validation
+verdict with the failed check and its category, node (host name reported), revoked reason.
+Status: revoked; expired; ended (reported exit); silent (bound, nothing heard for 900 s);
+draining (reported draining or retiring); live (anything else). Times are UTC.
+
+  --state DIR      the service's state directory (SQLite)
+  --config FILE    the service config; with 'database' set, reads the shared PostgreSQL
+  --entry NAME     only this entry's pilots
+  --status STATUS  only pilots in this status
+  --format FORMAT  table (default) or json ({"pilots": [...]}, times in unix seconds)
+
+Reads while 'serve' runs. Exit 2: bad flag, or no state.db in --state.
+`,
+  'refresh-service entries': `Usage: glidein refresh-service entries --state DIR|--config FILE [--format table|json]
+
+Per entry: live pilots, failed validations and revocations in the last hour/day, refresh
+success ratio over the last day, the most common failure category and node, and black holes.
+An entry, or a node, is a black hole when over the last day at least 3 of its pilots failed
+validation and they are at least half of its pilots that reported a validation. Refresh
+counts are written by 'serve' once a minute.
+
+  --state DIR      the service's state directory (SQLite)
+  --config FILE    the service config; with 'database' set, reads the shared PostgreSQL
+  --format FORMAT  table (default) or json ({"entries": [...]})
 `,
   demo: `Usage: glidein demo
 

@@ -2,6 +2,7 @@
 // outcome, a latency histogram, active families, reuse detections, re-grants and heartbeat
 // revocations. All maintained in memory (the active-family gauge is recounted once a minute by
 // the housekeeping timer), so a scrape costs no database work.
+import { RefreshTally } from './operator/refresh-tally.ts';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -16,6 +17,8 @@ export class Metrics {
   /** Spent tokens re-granted to the bound key within rotationGraceSeconds (lost answers). */
   regrants = 0;
   securityEvents = 0;
+  /** Refreshes per entry and hour, for the operator views (added to the store by housekeeping). */
+  readonly tally = new RefreshTally();
 
   observe(route: string, outcome: string, seconds: number): void {
     const key = `route="${route}",outcome="${outcome}"`;

@@ -82,6 +82,7 @@ export class Router {
       .finally(() => {
         const seconds = (performance.now() - started) / 1000;
         metrics.observe(name, ctx.info.outcome, seconds);
+        metrics.tally.observe(name, ctx.info.entry, res.statusCode, this.#service.now());
         log.info('request', { method: req.method, path: name, status: res.statusCode, outcome: ctx.info.outcome, glidein_id: ctx.info.glideinId, entry: ctx.info.entry, latency_ms: Math.round(seconds * 10_000) / 10 });
       });
   }

@@ -4,8 +4,9 @@ import { adminRoutes } from './admin.ts';
 import { discoveryRoutes } from './discovery.ts';
 import { healthzRoute } from './healthz.ts';
 import { metricsRoute } from './metrics.ts';
+import { operatorRoutes } from './operator.ts';
 import { refreshRoute } from './refresh.ts';
 import { statusRoute } from './status.ts';
 import { tokenRoute } from './token.ts';
 
-export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, tokenRoute, statusRoute, ...adminRoutes];
+export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, tokenRoute, statusRoute, ...adminRoutes, ...operatorRoutes];

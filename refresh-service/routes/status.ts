@@ -3,6 +3,7 @@
 // heartbeatTimeout measures).
 import { STATUS_PATH, isSafeId } from '../../shared/protocol.ts';
 import { HttpRefusal } from '../http/refusal.ts';
+import { summarizeValidation } from '../operator/validation-summary.ts';
 import type { RequestContext } from '../http/request-context.ts';
 import type { Route } from '../http/router.ts';
 
@@ -29,6 +30,9 @@ async function status(ctx: RequestContext): Promise<unknown> {
   }
   if (family.revokedAt !== null || family.expiresAt <= proof.now) throw new HttpRefusal(401, 'invalid_grant', 'the glidein is revoked or expired', 'revoked');
   await store.recordStatus(id, JSON.stringify(body), proof.now);
+  // The validation verdict outlives the report: later heartbeats replace the report only.
+  const validation = summarizeValidation(body);
+  if (validation) await store.recordValidation(id, JSON.stringify(validation), proof.now);
   ctx.info.outcome = 'recorded';
   return { status: 'recorded' };
 }
