@@ -5,6 +5,7 @@ import { readJsonFile } from '../shared/json-file.ts';
 import { hostname } from 'node:os';
 import { ConfigError } from '../shared/errors.ts';
 import { parseDatabaseUrl } from './state/postgres-settings.ts';
+import { TRUST_DOMAIN_PATTERN, parseEntries, parseIdps, type EntryConfig, type IdpConfig } from './entries/entry-config.ts';
 
 export interface RateLimitConfig {
   /** Sustained requests per second over all clients (token bucket refill). */
@@ -62,6 +63,10 @@ export interface ServiceConfig {
   database: string;
   /** 0600 file holding the database password (else PGPASSWORD). */
   databasePasswordFile: string;
+  /** Factory entries (entries/entry-config.ts); empty: any entry name, all from the top-level keys. */
+  entries: Record<string, EntryConfig>;
+  /** OAuth 2.0 client-credentials IdPs the entries' credential sources may name. */
+  idps: Record<string, IdpConfig>;
 }
 
 /** Names of VO credentials pushed with PUT /v1/vo-credentials/{name}. */
@@ -91,6 +96,8 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   allowInsecureHttp: false,
   database: '',
   databasePasswordFile: '',
+  entries: {},
+  idps: {},
 };
 
 type Where = { file: string };
@@ -176,12 +183,14 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
   const sync = get('stateSynchronous');
   if (sync !== 'full' && sync !== 'normal') throw err(w, 'stateSynchronous', "'full' or 'normal'", sync);
   const trustDomain = str(w, 'trustDomain', get('trustDomain'));
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/.test(trustDomain)) throw err(w, 'trustDomain', 'a host-like name', trustDomain);
+  if (!TRUST_DOMAIN_PATTERN.test(trustDomain)) throw err(w, 'trustDomain', 'a host-like name', trustDomain);
+  const poolSigningKeyFile = str(w, 'poolSigningKeyFile', get('poolSigningKeyFile'));
+  const idps = parseIdps(get('idps'), file);
   return {
     trustDomain,
     issuer: httpUrl(w, 'issuer', get('issuer')),
     publicUrl: httpUrl(w, 'publicUrl', get('publicUrl')),
-    poolSigningKeyFile: str(w, 'poolSigningKeyFile', get('poolSigningKeyFile')),
+    poolSigningKeyFile,
     idtokenLifetime: int(w, 'idtokenLifetime', get('idtokenLifetime'), 60, 30 * 24 * 3600),
     scitokenLifetime: int(w, 'scitokenLifetime', get('scitokenLifetime'), 60, 30 * 24 * 3600),
     refreshFamilyLifetime: int(w, 'refreshFamilyLifetime', get('refreshFamilyLifetime'), 60, 366 * 24 * 3600),
@@ -200,6 +209,8 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
     metricsRequireAdmin: bool(w, 'metricsRequireAdmin', get('metricsRequireAdmin')),
     allowInsecureHttp: bool(w, 'allowInsecureHttp', get('allowInsecureHttp')),
     ...databaseKeys(w, get('database'), get('databasePasswordFile')),
+    entries: parseEntries(get('entries'), file, { trustDomain, poolSigningKeyFile }, idps),
+    idps,
   };
 }
 

@@ -10,6 +10,7 @@ import { SqliteStateStore } from './state/sqlite-store.ts';
 import type { StateStore } from './state/store.ts';
 import { openPostgresStore } from './state/postgres-open.ts';
 import { openSharedState } from './state/postgres-context.ts';
+import { openEntryRuntime, type EntryRuntime } from './entries/entry-runtime.ts';
 
 export interface ServiceContext {
   store: StateStore;
@@ -19,6 +20,8 @@ export interface ServiceContext {
   bundleCa: string | undefined;
   /** Where a running server re-reads the signing keys: the state dir, or the shared database. */
   keySource: SigningKeySource;
+  /** Entry POOL keys and IdP token sources (issue 15). */
+  entries: EntryRuntime;
 }
 
 export type StoreConfig = Pick<ServiceConfig, 'stateSynchronous' | 'database' | 'databasePasswordFile'>;
@@ -33,6 +36,7 @@ export async function openServiceContext(stateDir: string, config: ServiceConfig
   await ensureStateDir(stateDir);
   // Key files first: a bad key must fail before anything is created or opened.
   const poolKey = await readSigningKeyFile(config.poolSigningKeyFile);
+  const entries = await openEntryRuntime(config, poolKey);
   let bundleCa: string | undefined;
   if (config.bundleCaFile !== '') {
     try {
@@ -45,9 +49,9 @@ export async function openServiceContext(stateDir: string, config: ServiceConfig
   if (config.database !== '') {
     // Several instances: store, signing keys and their rotations all shared through the database.
     const shared = await openSharedState(config, poolKey.key);
-    return { ...shared, poolKey, bundleCa };
+    return { ...shared, poolKey, bundleCa, entries };
   }
   const signingKeys = await loadSigningKeys(stateDir);
   const store = await openStore(stateDir, config);
-  return { store, poolKey, signingKeys, bundleCa, keySource: fileKeySource(stateDir) };
+  return { store, poolKey, signingKeys, bundleCa, keySource: fileKeySource(stateDir), entries };
 }

@@ -1,10 +1,14 @@
-// Minting the credentials a pilot receives: the C-CRED (HTCondor IDTOKEN from the POOL key) and
-// the S-CRED (WLCG-profile JWT, ES256) or, for a VO group, the latest token the VO pushed.
+// Minting the credentials a pilot receives: the C-CRED (HTCondor IDTOKEN from its entry's POOL
+// key, `iss` its entry's trust domain), the CE-CRED when the entry asks for one, and the S-CRED
+// (WLCG-profile JWT, ES256) or, per the entry's credential sources, the latest token the VO
+// pushed or an IdP's client-credentials token.
 import { randomBytes } from 'node:crypto';
 import { IDTOKEN_SCOPES_PILOT, signIdtoken, type SigningKeyFile } from '../shared/idtoken.ts';
 import type { ServiceConfig } from './config.ts';
 import { signEs256, type SigningKeySet } from './signing-keys.ts';
 import type { StateStore } from './state/store.ts';
+import { entryFor, type EntryRuntime } from './entries/entry-runtime.ts';
+import type { CredentialSource, EntryConfig } from './entries/entry-config.ts';
 
 export interface MintContext {
   config: ServiceConfig;
@@ -13,6 +17,8 @@ export interface MintContext {
   poolKey: SigningKeyFile;
   signingKeys: SigningKeySet;
   store: StateStore;
+  /** Entry POOL keys and IdP token sources; absent: only the top-level POOL key (no entries). */
+  entries?: EntryRuntime;
 }
 
 export interface WireCredential {
@@ -31,24 +37,39 @@ export interface MintRequest {
   familyExpiresAt: number;
 }
 
-export function mintIdtoken(ctx: MintContext, r: MintRequest): WireCredential {
-  const exp = Math.min(r.now + ctx.config.idtokenLifetime, r.familyExpiresAt);
-  const token = signIdtoken(ctx.poolKey, {
-    iss: ctx.config.trustDomain,
-    sub: `${r.entry}@${ctx.config.trustDomain}`,
-    iat: r.now,
-    exp,
-    scope: IDTOKEN_SCOPES_PILOT,
-  });
-  return { type: 'idtoken', purpose: 'collector', token, expires_at: exp, trust_domain: ctx.config.trustDomain };
+/** When a pilot given `credentials` at `now` refreshes next (60 % into the shortest life). */
+export function nextRefreshAt(now: number, credentials: readonly WireCredential[]): number {
+  const soonest = Math.min(...credentials.map((c) => c.expires_at));
+  return now + Math.max(1, Math.floor((soonest - now) * 0.6));
 }
 
-export function mintScitoken(ctx: MintContext, r: MintRequest): WireCredential {
+function poolKeyFor(ctx: MintContext, path: string): SigningKeyFile {
+  return path === ctx.config.poolSigningKeyFile || ctx.entries === undefined ? ctx.poolKey : ctx.entries.poolKey(path);
+}
+
+/** An HTCondor IDTOKEN for `trustDomain`, signed with that domain's POOL key. */
+function idtoken(ctx: MintContext, r: MintRequest, purpose: string, d: { trustDomain: string; poolSigningKeyFile: string; scope: string }): WireCredential {
+  const exp = Math.min(r.now + ctx.config.idtokenLifetime, r.familyExpiresAt);
+  const token = signIdtoken(poolKeyFor(ctx, d.poolSigningKeyFile), {
+    iss: d.trustDomain,
+    sub: `${r.entry}@${d.trustDomain}`,
+    iat: r.now,
+    exp,
+    scope: d.scope,
+  });
+  return { type: 'idtoken', purpose, token, expires_at: exp, trust_domain: d.trustDomain };
+}
+
+export function mintIdtoken(ctx: MintContext, r: MintRequest, entry: EntryConfig = entryFor(ctx.config, r.entry)): WireCredential {
+  return idtoken(ctx, r, 'collector', { ...entry, scope: IDTOKEN_SCOPES_PILOT });
+}
+
+export function mintScitoken(ctx: MintContext, r: MintRequest, entry: EntryConfig = entryFor(ctx.config, r.entry)): WireCredential {
   const exp = Math.min(r.now + ctx.config.scitokenLifetime, r.familyExpiresAt);
   const claims = {
     'wlcg.ver': '1.0',
     iss: ctx.issuer,
-    sub: `${r.entry}@${ctx.config.trustDomain}`,
+    sub: `${r.entry}@${entry.trustDomain}`,
     aud: ctx.config.scitoken.audience,
     scope: ctx.config.scitoken.scope,
     iat: r.now,
@@ -60,21 +81,47 @@ export function mintScitoken(ctx: MintContext, r: MintRequest): WireCredential {
   return { type: 'scitoken', purpose: 'vo-service', token, expires_at: exp };
 }
 
+/** The source of each non-C-CRED purpose: the entry's, else today's (vo-service minted, or the entry's VO push). */
+function sourcesOf(ctx: MintContext, entry: EntryConfig, name: string): [string, CredentialSource][] {
+  const out = Object.entries(entry.credentials).filter(([purpose]) => purpose !== 'collector');
+  if (!('vo-service' in entry.credentials)) {
+    const voName = ctx.config.voCredentials[name];
+    out.unshift(['vo-service', voName === undefined ? { source: 'mint' } : { source: 'forward', name: voName }]);
+  }
+  return out;
+}
+
 /**
- * The credentials for one pilot: a fresh C-CRED, and the S-CRED (minted, or the VO's pushed
- * token when the entry is mapped to a VO credential; none if that one is missing or expired,
- * so the pilot keeps its current S-CRED rather than getting a token the VO did not issue).
- * A pushed token that expires after the family is not handed out either (issue 11 item 15): we
- * cannot shorten a token the VO signed, and a pilot's credentials never outlive the pilot.
+ * One credential from its source, or none. A pushed VO token or an IdP token is handed out only
+ * while valid and only if it does not outlive the family (issue 11 item 15): we cannot shorten a
+ * token someone else signed, and a pilot's credentials never outlive the pilot. An IdP token is
+ * one that stays valid past `validUntil` (the pilot's next refresh) whenever the IdP can give one.
+ */
+async function fromSource(ctx: MintContext, r: MintRequest, entry: EntryConfig, purpose: string, s: CredentialSource, validUntil: number): Promise<WireCredential | undefined> {
+  if (s.source === 'mint') return mintScitoken(ctx, r, entry);
+  if (s.source === 'forward') {
+    const vo = await ctx.store.getVoCredential(s.name, r.now);
+    return vo && vo.expiresAt <= r.familyExpiresAt ? { type: 'scitoken', purpose, token: vo.token, expires_at: vo.expiresAt } : undefined;
+  }
+  if (ctx.entries === undefined) throw new Error(`entry '${r.entry}': no IdP runtime for ${purpose}`);
+  const t = await ctx.entries.idp(s.idp).token(r.now, validUntil);
+  return t.expiresAt <= r.familyExpiresAt ? { type: 'scitoken', purpose, token: t.token, expires_at: t.expiresAt } : undefined;
+}
+
+/**
+ * The credentials for one pilot: a fresh C-CRED (and CE-CRED), then one per credential source
+ * (none for a source with nothing valid to give, so the pilot keeps its current one rather than
+ * getting a token its VO did not issue). Throws EntryNotConfigured, or IdpUnavailable while an
+ * IdP is down and its cached token would not last until the pilot's next refresh.
  */
 export async function mintCredentials(ctx: MintContext, r: MintRequest): Promise<WireCredential[]> {
-  const out = [mintIdtoken(ctx, r)];
-  const voName = ctx.config.voCredentials[r.entry];
-  if (voName === undefined) {
-    out.push(mintScitoken(ctx, r));
-  } else {
-    const vo = await ctx.store.getVoCredential(voName, r.now);
-    if (vo && vo.expiresAt <= r.familyExpiresAt) out.push({ type: 'scitoken', purpose: 'vo-service', token: vo.token, expires_at: vo.expiresAt });
+  const entry = entryFor(ctx.config, r.entry);
+  const out = [mintIdtoken(ctx, r, entry)];
+  if (entry.ceCollector) out.push(idtoken(ctx, r, 'ce', entry.ceCollector));
+  const validUntil = nextRefreshAt(r.now, out);
+  for (const [purpose, source] of sourcesOf(ctx, entry, r.entry)) {
+    const c = await fromSource(ctx, r, entry, purpose, source, validUntil);
+    if (c) out.push(c);
   }
   return out;
 }

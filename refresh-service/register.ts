@@ -1,5 +1,6 @@
 // Registering a pilot (at submission): a new refresh family with its first token, the first
-// C-CRED and S-CRED, all in the bundle the factory ships with the pilot.
+// C-CRED and S-CRED, all in the bundle the factory ships with the pilot. The credentials are
+// minted and the entry's authMethod checked before anything is written.
 import { UsageError, ConfigError } from '../shared/errors.ts';
 import { BUNDLE_VERSION, isSafeId, type BundleWire } from '../shared/protocol.ts';
 import { effectiveIssuer, type ServiceConfig } from './config.ts';
@@ -7,6 +8,7 @@ import { openServiceContext } from './context.ts';
 import { mintCredentials } from './mint.ts';
 import { hashRefreshToken, newRefreshToken } from './refresh-token.ts';
 import { checkClearTextUrl } from './transport-policy.ts';
+import { checkRegistration, entryBundleFields, registrationEntry } from './entries/entry-register.ts';
 
 export interface RegisterOptions {
   stateDir: string;
@@ -36,26 +38,29 @@ export async function registerPilot(options: RegisterOptions): Promise<BundleWir
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) throw new UsageError(`--url '${rawUrl}': expected an http(s) URL without query or fragment`);
   checkClearTextUrl(config, rawUrl, options.url !== undefined ? '--url' : 'publicUrl');
   const base = rawUrl.replace(/\/+$/, '');
+  const entry = registrationEntry(config, options.entry);
   const ctx = await openServiceContext(options.stateDir, config);
   try {
     const now = Math.floor(Date.now() / 1000);
     const expiresAt = now + lifetime;
-    const token = newRefreshToken();
-    await ctx.store.registerFamily({ glideinId: options.glideinId, entry: options.entry, createdAt: now, expiresAt }, hashRefreshToken(token));
     const credentials = await mintCredentials(
-      { config, issuer: effectiveIssuer(config, base), poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store },
+      { config, issuer: effectiveIssuer(config, base), poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store, entries: ctx.entries },
       { glideinId: options.glideinId, entry: options.entry, now, familyExpiresAt: expiresAt },
     );
+    const auth = checkRegistration(options.entry, entry, credentials, now);
+    const token = newRefreshToken();
+    await ctx.store.registerFamily({ glideinId: options.glideinId, entry: options.entry, createdAt: now, expiresAt }, hashRefreshToken(token));
     return {
       version: BUNDLE_VERSION,
       glidein_id: options.glideinId,
       entry: options.entry,
       refresh_url: base,
       refresh_token: token,
-      trust_domain: config.trustDomain,
+      trust_domain: entry.trustDomain,
       ...(ctx.bundleCa === undefined ? {} : { ca: ctx.bundleCa }),
       credentials: credentials as unknown as Record<string, unknown>[],
       expires_at: expiresAt,
+      ...(await entryBundleFields(ctx.store, options.entry, entry, auth)),
     };
   } finally {
     await ctx.store.close();

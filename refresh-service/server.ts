@@ -78,7 +78,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
       client: new RateLimiter({ rate: config.rateLimit.clientPerSecond, burst: config.rateLimit.clientBurst }),
     },
     keys: new SigningKeyWatcher(ctx.keySource, ctx.signingKeys),
-    mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store },
+    mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store, entries: ctx.entries },
     publicUrl,
     issuer,
     adminTokenHash,

@@ -3,7 +3,8 @@
 // then the DPoP proof for the endpoint's URL, then the store's decision, committed before the
 // caller answers. Credentials are minted before the commit, so a committed rotation always has
 // an answer to send.
-import { mintCredentials, type WireCredential } from '../mint.ts';
+import { mintCredentials, nextRefreshAt, type WireCredential } from '../mint.ts';
+import { mintOrRefuse } from './mint-refusal.ts';
 import { REFRESH_TOKEN_PATTERN, hashRefreshToken, newRefreshToken } from '../refresh-token.ts';
 import type { TokenPeek } from '../state/store.ts';
 import { HttpRefusal } from '../http/refusal.ts';
@@ -49,7 +50,7 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string):
   const graceSeconds = config.rotationGraceSeconds;
   const usable = mayRotate(peek, proof, graceSeconds);
   if (usable) mint.signingKeys = await keys.fresh();
-  const credentials = usable ? await mintCredentials(mint, { glideinId: peek.family.glideinId, entry: peek.family.entry, now, familyExpiresAt: peek.family.expiresAt }) : [];
+  const credentials = usable ? await mintOrRefuse(() => mintCredentials(mint, { glideinId: peek.family.glideinId, entry: peek.family.entry, now, familyExpiresAt: peek.family.expiresAt })) : [];
   const next = usable ? newRefreshToken() : null;
   // A client that gave up (timed out) will retry with the same token: committing its abandoned
   // request now could supersede the successor that retry already received.
@@ -64,8 +65,7 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string):
         log.warn('spent refresh token presented again by the bound key within the grace window: successor replaced (lost answer)', { glidein_id: outcome.family.glideinId, entry: outcome.family.entry });
       }
       ctx.info.outcome = outcome.kind;
-      const soonest = Math.min(...credentials.map((c) => c.expires_at));
-      return { refreshToken: next!, credentials, now, refreshAfter: now + Math.max(1, Math.floor((soonest - now) * 0.6)) };
+      return { refreshToken: next!, credentials, now, refreshAfter: nextRefreshAt(now, credentials) };
     }
     case 'replayed_jti':
       ctx.security('DPoP proof replayed', { reason: 'jti seen before' });

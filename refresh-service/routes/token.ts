@@ -5,7 +5,8 @@
 // key binds the refresh token, not the access token), expires_in, the rotated refresh_token,
 // scope, plus `credentials` (all of them, the C-CRED included). Errors per section 5.2: 400
 // with invalid_request, invalid_grant, unsupported_grant_type or invalid_dpop_proof, and no
-// WWW-Authenticate challenge (RFC 9449 section 5); a rate limit stays 429 with Retry-After.
+// WWW-Authenticate challenge (RFC 9449 section 5); a rate limit stays 429 and an IdP outage
+// 503 temporarily_unavailable, both with Retry-After.
 import { readFormBody } from '../http/body.ts';
 import { HttpRefusal } from '../http/refusal.ts';
 import { Reply, type RequestContext } from '../http/request-context.ts';
@@ -14,9 +15,9 @@ import { rotate } from './rotation.ts';
 
 export const TOKEN_PATH = '/v1/token';
 
-/** Refusals as RFC 6749 section 5.2 wants them: 400 (rate limits and oversized bodies keep theirs). */
+/** Refusals as RFC 6749 section 5.2 wants them: 400 (rate limits, oversized bodies and IdP outages keep theirs). */
 function asOAuthError(e: unknown): unknown {
-  if (!(e instanceof HttpRefusal) || e.status === 429 || e.status === 413) return e;
+  if (!(e instanceof HttpRefusal) || e.status === 429 || e.status === 413 || e.status === 503) return e;
   return new HttpRefusal(400, e.error, e.message, e.outcome, undefined, false);
 }
 
