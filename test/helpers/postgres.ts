@@ -27,6 +27,9 @@ export interface PgCluster {
   createDatabase(name: string): Promise<string>;
   /** A superuser connection to `db` (for checks the store does not offer). */
   connect(db: string): postgres.Sql;
+  /** Stop the server (fast shutdown: connections are cut) until start() brings it back. */
+  pause(): void;
+  start(): void;
   stop(): Promise<void>;
 }
 
@@ -70,7 +73,8 @@ export async function startPostgres(): Promise<PgCluster> {
   const port = await freePort();
   // fsync off: a test cluster lives for one test file; the service's own durability is not under test here.
   const opts = `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=16MB`;
-  run('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-w', '-t', '60', '-o', opts, 'start']);
+  const start = () => run('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-w', '-t', '60', '-o', opts, 'start']);
+  start();
   const open: postgres.Sql[] = [];
   const connect = (db: string) => {
     const sql = postgres({ host: '127.0.0.1', port, user: PG_USER, pass: password, database: db, max: 4, onnotice: () => {}, fetch_types: false });
@@ -92,6 +96,8 @@ export async function startPostgres(): Promise<PgCluster> {
       await admin.unsafe(`CREATE DATABASE ${name}`);
       return url(name);
     },
+    pause: () => run('pg_ctl', ['-D', join(dir, 'data'), '-m', 'fast', '-w', 'stop']),
+    start,
     async stop() {
       await Promise.all(open.map((s) => s.end({ timeout: 2 }).catch(() => {})));
       spawnSync(join(bin, 'pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], { ...owner, cwd: dir, timeout: 30_000 });

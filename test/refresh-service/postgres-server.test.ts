@@ -99,6 +99,22 @@ describe.skipIf(skip)('refresh services sharing one PostgreSQL', () => {
     expect(r.body).toMatchObject({ error: 'invalid_grant', error_description: expect.stringContaining('revoked') });
   });
 
+  it('answers 5xx, never a refusal, while PostgreSQL is down, and refreshes again once it is back', async () => {
+    const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-outage', entry: 'CE' });
+    const key = await generateDpopKey();
+    pg.pause();
+    try {
+      for (const svc of [a, b]) {
+        const r = await refreshAt(svc, bundle.refresh_token, await proof(key));
+        expect(r.status).toBeGreaterThanOrEqual(500);
+      }
+    } finally {
+      pg.start();
+    }
+    const r = await refreshAt(b, bundle.refresh_token, await proof(key));
+    expect(r.status).toBe(200);
+  });
+
   it('publishes and signs with a key rotated by another instance within about a second', async () => {
     const jwks = async (svc: RunningService) => ((await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const before = await jwks(b);
