@@ -16,7 +16,7 @@ export interface CondorBundleFields {
   condorConfig: Record<string, FactoryValue>;
 }
 
-export const MAX_COLLECTORS = 8;
+export const MAX_COLLECTORS = 16;
 const MAX_EXTRA_CONFIG = 200;
 // A DNS name, an IPv4 address or a bracketed IPv6 address, then a port.
 const HOST_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]{2,45}\]):(\d{1,5})$/;
