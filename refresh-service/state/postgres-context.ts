@@ -18,7 +18,7 @@ export interface SharedState {
 
 /** Open the database (schema migrated under the lock) and its signing keys (made if none). */
 export async function openSharedState(config: DatabaseConfig, poolKey: Buffer): Promise<SharedState> {
-  const store = await openPostgresStore(config);
+  const store = await openPostgresStore(config, { poolKey });
   try {
     const keySource = new PostgresSigningKeys(store.sql, store.where, poolKey);
     return { store, signingKeys: await keySource.load(), keySource };

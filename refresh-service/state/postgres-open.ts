@@ -5,6 +5,7 @@ import { connectDatabase, stateError, type Sql } from './postgres-connect.ts';
 import { checkSchemaVersion, migrateSchema, type MigrationResult } from './postgres-schema.ts';
 import { parseDatabaseUrl, readDatabasePassword } from './postgres-settings.ts';
 import { PostgresStateStore } from './postgres-store.ts';
+import { sealingKey } from './postgres-seal.ts';
 
 export interface DatabaseConfig {
   /** postgres://USER@HOST:PORT/DB (checked when the config was parsed). */
@@ -17,6 +18,8 @@ export interface OpenOptions {
   migrate?: boolean;
   poolSize?: number;
   env?: NodeJS.ProcessEnv;
+  /** The POOL key's derived HS256 key: seals VO tokens (none: the store cannot keep them). */
+  poolKey?: Buffer;
 }
 
 async function openPool(config: DatabaseConfig, options: OpenOptions): Promise<{ sql: Sql; where: string }> {
@@ -34,7 +37,7 @@ export async function openPostgresStore(config: DatabaseConfig, options: OpenOpt
     await sql.end({ timeout: 1 }).catch(() => {});
     throw stateError(where, e);
   }
-  return new PostgresStateStore(sql, where);
+  return new PostgresStateStore(sql, where, options.poolKey === undefined ? undefined : sealingKey(options.poolKey));
 }
 
 /** `refresh-service migrate`: bring the schema to this release's version; returns from/to. */

@@ -3,40 +3,20 @@
 // published by all within `checkEveryMs`. A private key is stored sealed (AES-256-GCM, the kid
 // as associated data) under a key derived from the POOL key, which every instance must hold to
 // mint C-CREDs anyway: read access to the database alone cannot mint S-CREDs.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { GlideinError } from '../../shared/errors.ts';
 import { generateSigningKey, parseStoredSigningKey, signingKeySet, type ScitokenSigningKey, type SigningKeySet, type SigningKeySource } from '../signing-keys.ts';
 import { stateError, type Sql } from './postgres-connect.ts';
+import { seal, sealingKey, unseal } from './postgres-seal.ts';
 
 /** pg_advisory_xact_lock key serialising the first key's creation. */
 const KEYS_LOCK = 0x676c69646b79;
-const SEAL_VERSION = 'v1';
 
-/** The sealing key: HKDF-SHA256 of the POOL key's derived HS256 key. */
-export function sealingKey(poolKey: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', poolKey, Buffer.from('glidein'), Buffer.from('S-CRED signing key seal v1'), 32));
-}
-
-function seal(key: Buffer, kid: string, plain: string): string {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', key, iv);
-  c.setAAD(Buffer.from(kid));
-  const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-  return `${SEAL_VERSION}.${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')}`;
-}
-
-function unseal(key: Buffer, kid: string, sealed: string, where: string): string {
-  const [version, data] = sealed.split('.');
-  const raw = Buffer.from(data ?? '', 'base64url');
-  try {
-    if (version !== SEAL_VERSION || raw.length < 29) throw new Error('not a sealed key');
-    const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-    d.setAAD(Buffer.from(kid));
-    d.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8');
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `S-CRED signing key ${kid} in database ${where} cannot be opened with this instance's POOL key; every instance sharing a database must use the same poolSigningKeyFile`, { cause });
+function opened(key: Buffer, kid: string, sealed: string, where: string): string {
+  const plain = unseal(key, kid, sealed);
+  if (plain === undefined) {
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `S-CRED signing key ${kid} in database ${where} cannot be opened with this instance's POOL key; every instance sharing a database must use the same poolSigningKeyFile`);
   }
+  return plain;
 }
 
 /** A SigningKeySource (signing-keys.ts) for SigningKeyWatcher, and rotation. */
@@ -58,7 +38,7 @@ export class PostgresSigningKeys implements SigningKeySource {
       await this.#insert(true);
       rows = await this.#rows();
     }
-    return signingKeySet(rows.map((r) => parseStoredSigningKey(unseal(this.#key, r.kid, r.sealed, this.#where), `${r.kid} in database ${this.#where}`)));
+    return signingKeySet(rows.map((r) => parseStoredSigningKey(opened(this.#key, r.kid, r.sealed, this.#where), `${r.kid} in database ${this.#where}`)));
   }
 
   /** Add a new key; it becomes the active one on every instance. */

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { isRetryable, stateError, type Sql, type Tx } from './postgres-connect.ts';
+import { seal, unseal } from './postgres-seal.ts';
 
 /** Only one instance prunes at a time (the others skip that round). */
 const PRUNE_LOCK = 0x676c69646e70;
@@ -32,10 +33,18 @@ export class PostgresStateStore implements StateStore {
   readonly sql: Sql;
   /** The database URL (no secret in it), for messages. */
   readonly where: string;
+  /** Seals pushed VO tokens (postgres-seal.ts); without it they can be neither stored nor read. */
+  readonly #sealKey: Buffer | undefined;
 
-  constructor(sql: Sql, where: string) {
+  constructor(sql: Sql, where: string, sealKey?: Buffer) {
     this.sql = sql;
     this.where = where;
+    this.#sealKey = sealKey;
+  }
+
+  #voSealKey(name: string): Buffer {
+    if (this.#sealKey === undefined) throw new GlideinError('GLIDEIN_ERR_STATE', `VO credential '${name}': this store was opened without the POOL key that seals VO tokens`);
+    return this.#sealKey;
   }
 
   /** Run `fn` in one transaction, again from the start after a deadlock or serialisation failure. */
@@ -159,7 +168,9 @@ export class PostgresStateStore implements StateStore {
   }
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
-    await this.#q((sql) => sql`INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (${v.name}, ${v.token}, ${v.expiresAt}, ${v.updatedAt})
+    // A VO token is a bearer credential: sealed, so reading the database does not give it away.
+    const sealed = seal(this.#voSealKey(v.name), `vo-credential:${v.name}`, v.token);
+    await this.#q((sql) => sql`INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (${v.name}, ${sealed}, ${v.expiresAt}, ${v.updatedAt})
       ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at`);
   }
 
@@ -172,8 +183,13 @@ export class PostgresStateStore implements StateStore {
   async getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined> {
     const rows = await this.#q((sql) => sql<VoCredentialRecord[]>`SELECT name, token, expires_at AS "expiresAt", updated_at AS "updatedAt"
       FROM vo_credentials WHERE name = ${name} AND expires_at > ${now}`);
-    return rows[0] ? { ...rows[0] } : undefined;
+    const row = rows[0];
+    if (!row) return undefined;
+    const token = unseal(this.#voSealKey(name), `vo-credential:${name}`, row.token);
+    if (token === undefined) throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `VO credential '${name}' in database ${this.where} cannot be opened with this instance's POOL key; every instance sharing a database must use the same poolSigningKeyFile`);
+    return { ...row, token };
   }
+
 
   async prune(now: number, graceSeconds: number): Promise<void> {
     await this.#tx(async (tx) => {

@@ -2,6 +2,7 @@
 // (run here on both, so they cannot drift apart), and the race two instances create: the same
 // token settled at the same moment over two connection pools rotates exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +15,11 @@ import { storeContract } from './store-contract.ts';
 const skip = skipWithoutPostgres();
 let pg: PgCluster;
 let dbCount = 0;
+const POOL_KEY = randomBytes(32);
 
 async function freshStore(): Promise<PostgresStateStore> {
   const url = await pg.createDatabase(`store_${++dbCount}`);
-  return openPostgresStore({ database: url, databasePasswordFile: '' }, { env: { PGPASSWORD: pg.password } });
+  return openPostgresStore({ database: url, databasePasswordFile: '' }, { env: { PGPASSWORD: pg.password }, poolKey: POOL_KEY });
 }
 
 describe.skipIf(skip)('PostgreSQL store', () => {
@@ -27,6 +29,22 @@ describe.skipIf(skip)('PostgreSQL store', () => {
   afterAll(async () => pg?.stop());
 
   describe('contract', () => storeContract(freshStore));
+
+  it('keeps pushed VO tokens sealed in the database, readable only with the POOL key', async () => {
+    const store = await freshStore();
+    try {
+      await store.putVoCredential({ name: 'cms', token: 'eyJhbGciOiJFUzI1NiJ9.secret-vo-token.sig', expiresAt: 2_000_000_000, updatedAt: 1 });
+      const [row] = await store.sql<{ token: string }[]>`SELECT token FROM vo_credentials WHERE name = 'cms'`;
+      expect(row!.token).toMatch(/^v1\./);
+      expect(row!.token).not.toContain('secret-vo-token');
+      expect((await store.getVoCredential('cms', 1))?.token).toBe('eyJhbGciOiJFUzI1NiJ9.secret-vo-token.sig');
+      const other = await openPostgresStore({ database: store.where, databasePasswordFile: '' }, { env: { PGPASSWORD: pg.password }, poolKey: randomBytes(32) });
+      await expect(other.getVoCredential('cms', 1)).rejects.toMatchObject({ code: 'GLIDEIN_ERR_KEY_FILE' });
+      await other.close();
+    } finally {
+      await store.close();
+    }
+  });
 
   it('connects over the unix socket named in the URL (host as a directory)', async () => {
     const url = await pg.createDatabase(`store_${++dbCount}`);
