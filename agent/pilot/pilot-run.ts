@@ -112,12 +112,13 @@ export class PilotRun {
   async execute(): Promise<PilotSummary> {
     try {
       const parts = await this.#setup();
-      if (!(await this.#credentialsReady(parts))) return this.#summary();
+      if (!(await this.#validCredentials(parts, 'before-validation'))) return this.#summary();
       const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, this.#o.env);
       this.#validation = outcome.report.status;
       this.#emit({ type: 'validation', outcome });
       // A drain signal during validation: an interrupted check is no verdict on the node.
       if (this.#o.signal.aborted) this.#result = { code: 0, reason: 'signal' };
+      else if (!(await this.#validCredentials(parts, 'after-validation'))) return this.#summary();
       else if (outcome.report.status !== 'OK') await this.#validationFailed(parts, outcome);
       else await this.#runPayloads(parts, outcome);
       return this.#summary();
@@ -159,8 +160,25 @@ export class PilotRun {
     return { store, http, refresher, status };
   }
 
-  /** Valid credentials before validation and payloads; false when the pilot must end. */
-  async #credentialsReady(parts: Parts, minUsableS = this.#o.minUsableS ?? DEFAULT_MIN_USABLE_S): Promise<boolean> {
+  /**
+   * Valid credentials before validation and payloads; false when the pilot must end. Before
+   * validation only a stale bundle refreshes (expired or too short-lived: refresh first); after
+   * it comes the binding refresh if none happened yet, so the credentials are fresh when
+   * payloads start, or a new one when validation outlasted the credentials.
+   */
+  async #validCredentials(parts: Parts, when: 'before-validation' | 'after-validation'): Promise<boolean> {
+    const minUsableS = this.#o.minUsableS ?? DEFAULT_MIN_USABLE_S;
+    const { refresher } = parts;
+    const usableMs = refresher.usableForMs();
+    const needed = when === 'before-validation' ? usableMs < minUsableS * 1000 : refresher.stats.refreshes === 0 || usableMs < RECHECK_MIN_USABLE_S * 1000;
+    if (!needed) {
+      this.#readyMs ??= this.#clock.now() - this.#started;
+      return true;
+    }
+    return this.#credentialsReady(parts, refresher.stats.refreshes === 0 ? minUsableS : RECHECK_MIN_USABLE_S);
+  }
+
+  async #credentialsReady(parts: Parts, minUsableS: number): Promise<boolean> {
     const ready = await awaitUsableCredentials({
       refresher: parts.refresher,
       clock: this.#clock,
@@ -207,8 +225,6 @@ export class PilotRun {
 
   async #runPayloads(parts: Parts, outcome: ValidationOutcome): Promise<void> {
     const { refresher, status } = parts;
-    // Validation may outlast short credentials: refresh again rather than start on expired ones.
-    if (refresher.usableForMs() < RECHECK_MIN_USABLE_S * 1000 && !(await this.#credentialsReady(parts, RECHECK_MIN_USABLE_S))) return;
     refresher.start();
     this.#setState('running');
     await status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }));
