@@ -252,7 +252,10 @@ export class Refresher {
     for (const c of creds) {
       if (c.type === 'idtoken') {
         // HTCondor SEC_TOKEN_DIRECTORY layout: one JWT per file (the store adds the newline).
-        const name = c.purpose === 'collector' ? (this.#o.idtokenName ?? 'glidein-collector') : `glidein-${c.purpose}`;
+        // HTCondor sends the first token (in name order) of the collector's issuer, so any other
+        // IDTOKEN (the CE-CRED, purpose 'ce') is named after the C-CRED and always sorts behind it.
+        const ccredName = this.#o.idtokenName ?? 'glidein-collector';
+        const name = c.purpose === 'collector' ? ccredName : `${ccredName}-${c.purpose}`;
         await this.#o.store.writeIdtoken(name, c.token);
       } else {
         await this.#o.store.writePilot(`cred-${c.purpose}`, c.token, c.expiresAt);

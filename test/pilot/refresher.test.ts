@@ -1,6 +1,6 @@
 // The refresher against a real loopback HTTP server, with an injectable clock for schedules.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jwtVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
@@ -82,6 +82,20 @@ describe('Refresher', () => {
     expect(file).toBe(answer.credentials[0]!.token + '\n');
     expect(r.ccred()!.token).toBe(answer.credentials[0]!.token);
     expect((await store.readPilot('cred-vo-service')).toString()).toBe(answer.credentials[1]!.token);
+  });
+
+  it('names a CE-CRED (or any other IDTOKEN) after the C-CRED so it never sorts before it in cred.d/idtokens', async () => {
+    const c = clock();
+    let answer: ReturnType<typeof freshAnswer> | undefined;
+    srv = await scriptedServer((_req, res) => json(res, 200, answer));
+    const { r, store, nowS } = await setup(c);
+    answer = freshAnswer(nowS);
+    const ce = testJwt({ iss: 'pool.test', sub: 'e@pool.test', exp: nowS + 60, jti: 'b'.repeat(32) });
+    answer.credentials.push({ type: 'idtoken', purpose: 'ce', token: ce });
+    expect((await r.refresh()).ok).toBe(true);
+    const names = readdirSync(store.idtokenDir).filter((n) => !n.startsWith('.')).sort();
+    expect(names).toEqual(['glidein-collector', 'glidein-collector-ce']);
+    expect(readFileSync(join(store.idtokenDir, 'glidein-collector-ce'), 'utf8')).toBe(ce + '\n');
   });
 
   it('shares one in-flight request among concurrent callers', async () => {
