@@ -38,6 +38,8 @@ export interface Bundle {
   credentials: Credential[];
   expiresAt: number;
   requirements: string[];
+  /** Entry parameters (ProjectId, VMId, VMType …; issue 15), exported to validation as GLIDEIN_<name>. */
+  parameters: Readonly<Record<string, string>>;
 }
 
 export interface RefreshResponseWire {
@@ -109,6 +111,19 @@ function refreshUrlList(value: unknown, code: ErrorCode, where: string): string[
   });
 }
 
+/** Bundle field `parameters`: names that can be env variable suffixes, short one-line values. */
+function parameterMap(value: unknown, code: ErrorCode, where: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  const o = obj(value, code, `${where}: parameters`);
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(o)) {
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name)) fail(code, where, `parameters: name '${name.slice(0, 64)}' is not letters, digits and _ starting with a letter`);
+    if (typeof v !== 'string' || v.length > 1024 || /[\u0000-\u001f]/.test(v)) fail(code, where, `parameters.${name}: expected a one-line string of at most 1024 characters`);
+    out[name] = v;
+  }
+  return out;
+}
+
 /** Validate an untrusted bundle object. `where` names the file in messages. */
 export function parseBundle(value: unknown, where = 'bundle'): Bundle {
   const code: ErrorCode = 'GLIDEIN_ERR_BUNDLE';
@@ -143,6 +158,7 @@ export function parseBundle(value: unknown, where = 'bundle'): Bundle {
     credentials: credentialList(b['credentials'], code, `${where}: credentials`),
     expiresAt: exp,
     requirements: reqs as string[],
+    parameters: parameterMap(b['parameters'], code, where),
   };
 }
 

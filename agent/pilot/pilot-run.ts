@@ -22,6 +22,7 @@ import { scrubBundleRefreshToken } from './bundle-scrub.ts';
 import { Supervisor, type PilotEnd } from './supervisor.ts';
 import { emptyCounts, type PayloadContext, type PayloadStopReason } from './payload-source.ts';
 import type { ValidationOutcome } from './validation.ts';
+import { parameterEnv } from './bundle-parameters.ts';
 import type { DrainRequest, PilotEvent, PilotOptions, PilotSummary } from './pilot-options.ts';
 
 /** Grace of a fast drain (SIGQUIT): payloads get SIGTERM and, this long after, SIGKILL. */
@@ -113,7 +114,7 @@ export class PilotRun {
     try {
       const parts = await this.#setup();
       if (!(await this.#validCredentials(parts, 'before-validation'))) return this.#summary();
-      const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, this.#o.env);
+      const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, { ...this.#o.env, ...parameterEnv(this.#bundle.parameters) });
       this.#validation = outcome.report.status;
       this.#emit({ type: 'validation', outcome });
       // A drain signal during validation: an interrupted check is no verdict on the node.
