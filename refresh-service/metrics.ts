@@ -4,6 +4,15 @@
 // the housekeeping timer), so a scrape costs no database work.
 import { RefreshTally } from './operator/refresh-tally.ts';
 
+/** A security event as the console lists it (message and glidein only: never a secret). */
+export interface SecurityEventNote {
+  at: number;
+  message: string;
+  glideinId: string | undefined;
+}
+
+const RECENT_SECURITY_EVENTS = 20;
+
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export class Metrics {
@@ -19,6 +28,13 @@ export class Metrics {
   securityEvents = 0;
   /** Refreshes per entry and hour, for the operator views (added to the store by housekeeping). */
   readonly tally = new RefreshTally();
+  /** The latest security events, newest first (bounded). */
+  readonly recentSecurity: SecurityEventNote[] = [];
+
+  noteSecurity(message: string, glideinId: string | undefined, at: number): void {
+    this.recentSecurity.unshift({ at, message, glideinId });
+    this.recentSecurity.length = Math.min(this.recentSecurity.length, RECENT_SECURITY_EVENTS);
+  }
 
   observe(route: string, outcome: string, seconds: number): void {
     const key = `route="${route}",outcome="${outcome}"`;

@@ -94,6 +94,7 @@ export class RequestContext {
   /** A security event: counted, and logged with the glidein this request is about. */
   security(msg: string, fields: Record<string, unknown>): void {
     this.service.metrics.securityEvents++;
+    this.service.metrics.noteSecurity(msg, this.info.glideinId, this.service.now());
     this.service.log.security(msg, { glidein_id: this.info.glideinId, entry: this.info.entry, ...fields });
   }
 

@@ -1,6 +1,7 @@
 // Every route the service answers, in one table (refresh-service/http/router.ts dispatches it).
 import type { Route } from '../http/router.ts';
 import { adminRoutes } from './admin.ts';
+import { consoleRoutes } from './console.ts';
 import { discoveryRoutes } from './discovery.ts';
 import { healthzRoute } from './healthz.ts';
 import { metricsRoute } from './metrics.ts';
@@ -9,4 +10,4 @@ import { refreshRoute } from './refresh.ts';
 import { statusRoute } from './status.ts';
 import { tokenRoute } from './token.ts';
 
-export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, tokenRoute, statusRoute, ...adminRoutes, ...operatorRoutes];
+export const ROUTES: readonly Route[] = [healthzRoute, metricsRoute, ...discoveryRoutes, refreshRoute, tokenRoute, statusRoute, ...adminRoutes, ...operatorRoutes, ...consoleRoutes];

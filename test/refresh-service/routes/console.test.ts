@@ -1,0 +1,134 @@
+// GET /console in a real browser (Debian's chromium through playwright-core): sign in with the
+// admin token, find a pilot registered and refreshed here, follow it to its page, revoke it
+// with a confirmation, and see its next refresh refused; no console errors, the token in no
+// URL, cookie or log line. Over plain HTTP: POSTs without the session's CSRF token or from
+// another origin are refused.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
+import { ensureAdminToken } from '../../../refresh-service/state-dir.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { skipWithout } from '../../helpers/system-tools.ts';
+import { makeSandbox, type Sandbox } from '../fixture.ts';
+import { refreshAgain, report, startPilot, validationBody, type DrivenPilot } from '../operator/pilot-driver.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const REPO = join(import.meta.dirname, '..', '..', '..');
+let sb: Sandbox;
+let svc: RunningService;
+let admin: string;
+let web: DrivenPilot;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  sb = await makeSandbox();
+  const log = createLogger({ format: 'json', level: 'debug', sink: { write: (s: string) => (logLines.push(s), true) } });
+  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0', log });
+  admin = await ensureAdminToken(sb.stateDir);
+  for (const n of [1, 2, 3]) {
+    const p = await startPilot(sb, svc.url, `ce-hole-${n}`, 'CE_HOLE');
+    await report(svc.url, p, validationBody('wn-bad.example.org', { check: 'cvmfs', failure: 'VO_Config' }));
+  }
+  web = await startPilot(sb, svc.url, 'web-1', 'CE_WEB');
+  await report(svc.url, web, validationBody('wn1.example.org'));
+  expect((await refreshAgain(svc.url, web)).status).toBe(200);
+  await report(svc.url, web, { state: 'running' });
+});
+afterAll(async () => {
+  await svc?.close();
+  await sb?.cleanup();
+});
+
+async function signIn(): Promise<string> {
+  const r = await fetch(`${svc.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { origin: svc.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: admin }) });
+  expect(r.status).toBe(303);
+  return r.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+const post = (path: string, cookie: string, form: Record<string, string>, origin = svc.url) =>
+  fetch(`${svc.url}${path}`, { method: 'POST', redirect: 'manual', headers: { origin, cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+
+describe('console over HTTP', () => {
+  it('shows the sign-in form without a session and refuses a wrong admin token', async () => {
+    expect(await (await fetch(`${svc.url}/console`)).text()).toContain('id="token"');
+    expect((await fetch(`${svc.url}/console/pilots`, { redirect: 'manual' })).status).toBe(303);
+    const r = await post('/console/login', '', { token: 'wrong' });
+    expect(r.status).toBe(401);
+    expect(r.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('sets an HttpOnly, SameSite=Strict session cookie scoped to /console, not Secure over plain HTTP', async () => {
+    const r = await fetch(`${svc.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { origin: svc.url, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(admin)}` });
+    expect(r.headers.get('set-cookie')).toMatch(/^glidein_console=[A-Za-z0-9_-]{43}; Path=\/console; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    expect(r.headers.get('content-security-policy')).toContain("default-src 'none'");
+  });
+
+  it('refuses a revoke without the session CSRF token, from another origin, or without a session', async () => {
+    const cookie = await signIn();
+    const page = await (await fetch(`${svc.url}/console/pilot/ce-hole-1?confirm=revoke`, { headers: { cookie } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    expect((await post('/console/revoke', cookie, { glidein_id: 'ce-hole-1', confirm: 'yes' })).status).toBe(403);
+    expect((await post('/console/revoke', cookie, { csrf: 'x'.repeat(43), glidein_id: 'ce-hole-1', confirm: 'yes' })).status).toBe(403);
+    expect((await post('/console/revoke', cookie, { csrf, glidein_id: 'ce-hole-1', confirm: 'yes' }, 'http://evil.example')).status).toBe(403);
+    expect((await post('/console/revoke', '', { csrf, glidein_id: 'ce-hole-1', confirm: 'yes' })).status).toBe(403);
+    const listed = (await (await fetch(`${svc.url}/v1/pilots?q=ce-hole-1`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { pilots: { status: string }[] };
+    expect(listed.pilots[0]!.status).toBe('live');
+  });
+});
+
+const noBrowser = skipWithout('Chromium', existsSync(CHROMIUM), `${CHROMIUM} not found (apt-get install chromium)`);
+
+describe.skipIf(noBrowser)('console in Chromium', () => {
+  it('signs in, follows a refreshed pilot to its page, revokes it after confirming, and its next refresh is refused', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    const errors: string[] = [];
+    try {
+      const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+      const page = await context.newPage();
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${svc.url}/console`);
+      await page.getByLabel(/Admin token/).fill(admin);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      const cookies = await context.cookies();
+      expect(cookies).toMatchObject([{ name: 'glidein_console', httpOnly: true, sameSite: 'Strict', secure: false, path: '/console' }]);
+      expect(await page.locator('text=BLACK HOLE').count()).toBeGreaterThan(0);
+      // Evaluated in the page (DOM types are not in this project's lib).
+      const metrics = (await page.evaluate(`(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const fcp = performance.getEntriesByType('paint').find((p) => p.name === 'first-contentful-paint');
+        return { bytes: nav.transferSize, body: nav.decodedBodySize, fcpMs: fcp ? fcp.startTime : -1, resources: performance.getEntriesByType('resource').length };
+      })()`)) as { bytes: number; body: number; fcpMs: number; resources: number };
+      console.log(`console overview: ${metrics.body} bytes of HTML (${metrics.bytes} transferred), ${metrics.resources} other resources, first contentful paint ${metrics.fcpMs.toFixed(0)} ms`);
+      expect(metrics.resources).toBe(0);
+      await page.screenshot({ path: join(sb.dir, 'console-overview.png'), fullPage: true });
+      await mkdir(join(REPO, 'docs'), { recursive: true });
+      await copyFile(join(sb.dir, 'console-overview.png'), join(REPO, 'docs', 'console.png'));
+
+      await page.getByRole('navigation').getByRole('link', { name: 'Pilots' }).click();
+      await page.getByLabel(/Search/).fill('web');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      expect(page.url()).toContain('q=web');
+      await page.getByRole('link', { name: 'web-1' }).click();
+      await page.getByRole('heading', { name: 'Pilot web-1' }).waitFor();
+      await expect(page.getByRole('cell', { name: 'bound to its DPoP key (first refresh)' }).count()).resolves.toBe(1);
+      await expect(page.getByRole('table', { name: 'Validation report: OK' }).count()).resolves.toBe(1);
+      await page.screenshot({ path: join(sb.dir, 'console-pilot.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Revoke…' }).click();
+      await page.getByRole('heading', { name: 'Revoke web-1?' }).waitFor();
+      await page.getByRole('button', { name: 'Yes, revoke web-1' }).click();
+      await page.getByRole('cell', { name: 'revoked: revoked from the console' }).waitFor();
+      expect(page.url()).toBe(`${svc.url}/console/pilot/web-1`);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+    expect(await refreshAgain(svc.url, web)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect(logLines.join('')).not.toContain(admin);
+    expect(logLines.some((l) => l.includes('"via":"console"') && l.includes('web-1'))).toBe(true);
+  }, 120_000);
+});
