@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createDpopProof, generateDpopKey, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { createPoolKeyFile, parseServiceConfig, registerPilot } from '../../refresh-service/index.ts';
 import { Endpoints } from '../../agent/pilot/endpoints.ts';
+import { parseBundle } from '../../shared/protocol.ts';
 import { EXE } from '../helpers/paths.ts';
 import { freePort } from '../helpers/net.ts';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
@@ -152,11 +153,12 @@ describe.skipIf(skip)('two refresh-service instances on one PostgreSQL', () => {
     const config = parseServiceConfig({ ...common, publicUrl: instances[0]!.base }, 'a.json');
     const started = Date.now();
     const pilots = await Promise.all(Array.from({ length: PILOTS }, async (_, i): Promise<Pilot> => {
-      const bundle = await registerPilot({ stateDir: join(dir, 'state-register'), config, glideinId: `two-${i}`, entry: 'TWO_CE' });
+      const wire = await registerPilot({ stateDir: join(dir, 'state-register'), config, glideinId: `two-${i}`, entry: 'TWO_CE' });
+      // Both URLs in the bundle (half the pilots list A first, half B, so both carry load), read by the agent's parser.
       const urls = instances.map((x) => x.base);
-      // Half the pilots list A first, half B: both instances carry load.
-      const endpoints = new Endpoints(i % 2 === 0 ? urls : [...urls].reverse());
-      return { id: `two-${i}`, key: await generateDpopKey(), token: bundle.refresh_token, endpoints, received: [bundle.refresh_token], spent: new Set(), failovers: 0, refusals: [] };
+      const bundle = parseBundle({ ...wire, refresh_url: i % 2 === 0 ? urls : [...urls].reverse() });
+      const endpoints = new Endpoints(bundle.refreshUrls);
+      return { id: `two-${i}`, key: await generateDpopKey(), token: bundle.refreshToken, endpoints, received: [bundle.refreshToken], spent: new Set(), failovers: 0, refusals: [] };
     }));
     console.info(`two instances: ${PILOTS} pilots registered in ${Date.now() - started} ms`);
 
