@@ -16,6 +16,7 @@ Usage:
   glidein refresh-service migrate --config FILE
   glidein refresh-service pilots --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
   glidein refresh-service entries --state DIR|--config FILE [--format table|json]
+  glidein refresh-service rotate-key --state DIR|--config FILE
   glidein demo
   glidein --version | --help | <command> --help
 
@@ -23,7 +24,7 @@ Commands:
   validate          check this worker node (cores, memory, disk, GPU, CVMFS, container, OS)
   exec              run one job spec through the payload sandbox, print the result
   run               run the pilot: validate, refresh credentials, run payloads
-  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate, pilots, entries)
+  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate, pilots, entries, rotate-key)
   demo              the whole system on this machine
 
 Global flags:
@@ -93,7 +94,7 @@ drain, max lifetime, batch end, the command exited 0); 1 validation failed, the 
 no valid credentials could be obtained, or the command failed; 2 bad flag or bundle (also a
 bundle already used by a pilot); 3 the command could not be started.
 `,
-  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate|pilots|entries ...
+  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate|pilots|entries|rotate-key ...
 
   serve     --state DIR [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
   register  --state DIR [--config FILE] --glidein-id ID --entry NAME [--url URL] [--lifetime SECONDS]
@@ -102,6 +103,7 @@ bundle already used by a pilot); 3 the command could not be started.
   migrate   --config FILE      create or upgrade the shared PostgreSQL schema (config 'database')
   pilots    --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
   entries   --state DIR|--config FILE [--format table|json]   per-entry health, black holes
+  rotate-key --state DIR|--config FILE   a new S-CRED signing key (running services pick it up)
 
 Run 'glidein refresh-service <subcommand> --help' for details.
 `,
@@ -171,6 +173,14 @@ counts are written by 'serve' once a minute.
   --state DIR      the service's state directory (SQLite)
   --config FILE    the service config; with 'database' set, reads the shared PostgreSQL
   --format FORMAT  table (default) or json ({"entries": [...]})
+`,
+  'refresh-service rotate-key': `Usage: glidein refresh-service rotate-key --state DIR|--config FILE
+
+Generate a new S-CRED signing key (ES256) and make it the active one: in the state
+directory, or (--config with 'database') in the shared PostgreSQL database, sealed under the
+POOL key. Running services sign with it within about a second; the previous keys stay
+published in the JWKS, so S-CREDs already issued keep verifying. Prints {"kid", "created_at"}.
+Exit 2: bad flag, or --state is not a directory.
 `,
   demo: `Usage: glidein demo
 
