@@ -117,6 +117,7 @@ export class CondorSource implements PayloadSource {
       toDie: bundle.expiresAt,
       validation: ctx.validation,
       factory: this.#p.factory,
+      parameters: bundle.parameters,
     });
     if (skipped.length) log.warn('validation attributes not advertised (unsafe in an HTCondor config)', { names: skipped });
     writeAtomic(join(dirs.root, CONFIG_FILE), text);

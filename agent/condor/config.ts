@@ -8,6 +8,7 @@ import { GlideinError } from '../../shared/errors.ts';
 import type { CondorInstall } from './discover.ts';
 import type { FactoryConfig } from './factory-config.ts';
 import { ATTRIBUTE_NAME, classAdValue, configLines, configPath, unsafeValueReason } from './config-values.ts';
+import { parameterEnv } from '../pilot/bundle-parameters.ts';
 
 /** The parts of the validation report the config uses (DESIGN.md section 5). */
 export interface ConfigValidation {
@@ -44,6 +45,8 @@ export interface CondorConfigInput {
   toDie: number;
   validation: ConfigValidation;
   factory: FactoryConfig;
+  /** The bundle's entry parameters, advertised as GLIDEIN_<name> (issue 15; validation's attributes win). */
+  parameters?: Readonly<Record<string, string>>;
 }
 
 export interface CondorState {
@@ -134,7 +137,7 @@ export function renderCondorConfig(c: CondorConfigInput): { text: string; skippe
   const d = c.dirs;
   const name = daemonName(c.glideinId);
   const res = resources(c.validation);
-  const attrs = validationAttributes(c.validation);
+  const attrs = validationAttributes({ ...c.validation, attributes: { ...parameterEnv(c.parameters ?? {}), ...c.validation.attributes } });
   const identity: [string, string][] = [
     ['GLIDEIN_Site', classAdValue(c.site)],
     ['GLIDEIN_Entry_Name', classAdValue(c.entry)],

@@ -70,6 +70,15 @@ describe('HTCondor config generation', () => {
     golden('state.config', renderCondorState({ retired: true, refusedJobs: ['schedd.example.org#12.0#1800000000', 'bad"id'], refusedUsers: ['alice@example.org', '$(EVIL)'] }));
   });
 
+  it("advertises the bundle's entry parameters as GLIDEIN_<name>, skipping a value HTCondor would expand", () => {
+    const { text, skipped } = renderCondorConfig({ ...input(OK), parameters: { VMId: 'vm2', VMType: 'm5.large', ProjectId: '$(SEC_TOKEN_DIRECTORY)' } });
+    expect(text).toContain('GLIDEIN_VMId = "vm2"');
+    expect(text).toContain('GLIDEIN_VMType = "m5.large"');
+    expect(text).toMatch(/STARTD_ATTRS = .*GLIDEIN_VMId/);
+    expect(text).not.toContain('GLIDEIN_ProjectId');
+    expect(skipped).toContain('GLIDEIN_ProjectId');
+  });
+
   it('never names a pool signing key or a password file', () => {
     const { text } = renderCondorConfig(input(OK));
     expect(text).not.toMatch(/SIGNING_KEY|PASSWORD|passwords\.d|\bPOOL\b/);
