@@ -10,7 +10,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
-import { generateDpopKey } from '../../../shared/dpop.ts';
+import { createDpopProof, generateDpopKey, htuOf, type DpopKey } from '../../../shared/dpop.ts';
 import { registerPilot, startRefreshService } from '../../../refresh-service/index.ts';
 import { ClientCredentialsSource } from '../../../refresh-service/entries/client-credentials.ts';
 import type { ServiceConfig } from '../../../refresh-service/config.ts';
@@ -80,6 +80,13 @@ const idpConfig = () => ({ issuer: `${issuer}/`, clientId: CLIENT_ID, clientSecr
 const config = (): ServiceConfig =>
   sb.config({ idtokenLifetime: 600, idps: { 'cms-iam': idpConfig() }, entries: { CE_Site_A: { credentials: { 'vo-service': { source: 'client_credentials', idp: 'cms-iam' } } } } });
 const register = (url: string) => registerPilot({ stateDir: sb.stateDir, config: config(), glideinId: `g-${randomBytes(4).toString('hex')}`, entry: 'CE_Site_A', url });
+/** POST /v1/token (RFC 6749 refresh grant, form body) with a DPoP proof. */
+async function tokenGrant(base: string, refreshToken: string, key: DpopKey): Promise<{ status: number; retryAfter: string | null; body: Record<string, unknown> }> {
+  const url = `${base}/v1/token`;
+  const dpop = await createDpopProof(key, { htm: 'POST', htu: htuOf(url) });
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString() });
+  return { status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as Record<string, unknown> };
+}
 const sCred = (list: Record<string, unknown>[]) => list.find((c) => c['purpose'] === 'vo-service') as { token: string; type: string; expires_at: number };
 
 describe('client_credentials S-CRED from oidc-provider', () => {
@@ -119,6 +126,8 @@ describe('client_credentials S-CRED from oidc-provider', () => {
       expect(down, JSON.stringify(down.body)).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
       expect(String(down.body['error_description'])).toContain("IdP 'cms-iam'");
       expect(down.headers.get('retry-after')).toBe('30');
+      // The OAuth token endpoint keeps the 503 too (not a 400 the client would take as final).
+      expect(await tokenGrant(svc.url, b.refresh_token, key)).toMatchObject({ status: 503, retryAfter: '30', body: { error: 'temporarily_unavailable' } });
       await startIdp();
       await new Promise((r) => setTimeout(r, 1100)); // the source holds a failure for 1 s
       const up = await refresh(svc.url, b.refresh_token, key);
