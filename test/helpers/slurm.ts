@@ -251,7 +251,9 @@ export async function startSlurm(): Promise<SlurmCluster> {
   const env = cleanClientEnv(confPath);
   const logs = (lines = 30) =>
     ['munged.out', 'slurmctld.log', 'slurmd.log', 'slurmctld.out', 'slurmd.out'].map((f) => `--- ${f}\n${tail(join(dir, 'log', f), lines)}`).join('\n');
-  const node = 'localhost';
+  // A name of its own (slurmd -N, NodeAddr=127.0.0.1): slurmd's cgroups live under
+  // slurm_<node>, and two clusters at once (test files run in parallel) must not share them.
+  const node = `gl${randomBytes(4).toString('hex')}`;
   const teardown = async () => {
     await daemons.stop(['slurmd', 'slurmctld']);
     await daemons.stop(['munged']);
