@@ -104,7 +104,7 @@ async function fromSource(ctx: MintContext, r: MintRequest, entry: EntryConfig, 
     return vo && vo.expiresAt <= r.familyExpiresAt ? { type: 'scitoken', purpose, token: vo.token, expires_at: vo.expiresAt } : undefined;
   }
   if (ctx.entries === undefined) throw new Error(`entry '${r.entry}': no IdP runtime for ${purpose}`);
-  const t = await ctx.entries.idp(s.idp).token(r.now, validUntil);
+  const t = await ctx.entries.idp(s.idp).token(r.now, validUntil, ctx.store);
   return t.expiresAt <= r.familyExpiresAt ? { type: 'scitoken', purpose, token: t.token, expires_at: t.expiresAt } : undefined;
 }
 

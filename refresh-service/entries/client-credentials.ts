@@ -3,12 +3,19 @@
 // issuer's metadata (OpenID Connect Discovery / RFC 8414), the client authenticates with HTTP
 // Basic (client_secret_basic), the audience is asked for as an RFC 8707 resource indicator.
 // One token is cached per IdP and replaced after 2/3 of its lifetime, or sooner when it would
-// expire before the pilot's next refresh; concurrent callers share one in-flight request.
+// expire before the pilot's next refresh; concurrent callers share one in-flight request. The
+// token is also kept in the state store (beside pushed VO tokens, under a name the VO push
+// endpoint cannot use), so each `register` process and every instance shares it instead of
+// asking the IdP once per pilot.
 // While the IdP cannot be reached and the cached token is not good enough, callers get
 // IdpUnavailable (the refresh answers 503 temporarily_unavailable with Retry-After).
 import { GlideinError } from '../../shared/errors.ts';
 import { jwtExpiry } from '../../shared/jwt-decode.ts';
 import type { IdpConfig } from './entry-config.ts';
+import type { StateStore } from '../state/store.ts';
+
+/** Where a token is shared between processes: the store's VO credential table. */
+export type SharedTokenCache = Pick<StateStore, 'getVoCredential' | 'putVoCredential'>;
 
 /** Seconds a pilot is told to wait (Retry-After) while the IdP is down. */
 export const IDP_RETRY_AFTER_SECONDS = 30;
@@ -64,6 +71,11 @@ export class ClientCredentialsSource {
   #inFlight: Promise<IdpToken> | undefined;
   #failure: { at: number; error: IdpUnavailable } | undefined;
 
+  /** '@' is outside VO credential names, so PUT /v1/vo-credentials can never overwrite it. */
+  get #sharedName(): string {
+    return `@idp:${this.name}`;
+  }
+
   constructor(name: string, config: IdpConfig, clientSecret: string) {
     this.name = name;
     this.#config = config;
@@ -71,16 +83,23 @@ export class ClientCredentialsSource {
   }
 
   /**
-   * A token that stays valid until `validUntil` if the IdP can give one (the cached token while
-   * it is before 2/3 of its life). Throws IdpUnavailable when the IdP fails and the cached token
-   * would expire before `validUntil`.
+   * A token that stays valid until `validUntil` if the IdP can give one (the cached token, from
+   * memory or else from `shared`, while it is before 2/3 of its life). Throws IdpUnavailable when
+   * the IdP fails and no cached token lasts until `validUntil`.
    */
-  async token(now: number, validUntil: number): Promise<IdpToken> {
-    const c = this.#cached;
-    if (c && now < c.issuedAt + Math.floor(((c.expiresAt - c.issuedAt) * 2) / 3) && c.expiresAt >= validUntil) return c;
+  async token(now: number, validUntil: number, shared?: SharedTokenCache): Promise<IdpToken> {
+    const good = (t: IdpToken | undefined) => t !== undefined && now < t.issuedAt + Math.floor(((t.expiresAt - t.issuedAt) * 2) / 3) && t.expiresAt >= validUntil;
+    if (this.#cached && good(this.#cached)) return this.#cached;
+    const stored = await shared?.getVoCredential(this.#sharedName, now);
+    const fromStore: IdpToken | undefined = stored && { token: stored.token, issuedAt: stored.updatedAt, expiresAt: stored.expiresAt };
+    if (fromStore && good(fromStore)) return (this.#cached = fromStore);
+    const c = this.#cached ?? fromStore;
     try {
-      return await this.#fetchShared();
+      const t = await this.#fetchShared();
+      await shared?.putVoCredential({ name: this.#sharedName, token: t.token, expiresAt: t.expiresAt, updatedAt: t.issuedAt });
+      return t;
     } catch (e) {
+      if (!(e instanceof IdpUnavailable)) throw e;
       if (c && c.expiresAt >= validUntil) return c;
       throw e;
     }

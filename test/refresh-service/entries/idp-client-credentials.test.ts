@@ -77,9 +77,9 @@ afterAll(async () => {
 });
 
 const idpConfig = () => ({ issuer: `${issuer}/`, clientId: CLIENT_ID, clientSecretFile: secretFile, scope: SCOPE, audience: AUDIENCE });
-const config = (): ServiceConfig =>
-  sb.config({ idtokenLifetime: 600, idps: { 'cms-iam': idpConfig() }, entries: { CE_Site_A: { credentials: { 'vo-service': { source: 'client_credentials', idp: 'cms-iam' } } } } });
-const register = (url: string) => registerPilot({ stateDir: sb.stateDir, config: config(), glideinId: `g-${randomBytes(4).toString('hex')}`, entry: 'CE_Site_A', url });
+const config = (box = sb): ServiceConfig =>
+  box.config({ idtokenLifetime: 600, idps: { 'cms-iam': idpConfig() }, entries: { CE_Site_A: { credentials: { 'vo-service': { source: 'client_credentials', idp: 'cms-iam' } } } } });
+const register = (url: string, box = sb) => registerPilot({ stateDir: box.stateDir, config: config(box), glideinId: `g-${randomBytes(4).toString('hex')}`, entry: 'CE_Site_A', url });
 /** POST /v1/token (RFC 6749 refresh grant, form body) with a DPoP proof. */
 async function tokenGrant(base: string, refreshToken: string, key: DpopKey): Promise<{ status: number; retryAfter: string | null; body: Record<string, unknown> }> {
   const url = `${base}/v1/token`;
@@ -98,6 +98,9 @@ describe('client_credentials S-CRED from oidc-provider', () => {
     const { payload } = await jwtVerify(s.token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: AUDIENCE });
     expect(payload).toMatchObject({ client_id: CLIENT_ID, scope: SCOPE });
     expect(s.expires_at).toBe(payload.exp);
+    // A second register (its own process in production: its own context here) shares the token
+    // through the state store instead of asking the IdP again.
+    expect(sCred((await register('http://127.0.0.1:9')).credentials).token).toBe(s.token);
   });
 
   it('caches the token, replaces it after 2/3 of its life, and never keeps one that expires before the next refresh', async () => {
@@ -115,19 +118,22 @@ describe('client_credentials S-CRED from oidc-provider', () => {
   });
 
   it('answers 503 temporarily_unavailable with Retry-After while the IdP is down (nothing spent), and works again once it is back', async () => {
-    ttl = 1200;
-    const svc = await startRefreshService({ stateDir: sb.stateDir, config: config(), listen: '127.0.0.1:0' });
-    const b = await register(svc.url);
+    // 60 s tokens: never good until the next refresh of a 600 s C-CRED (360 s), so every mint asks the IdP.
+    ttl = 60;
+    const own = await makeSandbox(); // a state store without the other tests' cached token
+    const svc = await startRefreshService({ stateDir: own.stateDir, config: config(own), listen: '127.0.0.1:0' });
+    const b = await register(svc.url, own);
     const key = await generateDpopKey();
     await stopIdp();
     try {
-      // The service's own cache is empty (register ran apart from it) and the IdP is down.
+      // The IdP is down and the cached token (memory or store) would expire before the next refresh.
       const down = await refresh(svc.url, b.refresh_token, key);
       expect(down, JSON.stringify(down.body)).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
       expect(String(down.body['error_description'])).toContain("IdP 'cms-iam'");
       expect(down.headers.get('retry-after')).toBe('30');
       // The OAuth token endpoint keeps the 503 too (not a 400 the client would take as final).
       expect(await tokenGrant(svc.url, b.refresh_token, key)).toMatchObject({ status: 503, retryAfter: '30', body: { error: 'temporarily_unavailable' } });
+      ttl = 1200;
       await startIdp();
       await new Promise((r) => setTimeout(r, 1100)); // the source holds a failure for 1 s
       const up = await refresh(svc.url, b.refresh_token, key);
@@ -140,6 +146,7 @@ describe('client_credentials S-CRED from oidc-provider', () => {
     } finally {
       if (!idp) await startIdp();
       await svc.close();
+      await own.cleanup();
     }
   });
 });
