@@ -30,6 +30,7 @@ export function startHousekeeping(service: ServiceRuntime): () => void {
     try {
       await store.prune(service.now(), PRUNE_GRACE_SECONDS);
       metrics.activeFamilies = await store.countActiveFamilies(service.now());
+      metrics.activeByEntry = await store.countActiveByEntry(service.now());
       await metrics.tally.flush(store, service.now());
     } catch (e) {
       log.warn('state housekeeping failed', { error: e });

@@ -3,6 +3,7 @@
 // revocations. All maintained in memory (the active-family gauge is recounted once a minute by
 // the housekeeping timer), so a scrape costs no database work.
 import { RefreshTally } from './operator/refresh-tally.ts';
+import { renderProcessMetrics } from './process-metrics.ts';
 
 /** A security event as the console lists it (message and glidein only: never a secret). */
 export interface SecurityEventNote {
@@ -21,6 +22,8 @@ export class Metrics {
   reuseDetections = 0;
   /** Live families, as last counted by the housekeeping timer. */
   activeFamilies = 0;
+  /** Live families per entry, recounted with activeFamilies. */
+  activeByEntry: Record<string, number> = {};
   /** Families revoked for sending no heartbeat for heartbeatTimeout seconds. */
   heartbeatRevocations = 0;
   /** Spent tokens re-granted to the bound key within rotationGraceSeconds (lost answers). */
@@ -62,6 +65,8 @@ export class Metrics {
     }
     out.push('# HELP glidein_refresh_active_families Refresh families neither revoked nor expired.', '# TYPE glidein_refresh_active_families gauge');
     out.push(`glidein_refresh_active_families ${this.activeFamilies}`);
+    out.push('# HELP glidein_refresh_live_pilots Live pilots (families neither revoked nor expired) per entry.', '# TYPE glidein_refresh_live_pilots gauge');
+    for (const [entry, n] of Object.entries(this.activeByEntry)) out.push(`glidein_refresh_live_pilots{entry="${entry.replace(/["\\\n]/g, '')}"} ${n}`);
     out.push('# HELP glidein_refresh_token_reuse_total Spent refresh tokens presented again (family revoked).', '# TYPE glidein_refresh_token_reuse_total counter');
     out.push(`glidein_refresh_token_reuse_total ${this.reuseDetections}`);
     out.push('# HELP glidein_refresh_security_events_total Refused proofs, reuse, bad admin tokens.', '# TYPE glidein_refresh_security_events_total counter');
@@ -70,6 +75,7 @@ export class Metrics {
     out.push(`glidein_refresh_regrants_total ${this.regrants}`);
     out.push('# HELP glidein_refresh_heartbeat_revocations_total Families revoked after heartbeatTimeout seconds without a status report.', '# TYPE glidein_refresh_heartbeat_revocations_total counter');
     out.push(`glidein_refresh_heartbeat_revocations_total ${this.heartbeatRevocations}`);
+    out.push(...renderProcessMetrics());
     return out.join('\n') + '\n';
   }
 }

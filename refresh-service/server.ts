@@ -18,6 +18,7 @@ import type { ServiceRuntime } from './http/request-context.ts';
 import { Router } from './http/router.ts';
 import { ROUTES } from './routes/index.ts';
 import { startHousekeeping } from './housekeeping.ts';
+import { reloadService } from './reload.ts';
 
 export { parseListen };
 
@@ -41,6 +42,8 @@ export interface RunningService {
   publicUrl: string;
   /** Stop accepting, let in-flight requests finish (bounded), close the state. */
   close(): Promise<void>;
+  /** Apply a new config without dropping connections (refresh-service/reload.ts); throws, changing nothing, if it is refused. */
+  reload(config: ServiceConfig): Promise<string[]>;
 }
 
 export async function startRefreshService(options: StartOptions): Promise<RunningService> {
@@ -96,6 +99,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
     url,
     port: addr.port,
     publicUrl,
+    reload: (next) => reloadService(service, server, next),
     close(): Promise<void> {
       closing ??= (async () => {
         stopHousekeeping();

@@ -4,6 +4,7 @@ import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/c
 import { UsageError } from '../../shared/errors.ts';
 import { loadServiceConfig } from '../config.ts';
 import { startRefreshService } from '../server.ts';
+import { reloadOnSighup } from './sighup-reload.ts';
 
 const COMMAND = 'refresh-service serve';
 
@@ -28,8 +29,10 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     log: ctx.log,
   });
   ctx.stdout.write(`${JSON.stringify({ url: service.url, public_url: service.publicUrl })}\n`);
+  const stopReloading = reloadOnSighup(service, stringFlag(args, 'config'), ctx.log);
   if (!ctx.signal.aborted) await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
   ctx.log.info('draining', { reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'signal') });
+  stopReloading();
   await service.close();
   return 0;
 }

@@ -167,6 +167,11 @@ export class PostgresStateStore implements StateStore {
     return rows.map((c) => ({ entry: c.entry, hour: Number(c.hour), ok: Number(c.ok), failed: Number(c.failed) }));
   }
 
+  async countActiveByEntry(now: number): Promise<Record<string, number>> {
+    const rows = await this.#q((sql) => sql<{ entry: string; n: number }[]>`SELECT entry, count(*)::int8 AS n FROM families WHERE revoked_at IS NULL AND expires_at > ${now} GROUP BY entry`);
+    return Object.fromEntries(rows.map((r) => [r.entry, Number(r.n)]));
+  }
+
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
     // A VO token is a bearer credential: sealed, so reading the database does not give it away.
     const sealed = seal(this.#voSealKey(v.name), `vo-credential:${v.name}`, v.token);

@@ -133,6 +133,7 @@ export class SqliteStateStore implements StateStore {
       status: p('UPDATE families SET status_report = ?, status_at = ? WHERE glidein_id = ?'),
       getStatus: p('SELECT status_report, status_at FROM families WHERE glidein_id = ?'),
       active: p('SELECT count(*) AS n FROM families WHERE revoked_at IS NULL AND expires_at > ?'),
+      activeByEntry: p('SELECT entry, count(*) AS n FROM families WHERE revoked_at IS NULL AND expires_at > ? GROUP BY entry'),
       validation: p('UPDATE families SET validation = ?, validated_at = ? WHERE glidein_id = ?'),
       pilots: p(`SELECT f.*, CASE WHEN f.bound_at IS NULL THEN NULL ELSE (SELECT max(t.issued_at) FROM refresh_tokens t WHERE t.glidein_id = f.glidein_id) END AS last_refresh_at
         FROM families f WHERE (?1 IS NULL OR f.entry = ?1) AND (?2 IS NULL OR f.glidein_id = ?2) ORDER BY f.glidein_id`),
@@ -297,6 +298,11 @@ export class SqliteStateStore implements StateStore {
 
   async refreshCounts(since: number): Promise<RefreshCount[]> {
     return (this.#s['counts']!.all(since) as unknown as RefreshCount[]).map((c) => ({ entry: c.entry, hour: c.hour, ok: c.ok, failed: c.failed }));
+  }
+
+  async countActiveByEntry(now: number): Promise<Record<string, number>> {
+    const rows = this.#s['activeByEntry']!.all(now) as unknown as { entry: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.entry, Number(r.n)]));
   }
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {

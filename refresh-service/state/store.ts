@@ -122,6 +122,8 @@ export interface StateStore {
   getStatus(glideinId: string): Promise<{ report: string; at: number } | undefined>;
   /** Live families (not revoked, not expired). Called once a minute for /metrics, not per scrape. */
   countActiveFamilies(now: number): Promise<number>;
+  /** Live families per entry (entries without one are absent). Called once a minute for /metrics. */
+  countActiveByEntry(now: number): Promise<Record<string, number>>;
   /**
    * Keep a validation summary (JSON text) apart from the status report: later heartbeats
    * replace the report but not the node's verdict.

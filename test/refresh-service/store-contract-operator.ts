@@ -39,6 +39,15 @@ export function operatorStoreContract(open: () => Promise<StateStore>): void {
     expect(await s.listPilots({ glideinId: 'nobody' })).toEqual([]);
   }));
 
+  it('counts live families per entry', withStore(async (s) => {
+    await register(s, 'a-1', 'a1', 'CE_A');
+    await register(s, 'a-2', 'a2', 'CE_A');
+    await register(s, 'b-1', 'b1', 'CE_B');
+    await s.revokeByGlideinId('b-1', 'by test', T0);
+    expect(await s.countActiveByEntry(T0)).toEqual({ CE_A: 2 });
+    expect(await s.countActiveByEntry(T0 + 8 * DAY)).toEqual({});
+  }));
+
   it('sums refresh counts per entry and hour and drops hours older than asked', withStore(async (s) => {
     const h = T0 - (T0 % 3600);
     await s.addRefreshCounts([{ entry: 'CE_A', hour: h, ok: 3, failed: 1 }, { entry: 'CE_B', hour: h - 3600, ok: 1, failed: 0 }], h - 2 * DAY);
