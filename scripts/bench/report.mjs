@@ -14,6 +14,7 @@ export function rows(f) {
     ['validateMs', f.validateMs, 'GlideinWMS shell: tens of s', null, '≤ 300', verdict([f.validateMs], () => f.validateMs <= 300)],
     ['launchOverheadMs', f.launchOverheadMs, `spawn ${f.spawnMs}, sudo ${f.sudoMs ?? 'missing'}`, ratio(f.launchOverheadMs, f.nodeStartMs), '≤ 1.5 × node + 10', verdict([f.launchOverheadMs, f.nodeStartMs], () => f.launchOverheadMs <= 1.5 * f.nodeStartMs + 10)],
     ['refreshPerSecond', f.refreshPerSecond, `ceiling ${f.refreshCeilingPerSecond}`, ratio(f.refreshPerSecond, f.refreshCeilingPerSecond), '≥ 1000 and ≥ 0.5 × ceiling', verdict([f.refreshPerSecond, f.refreshCeilingPerSecond], () => f.refreshPerSecond >= 1000 && f.refreshPerSecond >= 0.5 * f.refreshCeilingPerSecond)],
+    ['refreshServiceCpuMs', f.refreshServiceCpuMs, `crypto alone ${f.refreshCryptoCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshCryptoCpuMs), '≤ 1.5 × crypto', verdict([f.refreshServiceCpuMs, f.refreshCryptoCpuMs], () => f.refreshServiceCpuMs <= 1.5 * f.refreshCryptoCpuMs)],
     ['refreshP99Ms', f.refreshP99Ms, `at ${f.refreshHalfRatePerSecond}/s (half max)`, null, '≤ 50', verdict([f.refreshP99Ms], () => f.refreshP99Ms <= 50)],
     ['agentIdleRssMiB', f.agentIdleRssMiB, `node idle ${nodeBase}`, ratio(f.agentIdleRssMiB, nodeBase), '≤ 80', verdict([f.agentIdleRssMiB], () => f.agentIdleRssMiB <= 80)],
     ['agentSpoolRssMiB', f.agentSpoolRssMiB, `node idle ${nodeBase}`, ratio(f.agentSpoolRssMiB, nodeBase), '≤ 1.5 × node idle', verdict([f.agentSpoolRssMiB, nodeBase], () => f.agentSpoolRssMiB <= 1.5 * nodeBase)],

@@ -159,10 +159,10 @@ const figures = {
   refreshCeilingPerSecond: r1(ceiling?.perSecond),
   refreshPilots: refresh?.pilots ?? null,
   // Where the cores go at the max rate: CPU ms per refresh in the service and in the load
-  // generator (same 2 cores), next to the crypto alone (cores / ceiling).
+  // generator (same 2 cores), next to the crypto alone (the ceiling workers' CPU per refresh).
   refreshServiceCpuMs: refresh?.max.cpuPerRefresh?.serviceMs ?? null,
   refreshLoadGeneratorCpuMs: refresh?.max.cpuPerRefresh?.loadGeneratorMs ?? null,
-  refreshCryptoCpuMs: ceiling ? Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000 : null,
+  refreshCryptoCpuMs: ceiling ? (ceiling.cpuMsPerRefresh ?? Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000) : null,
   refreshErrors: refresh ? refresh.max.errors + refresh.half.errors : null,
   agentIdleRssMiB: r1(rss?.agentIdleRssMiB),
   agentSpoolRssMiB: r1(spoolRss?.agentSpoolRssMiB),
