@@ -2,10 +2,14 @@
 // unmet authMethod group and an unknown entry are usage errors (exit 2) naming what is wrong,
 // and nothing is registered; a met one prints the bundle; bad entry config exits 2 naming the key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { generateDpopKey } from '../../../shared/dpop.ts';
+import { createPoolKeyFile, readSigningKeyFile, verifyIdtoken } from '../../../shared/idtoken.ts';
+import { EXE } from '../../helpers/paths.ts';
 import { runCli } from '../../helpers/run-cli.ts';
-import { makeSandbox, type Sandbox } from '../fixture.ts';
+import { makeSandbox, refresh, type Sandbox } from '../fixture.ts';
 
 let sb: Sandbox;
 
@@ -22,8 +26,23 @@ async function configFile(name: string, config: Record<string, unknown>): Promis
   return file;
 }
 
-const register = (config: string, id: string, entry: string) =>
-  runCli(['refresh-service', 'register', '--state', sb.stateDir, '--config', config, '--glidein-id', id, '--entry', entry, '--url', 'http://127.0.0.1:9']);
+const register = (config: string, id: string, entry: string, url = 'http://127.0.0.1:9') =>
+  runCli(['refresh-service', 'register', '--state', sb.stateDir, '--config', config, '--glidein-id', id, '--entry', entry, '--url', url]);
+
+/** `refresh-service serve` on a free loopback port; resolves with its URL and a stop function. */
+async function serve(config: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
+  const child = spawn(EXE, ['refresh-service', 'serve', '--state', sb.stateDir, '--config', config, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
+    });
+    void closed.then((code) => reject(new Error(`serve exited ${code}`)));
+  });
+  return { url, stop: () => (child.kill('SIGTERM'), closed) };
+}
 
 describe('refresh-service register with entries (built executable)', () => {
   it('refuses a registration whose authMethod group is unmet with exit 2 naming the group and what is missing, registering nothing', async () => {
@@ -38,6 +57,27 @@ describe('refresh-service register with entries (built executable)', () => {
     const again = await register(ok, 'g-unmet', 'CE_A');
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ parameters: { ProjectId: 'p-1' }, auth_method: { groups: [{ method: 'scitoken' }, { method: 'project_id' }] } });
+  });
+
+  it("serves two trust domains from one process: each pilot's refreshed C-CRED verifies with its entry's POOL key only", async () => {
+    const keyFiles = { a: join(sb.dir, 'a.POOL'), b: join(sb.dir, 'b.POOL') };
+    await createPoolKeyFile(keyFiles.a);
+    await createPoolKeyFile(keyFiles.b);
+    const file = await configFile('domains', { entries: { A: { trustDomain: 'a.example', poolSigningKeyFile: keyFiles.a }, B: { trustDomain: 'b.example', poolSigningKeyFile: keyFiles.b } } });
+    const s = await serve(file);
+    try {
+      for (const [entry, own, other, domain] of [['A', keyFiles.a, keyFiles.b, 'a.example'], ['B', keyFiles.b, keyFiles.a, 'b.example']] as const) {
+        const r = await register(file, `g-exe-${entry}`, entry, s.url);
+        expect(r.code, r.stderr).toBe(0);
+        const got = await refresh(s.url, (JSON.parse(r.stdout) as { refresh_token: string }).refresh_token, await generateDpopKey());
+        expect(got.status, JSON.stringify(got.body)).toBe(200);
+        const ccred = (got.body['credentials'] as { purpose: string; token: string }[]).find((c) => c.purpose === 'collector')!.token;
+        expect(verifyIdtoken(ccred, await readSigningKeyFile(own), { trustDomain: domain })['sub']).toBe(`${entry}@${domain}`);
+        await expect(readSigningKeyFile(other).then((k) => verifyIdtoken(ccred, k))).rejects.toMatchObject({ code: 'GLIDEIN_ERR_TOKEN_INVALID' });
+      }
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
   });
 
   it('refuses an entry the config does not name with exit 2 naming it', async () => {
