@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { ConfigError } from '../shared/errors.ts';
 import { parseDatabaseUrl } from './state/postgres-settings.ts';
 import { TRUST_DOMAIN_PATTERN, parseEntries, parseIdps, type EntryConfig, type IdpConfig } from './entries/entry-config.ts';
+import { NO_CONDOR_KEYS, parseCondorKeys, type CondorKeys } from './entries/condor-keys.ts';
 
 export interface RateLimitConfig {
   /** Sustained requests per second over all clients (token bucket refill). */
@@ -23,7 +24,8 @@ export interface RateLimitConfig {
   clientBurst: number;
 }
 
-export interface ServiceConfig {
+/** The HTCondor keys (entries/condor-keys.ts) at the top level are the default entry's; entries inherit them. */
+export interface ServiceConfig extends CondorKeys {
   /** HTCondor TRUST_DOMAIN: the C-CRED `iss`, and the `sub` suffix. */
   trustDomain: string;
   /** S-CRED `iss`. Empty: the public URL. */
@@ -98,6 +100,7 @@ export const DEFAULT_CONFIG: ServiceConfig = {
   databasePasswordFile: '',
   entries: {},
   idps: {},
+  ...NO_CONDOR_KEYS,
 };
 
 type Where = { file: string };
@@ -186,6 +189,7 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
   if (!TRUST_DOMAIN_PATTERN.test(trustDomain)) throw err(w, 'trustDomain', 'a host-like name', trustDomain);
   const poolSigningKeyFile = str(w, 'poolSigningKeyFile', get('poolSigningKeyFile'));
   const idps = parseIdps(get('idps'), file);
+  const condor = parseCondorKeys(r, file, '', NO_CONDOR_KEYS);
   return {
     trustDomain,
     issuer: httpUrl(w, 'issuer', get('issuer')),
@@ -209,8 +213,9 @@ export function parseServiceConfig(raw: unknown, file = 'config'): ServiceConfig
     metricsRequireAdmin: bool(w, 'metricsRequireAdmin', get('metricsRequireAdmin')),
     allowInsecureHttp: bool(w, 'allowInsecureHttp', get('allowInsecureHttp')),
     ...databaseKeys(w, get('database'), get('databasePasswordFile')),
-    entries: parseEntries(get('entries'), file, { trustDomain, poolSigningKeyFile }, idps),
+    entries: parseEntries(get('entries'), file, { trustDomain, poolSigningKeyFile, ...condor }, idps),
     idps,
+    ...condor,
   };
 }
 

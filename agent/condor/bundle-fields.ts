@@ -38,7 +38,7 @@ export function parseCollectors(value: unknown, where: string): string[] {
   });
 }
 
-function parseExtraConfig(value: unknown, where: string): Record<string, FactoryValue> {
+export function parseExtraConfig(value: unknown, where: string): Record<string, FactoryValue> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) fail(where, 'condor_config: expected an object of NAME → string, number or boolean');
   const entries = Object.entries(value as Record<string, unknown>);

@@ -8,12 +8,12 @@ import { isSafeId } from '../../shared/protocol.ts';
 import { isPurpose } from '../../shared/credential.ts';
 import { parseAuthMethod, type AuthRequirement } from '../../shared/auth-method.ts';
 import { IDTOKEN_SCOPES_PILOT } from '../../shared/idtoken.ts';
+import { CONDOR_KEY_NAMES, parseCondorKeys, type CondorKeys } from './condor-keys.ts';
 
 /** HTCondor TRUST_DOMAIN names (the C-CRED `iss`). */
 export const TRUST_DOMAIN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/;
 /** A parameter name becomes GLIDEIN_<name> in the pilot's environment. */
 const PARAMETER_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
-const HOST_PORT = /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/;
 
 /** A fixed value, or items handed out in turn across registrations (GlideinWMS RoundRobinGenerator). */
 export type ParameterSpec = { value: string } | { roundRobin: string[] };
@@ -31,11 +31,10 @@ export interface CeCollectorConfig {
   scope: string;
 }
 
-export interface EntryConfig {
+/** The HTCondor keys (condor-keys.ts: collector, condorConfig, ccb, site) are part of an entry. */
+export interface EntryConfig extends CondorKeys {
   trustDomain: string;
   poolSigningKeyFile: string;
-  /** host:port of the collectors (bundle field `collector`); empty: not put into the bundle. */
-  collector: string[];
   /** The auth_method text ('' = none) and its parsed groups. */
   authMethod: string;
   authRequirement: AuthRequirement | null;
@@ -56,7 +55,7 @@ export interface IdpConfig {
 }
 
 /** The top-level keys an entry inherits. */
-export interface EntryDefaults {
+export interface EntryDefaults extends CondorKeys {
   trustDomain: string;
   poolSigningKeyFile: string;
 }
@@ -117,13 +116,10 @@ function authMethod(c: Checker, key: string, v: unknown): AuthRequirement | null
   }
 }
 
-const ENTRY_KEYS = ['trustDomain', 'poolSigningKeyFile', 'collector', 'authMethod', 'parameters', 'credentials', 'ceCollector'] as const;
+const ENTRY_KEYS = ['trustDomain', 'poolSigningKeyFile', ...CONDOR_KEY_NAMES, 'authMethod', 'parameters', 'credentials', 'ceCollector'] as const;
 
 function entry(c: Checker, key: string, v: unknown, d: EntryDefaults, idps: Record<string, IdpConfig>): EntryConfig {
   const o = c.obj(key, v, ENTRY_KEYS);
-  const col = o['collector'] ?? [];
-  const list = Array.isArray(col) ? col : [col];
-  if (list.length > 16) c.fail(`${key}.collector`, 'host:port or a list of at most 16 of them', col);
   const parameters: Record<string, ParameterSpec> = {};
   for (const [name, p] of Object.entries(c.obj(`${key}.parameters`, o['parameters'] ?? {}))) {
     if (!PARAMETER_NAME.test(name)) c.fail(`${key}.parameters`, 'parameter names of letters, digits and _ (starting with a letter)', name);
@@ -146,7 +142,7 @@ function entry(c: Checker, key: string, v: unknown, d: EntryDefaults, idps: Reco
   return {
     trustDomain: c.str(`${key}.trustDomain`, o['trustDomain'] ?? d.trustDomain, TRUST_DOMAIN_PATTERN, 'a host-like name'),
     poolSigningKeyFile: c.str(`${key}.poolSigningKeyFile`, o['poolSigningKeyFile'] ?? d.poolSigningKeyFile),
-    collector: list.map((h, i) => c.str(`${key}.collector[${i}]`, h, HOST_PORT, 'host:port')),
+    ...parseCondorKeys(o, c.file, `${key}.`, d),
     authMethod: o['authMethod'] === undefined ? '' : c.str(`${key}.authMethod`, o['authMethod']),
     authRequirement: authMethod(c, `${key}.authMethod`, o['authMethod']),
     parameters,
@@ -201,5 +197,6 @@ export function parseEntries(raw: unknown, file: string, defaults: EntryDefaults
 
 /** The default entry: today's behaviour from the top-level keys alone. */
 export function defaultEntry(d: EntryDefaults): EntryConfig {
-  return { trustDomain: d.trustDomain, poolSigningKeyFile: d.poolSigningKeyFile, collector: [], authMethod: '', authRequirement: null, parameters: {}, credentials: {}, ceCollector: undefined };
+  const { collector, condorConfig, ccb, site } = d;
+  return { trustDomain: d.trustDomain, poolSigningKeyFile: d.poolSigningKeyFile, collector, condorConfig, ccb, site, authMethod: '', authRequirement: null, parameters: {}, credentials: {}, ceCollector: undefined };
 }

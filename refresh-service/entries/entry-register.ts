@@ -1,13 +1,14 @@
 // The entry's part of `register` (issue 15): the entry named on the command line (refused with
 // exit 2 when `entries` is set and does not name it), its authMethod checked before anything is
-// written, then its parameters assigned and its bundle fields (`collector`, `parameters`,
-// `auth_method`) put beside the contract's.
+// written, then its parameters assigned and its bundle fields (the HTCondor ones of
+// condor-keys.ts, `parameters`, `auth_method`) put beside the contract's.
 import { UsageError } from '../../shared/errors.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { WireCredential } from '../mint.ts';
 import type { StateStore } from '../state/store.ts';
 import { checkEntryAuthMethod, type AuthMethodRecord } from './auth-check.ts';
 import type { EntryConfig } from './entry-config.ts';
+import { condorBundleFields } from './condor-keys.ts';
 import { EntryNotConfigured, entryFor } from './entry-runtime.ts';
 import { assignParameters, previewParameters } from './parameters.ts';
 
@@ -30,7 +31,7 @@ export function checkRegistration(name: string, entry: EntryConfig, credentials:
 export async function entryBundleFields(store: StateStore, name: string, entry: EntryConfig, auth: AuthMethodRecord | undefined): Promise<Record<string, unknown>> {
   const parameters = await assignParameters(store, name, entry.parameters);
   return {
-    ...(entry.collector.length > 0 ? { collector: entry.collector } : {}),
+    ...condorBundleFields(entry),
     ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
     ...(auth === undefined ? {} : { auth_method: auth }),
   };

@@ -7,7 +7,7 @@ import { GlideinError } from '../../shared/errors.ts';
 import type { ServiceConfig } from '../config.ts';
 import { readSecretFile } from '../state-dir.ts';
 import { ClientCredentialsSource } from './client-credentials.ts';
-import { defaultEntry, type EntryConfig } from './entry-config.ts';
+import { defaultEntry, type EntryConfig, type EntryDefaults } from './entry-config.ts';
 
 /** A family's entry is no longer in the config (or a caller named one that never was). */
 export class EntryNotConfigured extends GlideinError {
@@ -19,7 +19,7 @@ export class EntryNotConfigured extends GlideinError {
 }
 
 /** The entry `name`: from `entries` when that is set (else EntryNotConfigured), else the default entry. */
-export function entryFor(config: Pick<ServiceConfig, 'entries' | 'trustDomain' | 'poolSigningKeyFile'>, name: string): EntryConfig {
+export function entryFor(config: Pick<ServiceConfig, 'entries'> & EntryDefaults, name: string): EntryConfig {
   const names = Object.keys(config.entries);
   if (names.length === 0) return defaultEntry(config);
   const e = Object.hasOwn(config.entries, name) ? config.entries[name] : undefined;

@@ -1,0 +1,74 @@
+// The HTCondor-mode keys of the service config (issue 14, item 2): `collector`, `condorConfig`,
+// `ccb` and `site`, at the top level and per entry, copied into bundles as `collector`,
+// `condor_config`, `ccb` and `site`. They are checked when the config loads with the agent's own
+// rules (agent/condor/bundle-fields.ts, agent/condor/factory-config.ts: pure modules), so a
+// bundle the service makes is never refused by a pilot's `--condor` and a bad factory setting
+// is an exit 2 naming the config key, not a pilot failing on a worker node hours later.
+import { ConfigError, GlideinError } from '../../shared/errors.ts';
+import { isSafeId } from '../../shared/protocol.ts';
+import { parseCollectors, parseExtraConfig, type FactoryValue } from '../../agent/condor/bundle-fields.ts';
+import { checkFactoryConfig } from '../../agent/condor/factory-config.ts';
+
+export interface CondorKeys {
+  /** host:port of the VO's collectors (bundle `collector`); empty: not put into the bundle. */
+  collector: string[];
+  /** The factory's extra HTCondor settings (bundle `condor_config`). */
+  condorConfig: Record<string, FactoryValue>;
+  /** Reach the startd through the collector's CCB (nodes behind NAT; bundle `ccb`). */
+  ccb: boolean;
+  /** GLIDEIN_Site (bundle `site`); '': the agent uses the entry name. */
+  site: string;
+}
+
+export const CONDOR_KEY_NAMES = ['collector', 'condorConfig', 'ccb', 'site'] as const;
+export const NO_CONDOR_KEYS: CondorKeys = { collector: [], condorConfig: {}, ccb: false, site: '' };
+
+/** Run one of the agent's bundle checks; its GLIDEIN_ERR_BUNDLE becomes a ConfigError naming `key`. */
+function agentRule<T>(file: string, key: string, bundleField: string, check: (where: string) => T): T {
+  try {
+    return check(file);
+  } catch (e) {
+    if (!(e instanceof GlideinError)) throw e;
+    const prefix = `${file}: ${bundleField}`;
+    const rest = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : `: ${e.message}`;
+    throw new ConfigError(`${file}: ${key}${rest}`, { cause: e });
+  }
+}
+
+function fail(file: string, key: string, expected: string, value: unknown): never {
+  throw new ConfigError(`${file}: ${key}: expected ${expected} (got ${JSON.stringify(value)?.slice(0, 80)})`);
+}
+
+/** Check the keys in `raw` (a key left out is taken from `defaults`); `prefix` is '' or `entries.NAME.`. */
+export function parseCondorKeys(raw: Record<string, unknown>, file: string, prefix: string, defaults: CondorKeys): CondorKeys {
+  // Only the four keys: `defaults` may be a whole EntryDefaults, whose other keys must not leak.
+  const out: CondorKeys = { collector: defaults.collector, condorConfig: defaults.condorConfig, ccb: defaults.ccb, site: defaults.site };
+  const collector = raw['collector'];
+  if (collector !== undefined) {
+    const none = Array.isArray(collector) && collector.length === 0;
+    out.collector = none ? [] : agentRule(file, `${prefix}collector`, 'collector', (w) => parseCollectors(collector, w));
+  }
+  const extra = raw['condorConfig'];
+  if (extra !== undefined) {
+    out.condorConfig = agentRule(file, `${prefix}condorConfig`, 'condor_config', (w) => {
+      const values = parseExtraConfig(extra, w);
+      checkFactoryConfig(values, w);
+      return values;
+    });
+  }
+  const ccb = raw['ccb'];
+  if (ccb !== undefined) out.ccb = typeof ccb === 'boolean' ? ccb : fail(file, `${prefix}ccb`, 'true or false', ccb);
+  const site = raw['site'];
+  if (site !== undefined) out.site = site === '' || isSafeId(site) ? site : fail(file, `${prefix}site`, 'letters, digits, and _.@:- (at most 128)', site);
+  return out;
+}
+
+/** The bundle fields for `keys` (only those set, so a bundle without HTCondor keys stays as before). */
+export function condorBundleFields(keys: CondorKeys): Record<string, unknown> {
+  return {
+    ...(keys.collector.length > 0 ? { collector: keys.collector } : {}),
+    ...(Object.keys(keys.condorConfig).length > 0 ? { condor_config: keys.condorConfig } : {}),
+    ...(keys.ccb ? { ccb: true } : {}),
+    ...(keys.site !== '' ? { site: keys.site } : {}),
+  };
+}
