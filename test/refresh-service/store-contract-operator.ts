@@ -6,15 +6,8 @@ import type { StateStore } from '../../refresh-service/state/store.ts';
 const T0 = 1_900_000_000;
 const DAY = 86400;
 
-export function operatorStoreContract(open: () => Promise<StateStore>): void {
-  const withStore = (fn: (s: StateStore) => Promise<void>) => async () => {
-    const store = await open();
-    try {
-      await fn(store);
-    } finally {
-      await store.close();
-    }
-  };
+/** The operator cases; `withStore` runs a case on a fresh store (store-contract.ts). */
+export function operatorStoreContract(withStore: (fn: (s: StateStore) => Promise<void>) => () => Promise<void>): void {
   const register = (s: StateStore, id: string, hash: string, entry: string) =>
     s.registerFamily({ glideinId: id, entry, createdAt: T0, expiresAt: T0 + 7 * DAY }, hash);
   const settle = (s: StateStore, oldHash: string, newHash: string, now: number) =>

@@ -24,7 +24,7 @@ export function storeContract(open: () => Promise<StateStore>): void {
       await store.close();
     }
   };
-  operatorStoreContract(open);
+  operatorStoreContract(withStore);
   const register = (s: StateStore, id: string, hash: string, entry = 'CE_A', expiresAt = T0 + 7 * DAY) =>
     s.registerFamily({ glideinId: id, entry, createdAt: T0, expiresAt }, hash);
 
