@@ -122,14 +122,20 @@ Prints {"url", "public_url"} on stdout once listening. SIGTERM or SIGINT: finish
 requests in flight, then exit 0. Exit 2: bad flag, config key, key file, or busy address.
 `,
   'refresh-service register': `Usage: glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
-                                        [--url URL] [--lifetime SECONDS]
+                                        [--url URL]... [--lifetime SECONDS]
 
 Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
 
   --glidein-id ID      the pilot's unique id
   --entry NAME         the factory entry (site) the pilot goes to
-  --url URL            the refresh URL the pilot will use (default: config publicUrl)
+  --url URL            the refresh URL the pilot will use (default: config publicUrl).
+                       Repeat it (at most 8) for several instances of the service: the
+                       bundle lists them in this order and the pilot fails over between
+                       them. Each must be that instance's publicUrl (its DPoP htu base).
   --lifetime SECONDS   the pilot's maximum lifetime (default: config refreshFamilyLifetime)
+
+The entry's HTCondor keys (collector, condorConfig, ccb, site) go into the bundle as
+collector, condor_config, ccb and site, for 'glidein run --condor'.
 `,
   'refresh-service revoke': `Usage: glidein refresh-service revoke --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
 

@@ -1,13 +1,13 @@
 // Registering a pilot (at submission): a new refresh family with its first token, the first
 // C-CRED and S-CRED, all in the bundle the factory ships with the pilot. The credentials are
 // minted and the entry's authMethod checked before anything is written.
-import { UsageError, ConfigError } from '../shared/errors.ts';
+import { UsageError } from '../shared/errors.ts';
 import { BUNDLE_VERSION, isSafeId, type BundleWire } from '../shared/protocol.ts';
 import { effectiveIssuer, type ServiceConfig } from './config.ts';
 import { openServiceContext } from './context.ts';
 import { mintCredentials } from './mint.ts';
 import { hashRefreshToken, newRefreshToken } from './refresh-token.ts';
-import { checkClearTextUrl } from './transport-policy.ts';
+import { bundleRefreshUrls, refreshUrlField } from './refresh-urls.ts';
 import { checkRegistration, entryBundleFields, registrationEntry } from './entries/entry-register.ts';
 
 export interface RegisterOptions {
@@ -15,8 +15,8 @@ export interface RegisterOptions {
   config: ServiceConfig;
   glideinId: string;
   entry: string;
-  /** The base URL the pilot will use (default: config publicUrl). */
-  url?: string;
+  /** The base URL(s) the pilot will use, one per instance in failover order (default: config publicUrl). */
+  url?: string | readonly string[];
   /** The pilot's maximum lifetime in seconds (default: config refreshFamilyLifetime). */
   lifetime?: number;
 }
@@ -27,24 +27,14 @@ export async function registerPilot(options: RegisterOptions): Promise<BundleWir
   if (!isSafeId(options.entry)) throw new UsageError(`--entry '${options.entry}' is not valid; expected letters, digits, and _.@:- (at most 128)`);
   const lifetime = options.lifetime ?? config.refreshFamilyLifetime;
   if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > 366 * 24 * 3600) throw new UsageError(`--lifetime ${lifetime} is not valid; expected 60 to ${366 * 24 * 3600} seconds`);
-  const rawUrl = options.url ?? config.publicUrl;
-  if (rawUrl === '') throw new ConfigError('no refresh URL for the bundle: give --url or set publicUrl in the config');
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    throw new UsageError(`--url '${rawUrl}' is not a URL`);
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) throw new UsageError(`--url '${rawUrl}': expected an http(s) URL without query or fragment`);
-  checkClearTextUrl(config, rawUrl, options.url !== undefined ? '--url' : 'publicUrl');
-  const base = rawUrl.replace(/\/+$/, '');
+  const bases = bundleRefreshUrls(config, options.url);
   const entry = registrationEntry(config, options.entry);
   const ctx = await openServiceContext(options.stateDir, config);
   try {
     const now = Math.floor(Date.now() / 1000);
     const expiresAt = now + lifetime;
     const credentials = await mintCredentials(
-      { config, issuer: effectiveIssuer(config, base), poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store, entries: ctx.entries },
+      { config, issuer: effectiveIssuer(config, bases[0]!), poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store, entries: ctx.entries },
       { glideinId: options.glideinId, entry: options.entry, now, familyExpiresAt: expiresAt },
     );
     const auth = checkRegistration(options.entry, entry, credentials, now);
@@ -54,7 +44,7 @@ export async function registerPilot(options: RegisterOptions): Promise<BundleWir
       version: BUNDLE_VERSION,
       glidein_id: options.glideinId,
       entry: options.entry,
-      refresh_url: base,
+      refresh_url: refreshUrlField(bases),
       refresh_token: token,
       trust_domain: entry.trustDomain,
       ...(ctx.bundleCa === undefined ? {} : { ca: ctx.bundleCa }),
