@@ -2,13 +2,13 @@
 // `none` and HS* are refused by name before anything else is looked at (the classic "alg
 // confusion" attacks), and the embedded `jwk` must be a public key (RSA: 2048 to 4096 bits,
 // e = 65537). The cheap claims (typ, htm, htu, iat, jti) are checked before any key is parsed
-// or signature verified. Signatures are checked with node:crypto; the thumbprint is RFC 7638
-// (jose). Nothing here touches state: the jti replay check is done by the store, atomically
-// with the token rotation.
+// or signature verified. Signatures are checked with node:crypto; the thumbprint is RFC 7638,
+// computed synchronously (jose's goes through WebCrypto's async digest: ~0.1 ms and a promise
+// job per new key). Nothing here touches state: the jti replay check is done by the store,
+// atomically with the token rotation.
 import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
 import { verifyEs256 } from '../shared/ecdsa.ts';
-import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 export const DPOP_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
 const MAX_PROOF_LENGTH = 8192;
@@ -45,6 +45,32 @@ export function normaliseHtu(value: string): string | undefined {
   }
 }
 
+/** The service's own htu values (a handful of endpoints), normalised once each. */
+const expectedHtus = new Map<string, string | undefined>();
+function normalisedExpected(htu: string): string | undefined {
+  if (!expectedHtus.has(htu)) {
+    if (expectedHtus.size >= 64) expectedHtus.clear();
+    expectedHtus.set(htu, normaliseHtu(htu));
+  }
+  return expectedHtus.get(htu);
+}
+
+/** The members RFC 7638 section 3.2 hashes for each key type, in lexicographic order. */
+const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
+
+/** RFC 7638 SHA-256 thumbprint (base64url) of a public jwk, or undefined for a member missing. */
+export function jwkThumbprint(jwk: Record<string, unknown>): string | undefined {
+  const members = THUMBPRINT_MEMBERS[String(jwk['kty'])];
+  if (members === undefined) return undefined;
+  const required: Record<string, string> = {};
+  for (const m of members) {
+    const v = jwk[m];
+    if (typeof v !== 'string' || v === '') return undefined;
+    required[m] = v;
+  }
+  return createHash('sha256').update(JSON.stringify(required)).digest('base64url');
+}
+
 /** RSA keys are capped (issue 11 item 12): a 16384-bit modulus costs ~70 ES256 verifies. */
 const RSA_MAX_BITS = 4096;
 /** base64url characters of a 4096-bit modulus (512 bytes). */
@@ -76,8 +102,12 @@ function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | st
 /** The claims a proof must carry, checked before any key is parsed or signature verified. */
 function claimsProblem(claims: Record<string, unknown>, want: DpopExpectation): string | undefined {
   if (claims['htm'] !== want.htm) return `htm must be ${want.htm}`;
-  const htu = typeof claims['htu'] === 'string' ? normaliseHtu(claims['htu']) : undefined;
-  if (htu === undefined || htu !== normaliseHtu(want.htu)) return `htu must be ${want.htu}`;
+  // A proof whose htu is already the normalised expected one (what clients send) needs no
+  // parsing: normalisation is idempotent.
+  const expected = normalisedExpected(want.htu);
+  const given = claims['htu'];
+  const htu = given === expected ? given : typeof given === 'string' ? normaliseHtu(given) : undefined;
+  if (htu === undefined || htu !== expected) return `htu must be ${want.htu}`;
   const iat = claims['iat'];
   if (typeof iat !== 'number' || !Number.isFinite(iat)) return 'iat missing';
   if (iat > want.now + want.skew) return 'proof iat is in the future';
@@ -109,18 +139,18 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
   // Cheap claims first: a proof for another endpoint, too old or without a jti costs no crypto.
   const problem = claimsProblem(claims, want);
   if (problem !== undefined) return no(problem);
-  // A pilot signs every proof with the same key: cache the imported key and its thumbprint
-  // by the exact jwk text (a different spelling is only a cache miss).
-  const cacheKey = `${alg}:${JSON.stringify(jwk)}`;
-  let known = keyCache.get(cacheKey);
+  // A pilot signs every proof with the same key (and the same header): cache the imported key
+  // and its thumbprint by the exact protected-header text, which holds alg and jwk (a different
+  // spelling is only a cache miss).
+  let known = keyCache.get(h);
   if (!known) {
     const key = publicKeyFor(alg, jwk as Record<string, unknown>);
     if (typeof key === 'string') return no(key);
-    const publicJwk: JWK = {};
-    for (const [k, v] of Object.entries(jwk)) if (typeof v === 'string') (publicJwk as Record<string, string>)[k] = v;
-    known = { key, jkt: await calculateJwkThumbprint(publicJwk, 'sha256') };
+    const jkt = jwkThumbprint(jwk as Record<string, unknown>);
+    if (jkt === undefined) return no('jwk header is not a valid public key');
+    known = { key, jkt };
     if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
-    keyCache.set(cacheKey, known);
+    keyCache.set(h, known);
   }
   const { key, jkt } = known;
   const signature = Buffer.from(s, 'base64url');

@@ -2,11 +2,11 @@
 // key, `iss` its entry's trust domain), the CE-CRED when the entry asks for one, and the S-CRED
 // (WLCG-profile JWT, ES256) or, per the entry's credential sources, the latest token the VO
 // pushed or an IdP's client-credentials token.
-import { randomBytes } from 'node:crypto';
 import { IDTOKEN_SCOPES_PILOT, signIdtoken, type SigningKeyFile } from '../shared/idtoken.ts';
 import type { ServiceConfig } from './config.ts';
 import { signEs256, type SigningKeySet } from './signing-keys.ts';
 import type { StateStore } from './state/store.ts';
+import { randomString } from './random-pool.ts';
 import { entryFor, type EntryRuntime } from './entries/entry-runtime.ts';
 import type { CredentialSource, EntryConfig } from './entries/entry-config.ts';
 
@@ -56,6 +56,7 @@ function idtoken(ctx: MintContext, r: MintRequest, purpose: string, d: { trustDo
     iat: r.now,
     exp,
     scope: d.scope,
+    jti: randomString(16, 'hex'),
   });
   return { type: 'idtoken', purpose, token, expires_at: exp, trust_domain: d.trustDomain };
 }
@@ -75,7 +76,7 @@ export function mintScitoken(ctx: MintContext, r: MintRequest, entry: EntryConfi
     iat: r.now,
     nbf: r.now,
     exp,
-    jti: randomBytes(16).toString('hex'),
+    jti: randomString(16, 'hex'),
   };
   const token = signEs256(ctx.signingKeys.active, { typ: 'JWT' }, claims);
   return { type: 'scitoken', purpose: 'vo-service', token, expires_at: exp };

@@ -3,6 +3,8 @@
 // parsed or signature verified.
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { derToJose } from '../../shared/ecdsa.ts';
 import { verifyDpopProof } from '../../refresh-service/dpop-verify.ts';
 
 const HTU = 'https://rs.example.org/v1/refresh';
@@ -10,8 +12,8 @@ const now = 1_900_000_000;
 const want = { htm: 'POST', htu: HTU, now, window: 60, skew: 10 };
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-function proof(jwk: Record<string, unknown>, claims: Record<string, unknown>, signer: (d: Buffer) => Buffer = () => randomBytes(512)): string {
-  const input = `${b64({ alg: 'RS256', typ: 'dpop+jwt', jwk })}.${b64(claims)}`;
+function proof(jwk: Record<string, unknown>, claims: Record<string, unknown>, signer: (d: Buffer) => Buffer = () => randomBytes(512), alg = 'RS256'): string {
+  const input = `${b64({ alg, typ: 'dpop+jwt', jwk })}.${b64(claims)}`;
   return `${input}.${signer(Buffer.from(input)).toString('base64url')}`;
 }
 
@@ -45,5 +47,31 @@ describe('DPoP proof verification', () => {
     const jwk = k.publicKey.export({ format: 'jwk' });
     const verdict = await verifyDpopProof(proof(jwk, good(), (d) => sign('sha256', d, k.privateKey)), want);
     expect(verdict.ok).toBe(true);
+  });
+
+  it.each([
+    ['ES256', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => derToJose(sign('sha256', d, k.privateKey))],
+    ['RS256', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => sign('sha256', d, k.privateKey)],
+    ['EdDSA', () => generateKeyPairSync('ed25519'), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => sign(null, d, k.privateKey)],
+  ] as const)('gives a %s key the RFC 7638 thumbprint jose computes, on a first and a cached proof', async (alg, make, signer) => {
+    const k = make();
+    const jwk = k.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    const expected = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+    for (let i = 0; i < 2; i++) {
+      const verdict = await verifyDpopProof(proof(jwk, good(), (d) => signer(d, k), alg), want);
+      expect(verdict).toMatchObject({ ok: true, jkt: expected });
+    }
+  });
+
+  it.each([
+    ['the normalised htu', HTU, true],
+    ['an upper-case host and the default port', 'https://RS.Example.ORG:443/v1/refresh', true],
+    ['another port', 'https://rs.example.org:8443/v1/refresh', false],
+    ['another path', 'https://rs.example.org/v1/token', false],
+  ])('compares the htu after normalisation: %s', async (_what, htu, ok) => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = k.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+    const verdict = await verifyDpopProof(proof(jwk, { ...good(), htu }, (d) => derToJose(sign('sha256', d, k.privateKey)), 'ES256'), want);
+    expect(verdict.ok).toBe(ok);
   });
 });
