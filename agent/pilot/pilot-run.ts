@@ -8,7 +8,7 @@ import { isGlideinError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { generateDpopKey, exportDpopKey } from '../../shared/dpop.ts';
 import type { Bundle } from '../../shared/protocol.ts';
-import { CredStore } from '../store/index.ts';
+import { CredStore, removeTree } from '../store/index.ts';
 import type { WorkdirChoice } from './workdir.ts';
 import { LOCK_FILE } from './workdir-lock.ts';
 import { createHttpClient, type HttpClient } from './http-client.ts';
@@ -308,7 +308,8 @@ export class PilotRun {
     if (this.#o.keepWorkdir) rmSync(join(this.#workdir.dir, LOCK_FILE), { force: true });
     else {
       try {
-        rmSync(this.#workdir.dir, { recursive: true, force: true, maxRetries: 2 });
+        // Not a path-based recursive rm: if the store wipe failed, a job dir of a live payload is still in it.
+        await removeTree(this.#workdir.dir);
       } catch (e) {
         this.#log.error('could not remove the work dir', { dir: this.#workdir.dir, error: e });
       }

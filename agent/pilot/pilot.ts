@@ -17,10 +17,10 @@ export type { ValidateFn, ValidationOutcome, ValidationReport } from './validati
 export { usableCores } from './validation.ts';
 
 /** A private work dir with this pilot's lock in it, after removing what dead pilots left beside it. */
-function prepareWorkdir(o: PilotOptions, log: Logger): WorkdirChoice {
+async function prepareWorkdir(o: PilotOptions, log: Logger): Promise<WorkdirChoice> {
   const workdir = selectWorkdir({ flag: o.workdir, env: o.env, ...(o.minFreeBytes !== undefined ? { minFreeBytes: o.minFreeBytes } : {}) });
   writeWorkdirLock(workdir.dir);
-  if (o.cleanStale !== false) removeDeadPilotsWorkdirs({ base: workdir.base, prefix: WORKDIR_PREFIX, own: workdir.dir, log });
+  if (o.cleanStale !== false) await removeDeadPilotsWorkdirs({ base: workdir.base, prefix: WORKDIR_PREFIX, own: workdir.dir, log });
   return workdir;
 }
 
@@ -32,7 +32,7 @@ export async function runPilot(o: PilotOptions): Promise<PilotSummary> {
   const bundle = loadBundle(o.bundlePath, Math.floor(clock.now() / 1000));
   o.checkRequirements?.(bundle.requirements, o.bundlePath);
   const plog = log.child({ glideinId: bundle.glideinId });
-  const workdir = prepareWorkdir(o, plog);
+  const workdir = await prepareWorkdir(o, plog);
   plog.info('pilot starting', { entry: bundle.entry, workdir: workdir.dir, workdirSource: workdir.source, expiresAt: bundle.expiresAt, payload: o.source.kind });
   return new PilotRun(o, bundle, workdir, clock, plog).execute();
 }

@@ -5,10 +5,11 @@
 // uid as us (owner of the dir too), same host, and either another boot of it, or the same pid
 // namespace with no process of that pid and start time. A dir whose owner cannot be proven dead
 // (another host on a shared file system, another pid namespace, no or a bad record) is left alone.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync, chmodSync, chownSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync, chmodSync, chownSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
+import { removeTree } from '../store/remove-tree.ts';
 
 export const LOCK_FILE = '.glidein-pilot.lock';
 const MAX_LOCK_BYTES = 4096;
@@ -107,6 +108,15 @@ function reclaimJobDirs(dir: string): void {
   }
 }
 
+/**
+ * Remove a dead pilot's work dir, its lock record last: a removal that fails part way (a live
+ * payload refilling its dir) leaves the record, so the next pilot tries again.
+ */
+async function removeWorkdir(dir: string): Promise<void> {
+  for (const name of readdirSync(dir)) if (name !== LOCK_FILE) await removeTree(join(dir, name));
+  await removeTree(dir);
+}
+
 export interface StaleOptions {
   base: string;
   /** Work dir names start with this (the pilot's mkdtemp prefix). */
@@ -117,8 +127,12 @@ export interface StaleOptions {
   procRoot?: string;
 }
 
-/** Remove the work dirs under `base` that pilots of our uid left when they died; returns their paths. */
-export function removeDeadPilotsWorkdirs(o: StaleOptions): string[] {
+/**
+ * Remove the work dirs under `base` that pilots of our uid left when they died; returns their paths.
+ * A dead pilot's payloads may live on: the removal never follows a symlink one of them flips in
+ * (descriptor-relative `removeTree`, not a path-based recursive rm, which root would let escape).
+ */
+export async function removeDeadPilotsWorkdirs(o: StaleOptions): Promise<string[]> {
   const self = selfRecord(o.procRoot);
   const removed: string[] = [];
   let names: string[];
@@ -141,7 +155,7 @@ export function removeDeadPilotsWorkdirs(o: StaleOptions): string[] {
     if (!rec || ownerState(rec, self, o.procRoot) !== 'dead') continue;
     try {
       reclaimJobDirs(dir);
-      rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+      await removeWorkdir(dir);
       removed.push(dir);
       o.log.warn('removed the work dir of a dead pilot', { dir, pid: rec.pid });
     } catch (e) {

@@ -66,7 +66,7 @@ describe('ownerState and removeDeadPilotsWorkdirs', () => {
     expect(ownerState({ ...self, ...change }, self)).toBe(want);
   });
 
-  it('removes only our dead pilots\' dirs: not a live one, one without a record, a symlink, or another uid\'s', () => {
+  it('removes only our dead pilots\' dirs: not a live one, one without a record, a symlink, or another uid\'s', async () => {
     const base = scenarios.tempDir('glidein-stale-');
     const mk = (name: string, rec?: Partial<LockRecord>) => {
       const d = join(base, name);
@@ -85,7 +85,7 @@ describe('ownerState and removeDeadPilotsWorkdirs', () => {
     symlinkSync(target, join(base, 'glide_link'));
     if (IS_ROOT) chownSync(mk('glide_foreign', { start: self.start - 1 }), 65534, 65534);
     writeFileSync(join(base, 'glide_file'), 'x');
-    const removed = removeDeadPilotsWorkdirs({ base, prefix: 'glide_', own, log: silentLogger });
+    const removed = await removeDeadPilotsWorkdirs({ base, prefix: 'glide_', own, log: silentLogger });
     expect(removed).toEqual([join(base, 'glide_dead')]);
     expect(readdirSync(base).sort()).toEqual(['glide_far', 'glide_file', 'glide_link', 'glide_live', 'glide_norecord', 'glide_own', 'other_dead', 'target_dead', ...(IS_ROOT ? ['glide_foreign'] : [])].sort());
     expect(existsSync(join(target, LOCK_FILE))).toBe(true);

@@ -9,6 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, c
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CredStore } from '../../agent/store/index.ts';
+import { removeDeadPilotsWorkdirs, selfRecord, writeWorkdirLock } from '../../agent/pilot/workdir-lock.ts';
+import { createLogger } from '../../shared/log.ts';
 import { IS_ROOT, ensureAccount, removeAccount, type TestAccount } from '../helpers/accounts.ts';
 import { skipWithoutTool } from '../helpers/system-tools.ts';
 
@@ -84,5 +86,41 @@ describe.skipIf(skip)('wiping a job dir while a process of its account flips sym
       expect(existsSync(jobDir)).toBe(false);
     }
     expect(deleted, `trials in which the wipe deleted ${victim}`).toEqual([]);
+  }, 120_000);
+
+  // A pilot killed by SIGKILL leaves its work dir, and its payloads may live on; the next pilot
+  // on the node removes that dir at start (removeDeadPilotsWorkdirs), as root. It used fs.rmSync.
+  it("a symlink flipped in while the next pilot removes a dead pilot's work dir never makes root delete a file outside it", async () => {
+    const user = ensureAccount(ACCOUNT);
+    const base = mkdtempSync(join(tmpdir(), 'glrel-deadpilot-'));
+    dirs.push(base);
+    chmodSync(base, 0o711);
+    const outside = join(base, 'outside');
+    mkdirSync(outside, { mode: 0o755 });
+    const victim = join(outside, 'victim');
+    const self = selfRecord();
+    const silent = createLogger({ format: 'json', level: 'error', sink: { write: () => true } });
+    const deleted: number[] = [];
+    for (let trial = 0; trial < TRIALS; trial++) {
+      writeFileSync(victim, 'root-owned, outside the work dir', { mode: 0o644 });
+      const dead = join(base, `glide_dead${trial}`);
+      mkdirSync(dead, { mode: 0o711 });
+      writeWorkdirLock(dead, { ...self, start: self.start - 1 });
+      const store = await CredStore.open(dead);
+      const jobDir = await store.createJobDir('job', { uid: user.uid, gid: user.gid });
+      const own = join(jobDir, 'a');
+      mkdirSync(own, { mode: 0o700 });
+      chownSync(own, user.uid, user.gid);
+      const flipper = await startFlipper(user, own, outside);
+      try {
+        await removeDeadPilotsWorkdirs({ base, prefix: 'glide_', own: join(base, 'glide_own'), log: silent });
+      } finally {
+        await stop(flipper);
+      }
+      if (!existsSync(victim)) deleted.push(trial);
+      await removeDeadPilotsWorkdirs({ base, prefix: 'glide_', own: join(base, 'glide_own'), log: silent });
+      expect(existsSync(dead)).toBe(false);
+    }
+    expect(deleted, `trials in which the removal deleted ${victim}`).toEqual([]);
   }, 120_000);
 });
