@@ -14,8 +14,10 @@
 // service creates it): a family bound to a DPoP thumbprint with one live refresh token, i.e. a
 // pilot after its first refresh. Registering them one by one through registerPilot would take
 // about 100 000 fsyncs, minutes on this machine, and measure nothing more.
+// With --postgres the service keeps its state in a PostgreSQL server of its own (postgres.mjs,
+// fsync on) instead: steps 1 and 2 only, and the CPU per refresh of the database server too.
 // Usage: node scripts/bench/refresh.mjs [--exe dist/glidein] [--duration 15] [--half-duration 10]
-//          [--pilots 256] [--concurrency 32] [--scale-pilots 100000] [--scale-rate 150] [--scale-seconds 4]
+//          [--pilots 256] [--concurrency 32] [--scale-pilots 100000] [--scale-rate 150] [--scale-seconds 4] [--postgres]
 // Prints one JSON object on stdout (progress on stderr). 127.0.0.1 only; bounded in time.
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -31,6 +33,7 @@ import { createDpopProof, generateDpopKey, htuOf } from '../../shared/dpop.ts';
 import { createPoolKeyFile, parseServiceConfig, registerPilot } from '../../refresh-service/index.ts';
 import { SqliteStateStore } from '../../refresh-service/state/sqlite-store.ts';
 import { freePort, quantile, sleep } from './stats.mjs';
+import { postgresVersion, startBenchPostgres } from './postgres.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     'scale-pilots': { type: 'string', default: '100000' },
     'scale-rate': { type: 'string', default: '150' },
     'scale-seconds': { type: 'string', default: '4' },
+    postgres: { type: 'boolean', default: false },
   },
 });
 const num = (k, min, max) => {
@@ -71,6 +75,8 @@ const round = (v, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 const dir = mkdtempSync(join(tmpdir(), 'glidein-bench-refresh-'));
 const children = [];
 const poolKeyFile = join(dir, 'POOL');
+/** The PostgreSQL server with --postgres (started in the try below). */
+let pg;
 
 /** A service in its own process on a free loopback port, with its own state dir. */
 async function startService(name) {
@@ -79,6 +85,7 @@ async function startService(name) {
   const raw = {
     trustDomain: 'bench.example.org', poolSigningKeyFile: poolKeyFile, publicUrl: base,
     rateLimit: { globalPerSecond: 1_000_000, globalBurst: 1_000_000, familyPerMinute: 6_000_000, familyBurst: 1_000_000 },
+    ...(pg ? { database: pg.url } : {}),
   };
   const configFile = join(dir, `${name}.json`);
   writeFileSync(configFile, JSON.stringify(raw));
@@ -222,6 +229,10 @@ function dbBytes(stateDir) {
 
 try {
   await createPoolKeyFile(poolKeyFile);
+  if (values.postgres) {
+    pg = await startBenchPostgres();
+    process.env.PGPASSWORD = pg.password; // for registerPilot here and the service's process
+  }
 
   // 1 and 2: one service, --pilots pilots.
   const svc = await startService('main');
@@ -230,18 +241,33 @@ try {
   progress('warm-up (2 s)');
   await closedLoop(svc, pilots, concurrency, 2);
   progress(`max rate: closed loop, ${concurrency} in flight, ${duration} s`);
-  const cpu0 = { svc: cpuMs(svc.child.pid), gen: process.cpuUsage() };
+  const cpu0 = { svc: cpuMs(svc.child.pid), gen: process.cpuUsage(), db: pg?.cpuMs() };
   const maxResult = await closedLoop(svc, pilots, concurrency, duration);
   const gen = process.cpuUsage(cpu0.gen);
+  const perRefresh = (ms) => round(ms / Math.max(1, maxResult.refreshes), 3);
   const cpuPerRefresh = {
-    serviceMs: round((cpuMs(svc.child.pid) - cpu0.svc) / Math.max(1, maxResult.refreshes), 3),
-    loadGeneratorMs: round((gen.user + gen.system) / 1000 / Math.max(1, maxResult.refreshes), 3),
+    serviceMs: perRefresh(cpuMs(svc.child.pid) - cpu0.svc),
+    loadGeneratorMs: perRefresh((gen.user + gen.system) / 1000),
+    ...(pg ? { databaseMs: perRefresh(pg.cpuMs() - cpu0.db) } : {}),
   };
   const halfRate = Math.max(1, maxResult.perSecond / 2);
   progress(`half rate: open loop at ${round(halfRate, 1)}/s, ${halfDuration} s`);
   const half = await openLoop(svc, pilots, halfRate, halfDuration);
+  const loadFigures = { bench: 'refresh', pilots: pilotCount, concurrency, max: { ...summary(maxResult), cpuPerRefresh }, half: { targetPerSecond: round(halfRate, 1), ...summary(half) } };
+  console.log(JSON.stringify(pg ? { ...loadFigures, database: postgresVersion() } : { ...loadFigures, synchronous: 'full', scale: await scale() }));
+} finally {
+  for (const c of children) {
+    if (c.exitCode === null) {
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    }
+  }
+  pg?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
 
-  // 3: scale, two fresh services loaded alternately at the same fixed rate.
+/** 3: scale, two fresh services loaded alternately at the same fixed rate. */
+async function scale() {
   progress(`scale: bulk-inserting ${scalePilots - 100} pilots`);
   for (const d of ['empty-probe', 'large']) mkdirSync(join(dir, d), { mode: 0o700 });
   bulkRegister(join(dir, 'empty-probe'), 0);
@@ -267,30 +293,13 @@ try {
   const s100 = summary(merge(smallRuns));
   const s100k = summary(merge(largeRuns));
   const largeBytes = dbBytes(large.stateDir);
-
-  console.log(JSON.stringify({
-    bench: 'refresh',
-    pilots: pilotCount,
-    concurrency,
-    synchronous: 'full',
-    max: { ...summary(maxResult), cpuPerRefresh },
-    half: { targetPerSecond: round(halfRate, 1), ...summary(half) },
-    scale: {
-      ratePerSecond: scaleRate,
-      pilots100: s100,
-      pilots100k: { registered: scalePilots, ...s100k },
-      p50Ratio: round(s100k.p50Ms / s100.p50Ms, 3),
-      p99Ratio: round(s100k.p99Ms / s100.p99Ms, 3),
-      stateBytes: largeBytes,
-      stateBytesPerPilot: round((largeBytes - emptyBytes) / scalePilots, 1),
-    },
-  }));
-} finally {
-  for (const c of children) {
-    if (c.exitCode === null) {
-      c.kill('SIGTERM');
-      await new Promise((r) => c.once('exit', r));
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
+  return {
+    ratePerSecond: scaleRate,
+    pilots100: s100,
+    pilots100k: { registered: scalePilots, ...s100k },
+    p50Ratio: round(s100k.p50Ms / s100.p50Ms, 3),
+    p99Ratio: round(s100k.p99Ms / s100.p99Ms, 3),
+    stateBytes: largeBytes,
+    stateBytesPerPilot: round((largeBytes - emptyBytes) / scalePilots, 1),
+  };
 }

@@ -4,8 +4,8 @@
 // line is one JSON object with every figure. Builds dist/ first when it is missing.
 // The parts are the scripts beside this one, each run as its own process (so one part's heap,
 // JIT and open handles never colour the next): validate.mjs, launch.mjs, refresh.mjs,
-// ceiling.mjs, agent-rss.mjs, spool-rss.mjs; cold start is timed here. About 3 to 4 minutes on
-// 2 cores. A figure this machine cannot give (not root, no sudo, a part that failed) is reported
+// ceiling.mjs, refresh.mjs --postgres, agent-rss.mjs, spool-rss.mjs; cold start is timed here.
+// About 4 to 5 minutes on 2 cores. A figure this machine cannot give (not root, no sudo, a part that failed) is reported
 // as missing with the reason, in the table and in the JSON's `missing`; the run goes on.
 // Usage: npm run bench [-- --json] [-- --quick]   (--quick: shorter runs, for a smoke check)
 import { spawn, spawnSync } from 'node:child_process';
@@ -138,6 +138,9 @@ for (const [k, why] of Object.entries(launch?.missing ?? {})) if (k === 'sudoExi
 // 4. Refresh load, half-rate latency and scale (refresh.mjs), then the crypto ceiling (ceiling.mjs).
 const refresh = await tryPart(REFRESH, 'refresh.mjs', quick ? ['--duration', '4', '--half-duration', '3', '--scale-seconds', '2', '--scale-pilots', '20000'] : ['--duration', '15', '--half-duration', '10']);
 const ceiling = await tryPart(['refreshCeilingPerSecond', 'refreshCryptoCpuMs'], 'ceiling.mjs', ['--seconds', quick ? '2' : '5']);
+// The same load with the state in PostgreSQL (refresh.mjs --postgres: a server of its own, fsync on).
+const PG = ['refreshPostgresPerSecond', 'refreshPostgresP99Ms', 'refreshPostgresServiceCpuMs', 'refreshPostgresDatabaseCpuMs'];
+const refreshPg = await tryPart(PG, 'refresh.mjs', ['--postgres', ...(quick ? ['--duration', '4', '--half-duration', '3'] : ['--duration', '15', '--half-duration', '10'])]);
 // 5. Agent memory: idle (agent-rss.mjs) and a setuid spool after three verified jobs (spool-rss.mjs, root only).
 const rss = await tryPart(['agentIdleRssMiB'], 'agent-rss.mjs', []);
 const spoolRss = await tryPart(['agentSpoolRssMiB'], 'spool-rss.mjs', [], root0);
@@ -164,6 +167,12 @@ const figures = {
   refreshLoadGeneratorCpuMs: refresh?.max.cpuPerRefresh?.loadGeneratorMs ?? null,
   refreshCryptoCpuMs: ceiling ? (ceiling.cpuMsPerRefresh ?? Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000) : null,
   refreshErrors: refresh ? refresh.max.errors + refresh.half.errors : null,
+  // PostgreSQL state: the service's CPU per refresh and the database server's beside it.
+  refreshPostgresPerSecond: r1(refreshPg?.max.perSecond),
+  refreshPostgresP99Ms: r1(refreshPg?.half.p99Ms),
+  refreshPostgresServiceCpuMs: refreshPg?.max.cpuPerRefresh.serviceMs ?? null,
+  refreshPostgresDatabaseCpuMs: refreshPg?.max.cpuPerRefresh.databaseMs ?? null,
+  refreshPostgresErrors: refreshPg ? refreshPg.max.errors + refreshPg.half.errors : null,
   agentIdleRssMiB: r1(rss?.agentIdleRssMiB),
   agentSpoolRssMiB: r1(spoolRss?.agentSpoolRssMiB),
   // The baseline of both memory figures: an idle `node` of the same Node, measured in this run.
@@ -182,5 +191,6 @@ const table = rows(figures);
 if (!values.json) {
   printTable(table, missing, `glidein bench — ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.date}`);
   if (refresh) console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
+  if (refreshPg) console.log(`refresh on PostgreSQL: max ${figures.refreshPostgresPerSecond}/s, half rate p99 ${figures.refreshPostgresP99Ms} ms; errors ${figures.refreshPostgresErrors}; CPU per refresh: service ${figures.refreshPostgresServiceCpuMs} ms, database server ${figures.refreshPostgresDatabaseCpuMs} ms`);
 }
-console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, rss, spoolRss } }));
+console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, refreshPg, rss, spoolRss } }));
