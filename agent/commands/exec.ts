@@ -1,13 +1,13 @@
 // `glidein exec --job FILE [--policy FILE]`: run one job spec through exactly the sandbox path
 // the pilot uses and print its result object on stdout (DESIGN.md section 5, contract).
-import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { mkdtemp, chmod } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJsonFile } from '../../shared/json-file.ts';
 import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
-import { CredStore } from '../store/index.ts';
+import { CredStore, removeTree } from '../store/index.ts';
 import { parseJobSpec, loadPolicy, runJob, exitCodeForResult } from '../sandbox/index.ts';
 import { MAX_JOB_SPEC_BYTES } from '../sandbox/job-spec.ts';
 
@@ -34,6 +34,7 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
       await store.wipeAll();
     }
   } finally {
-    await rm(workdir, { recursive: true, force: true });
+    // Never a path-based recursive rm as root: if the store wipe failed, a job dir is still in it.
+    await removeTree(workdir);
   }
 }
