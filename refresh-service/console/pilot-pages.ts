@@ -27,16 +27,18 @@ export function pilotsPage(pilots: PilotView[], q: PilotQuery, entries: string[]
   return page('Pilots', filters(q, entries) + table(`Pilots (${pilots.length})`, ['Glidein', 'Entry', 'Status', 'Bound', 'Last refresh', 'Last heartbeat', 'State', 'Validation', 'Node', 'Revoked'], rows, 'no pilot matches') + more);
 }
 
-function timeline(p: PilotView): string[][] {
+/** Registration, binding, each refresh kept (the last day's), validation, last report, revocation, end. */
+function timeline(p: PilotView, refreshes: number[]): string[][] {
   const events: [number | null, string][] = [
-    [p.registered, 'registered'], [p.bound_at, 'bound to its DPoP key (first refresh)'], [p.last_refresh, 'last refresh'],
+    [p.registered, 'registered'], [p.bound_at, 'bound to its DPoP key (first refresh)'],
+    ...refreshes.map((t): [number, string] => [t, 'refresh answered']),
     [p.validated_at, `validation ${p.validation ?? ''}`], [p.last_heartbeat, `last status report (${p.pilot_state ?? 'unknown state'})`],
     [p.revoked_at, `revoked: ${p.revoked_reason ?? ''}`], [p.expires_at, 'family lifetime ends'],
   ];
   return events.filter(([t]) => t !== null).sort((a, b) => a[0]! - b[0]!).map(([t, what]) => [time(t), esc(what)]);
 }
 
-export function pilotPage(p: PilotView, validation: ValidationSummary | undefined, csrf: string, confirm: boolean): string {
+export function pilotPage(p: PilotView, validation: ValidationSummary | undefined, refreshes: number[], csrf: string, confirm: boolean): string {
   const id = encodeURIComponent(p.glidein_id);
   const facts = table('Pilot', ['Entry', 'Status', 'Node', 'Bound'], [[esc(p.entry), esc(p.status), esc(p.node ?? '–'), p.bound ? 'yes' : 'no']]);
   const checks = validation
@@ -50,7 +52,7 @@ export function pilotPage(p: PilotView, validation: ValidationSummary | undefine
   } else if (p.revoked_at === null) {
     revoke = `<form method="get" action="/console/pilot/${id}"><input type="hidden" name="confirm" value="revoke"><button type="submit" class="danger">Revoke…</button></form>`;
   }
-  return page(`Pilot ${p.glidein_id}`, facts + table('Timeline', ['Time (UTC)', 'Event'], timeline(p)) + checks + revoke);
+  return page(`Pilot ${p.glidein_id}`, facts + table('Timeline', ['Time (UTC)', 'Event'], timeline(p, refreshes)) + checks + revoke);
 }
 
 export function loginPage(error?: string): string {

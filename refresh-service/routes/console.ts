@@ -19,6 +19,9 @@ import { queryEntries, queryPilot, queryPilots } from '../operator/queries.ts';
 import { parseSummary } from '../operator/validation-summary.ts';
 import { pilotQuery } from './operator.ts';
 
+/** The most refreshes a pilot's timeline lists. */
+const TIMELINE_REFRESHES = 100;
+
 const sessionsOf = new WeakMap<ServiceRuntime, ConsoleSessions>();
 function sessions(service: ServiceRuntime): ConsoleSessions {
   let s = sessionsOf.get(service);
@@ -113,7 +116,8 @@ const pilot = view(async (ctx, s, rest) => {
   if (!p) throw new HttpRefusal(404, 'not_found', 'no such pilot');
   const [record] = await ctx.service.store.listPilots({ glideinId: id });
   const confirm = new URL(ctx.req.url ?? '/', 'http://x').searchParams.get('confirm') === 'revoke';
-  return pilotPage(p, parseSummary(record?.validation ?? null), s.csrf, confirm);
+  const refreshes = await ctx.service.store.refreshTimes(id, TIMELINE_REFRESHES);
+  return pilotPage(p, parseSummary(record?.validation ?? null), refreshes, s.csrf, confirm);
 });
 
 async function revoke(ctx: RequestContext): Promise<unknown> {

@@ -152,6 +152,13 @@ export class PostgresStateStore implements StateStore {
     return rows.map((r) => ({ ...family(r), boundAt: r.boundAt, lastRefreshAt: r.lastRefreshAt, statusReport: r.statusReport, statusAt: r.statusAt, validation: r.validation, validatedAt: r.validatedAt }));
   }
 
+  async refreshTimes(glideinId: string, limit: number): Promise<number[]> {
+    const rows = await this.#q((sql) => sql<{ at: number }[]>`SELECT t.issued_at AS at FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id
+      WHERE t.glidein_id = ${glideinId} AND (t.issued_at > f.created_at OR EXISTS (SELECT 1 FROM refresh_tokens p WHERE p.glidein_id = ${glideinId} AND p.successor = t.hash))
+      ORDER BY t.issued_at DESC LIMIT ${limit}`);
+    return rows.map((r) => Number(r.at));
+  }
+
   async addRefreshCounts(counts: RefreshCount[], keepSince: number): Promise<void> {
     await this.#tx(async (tx) => {
       for (const c of counts) {

@@ -138,6 +138,8 @@ export class SqliteStateStore implements StateStore {
       pilots: p(`SELECT f.*, CASE WHEN f.bound_at IS NULL THEN NULL ELSE (SELECT max(t.issued_at) FROM refresh_tokens t WHERE t.glidein_id = f.glidein_id) END AS last_refresh_at
         FROM families f WHERE (?1 IS NULL OR f.entry = ?1) AND (?2 IS NULL OR f.glidein_id = ?2) ORDER BY f.glidein_id`),
       addCount: p('INSERT INTO refresh_counts (entry, hour, ok, failed) VALUES (?, ?, ?, ?) ON CONFLICT(entry, hour) DO UPDATE SET ok = ok + excluded.ok, failed = failed + excluded.failed'),
+      refreshTimes: p(`SELECT t.issued_at AS at FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.glidein_id = ?1
+        AND (t.issued_at > f.created_at OR EXISTS (SELECT 1 FROM refresh_tokens p WHERE p.glidein_id = ?1 AND p.successor = t.hash)) ORDER BY t.issued_at DESC LIMIT ?2`),
       pruneCounts: p('DELETE FROM refresh_counts WHERE hour < ?'),
       counts: p('SELECT entry, hour, ok, failed FROM refresh_counts WHERE hour >= ? ORDER BY entry, hour'),
       putVo: p('INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at'),
@@ -287,6 +289,10 @@ export class SqliteStateStore implements StateStore {
   async listPilots(filter: { entry?: string; glideinId?: string }): Promise<PilotRecord[]> {
     const rows = this.#s['pilots']!.all(filter.entry ?? null, filter.glideinId ?? null) as unknown as (FamilyRow & PilotColumns)[];
     return rows.map((r) => ({ ...toFamily(r), boundAt: r.bound_at, lastRefreshAt: r.last_refresh_at, statusReport: r.status_report, statusAt: r.status_at, validation: r.validation, validatedAt: r.validated_at }));
+  }
+
+  async refreshTimes(glideinId: string, limit: number): Promise<number[]> {
+    return (this.#s['refreshTimes']!.all(glideinId, limit) as { at: number }[]).map((r) => Number(r.at));
   }
 
   async addRefreshCounts(counts: RefreshCount[], keepSince: number): Promise<void> {

@@ -131,6 +131,11 @@ export interface StateStore {
   recordValidation(glideinId: string, summary: string, now: number): Promise<void>;
   /** Every pilot (family) kept, or those of one entry or one glidein id, ordered by glidein id. */
   listPilots(filter: { entry?: string; glideinId?: string }): Promise<PilotRecord[]>;
+  /**
+   * When a pilot's refreshes were answered (its tokens issued after registration, as long as
+   * they are kept: a day after spending), newest first, at most `limit`.
+   */
+  refreshTimes(glideinId: string, limit: number): Promise<number[]>;
   /** Add refresh counts (summed into existing rows) and drop rows of hours before `keepSince`. */
   addRefreshCounts(counts: RefreshCount[], keepSince: number): Promise<void>;
   /** Refresh counts of hours at or after `since`, ordered by entry and hour. */

@@ -32,6 +32,17 @@ export function operatorStoreContract(withStore: (fn: (s: StateStore) => Promise
     expect(await s.listPilots({ glideinId: 'nobody' })).toEqual([]);
   }));
 
+  it('lists when a pilot was refreshed, newest first, not counting its registration', withStore(async (s) => {
+    await register(s, 'g-r', 'r0', 'CE_A');
+    expect(await s.refreshTimes('g-r', 10)).toEqual([]);
+    await settle(s, 'r0', 'r1', T0);
+    await settle(s, 'r1', 'r2', T0 + 40);
+    await settle(s, 'r2', 'r3', T0 + 90);
+    expect(await s.refreshTimes('g-r', 10)).toEqual([T0 + 90, T0 + 40, T0]);
+    expect(await s.refreshTimes('g-r', 2)).toEqual([T0 + 90, T0 + 40]);
+    expect(await s.refreshTimes('nobody', 10)).toEqual([]);
+  }));
+
   it('counts live families per entry', withStore(async (s) => {
     await register(s, 'a-1', 'a1', 'CE_A');
     await register(s, 'a-2', 'a2', 'CE_A');

@@ -117,6 +117,8 @@ describe.skipIf(noBrowser)('console in Chromium', () => {
       await page.getByRole('heading', { name: 'Pilot web-1' }).waitFor();
       await expect(page.getByRole('cell', { name: 'bound to its DPoP key (first refresh)' }).count()).resolves.toBe(1);
       await expect(page.getByRole('table', { name: 'Validation report: OK' }).count()).resolves.toBe(1);
+      // Registered, then refreshed twice: the binding refresh and one more.
+      await expect(page.getByRole('cell', { name: 'refresh answered', exact: true }).count()).resolves.toBe(2);
       await page.screenshot({ path: join(sb.dir, 'console-pilot.png'), fullPage: true });
       await page.getByRole('button', { name: 'Revoke…' }).click();
       await page.getByRole('heading', { name: 'Revoke web-1?' }).waitFor();
