@@ -30,9 +30,15 @@ let idp: Server | undefined;
 let secretFile: string;
 /** Access-token lifetime the IdP gives (seconds), changed per test. */
 let ttl = 1200;
+/** Token requests the IdP has answered. */
+let tokenRequests = 0;
 
 async function startIdp(): Promise<void> {
-  idp = createServer(provider.callback());
+  const handle = provider.callback();
+  idp = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/token') tokenRequests++;
+    void handle(req, res);
+  });
   await new Promise<void>((resolve) => idp!.listen(port, '127.0.0.1', resolve));
 }
 async function stopIdp(): Promise<void> {
@@ -92,6 +98,7 @@ const sCred = (list: Record<string, unknown>[]) => list.find((c) => c['purpose']
 describe('client_credentials S-CRED from oidc-provider', () => {
   it("hands the pilot the IdP's JWT access token (scope and audience asked for), verifiable with the IdP's keys", async () => {
     ttl = 1200;
+    const before = tokenRequests;
     const b = await register('http://127.0.0.1:9');
     const s = sCred(b.credentials);
     expect(s.type).toBe('scitoken');
@@ -103,6 +110,7 @@ describe('client_credentials S-CRED from oidc-provider', () => {
     // A second register (its own process in production: its own context here) shares the token
     // through the state store instead of asking the IdP again.
     expect(sCred((await register('http://127.0.0.1:9')).credentials).token).toBe(s.token);
+    expect(tokenRequests - before).toBe(1);
   });
 
   it('caches the token, replaces it after 2/3 of its life, and never keeps one that expires before the next refresh', async () => {
