@@ -166,7 +166,8 @@ draining (reported draining or retiring); live (anything else). Times are UTC.
   --status STATUS  only pilots in this status
   --format FORMAT  table (default) or json ({"pilots": [...]}, times in unix seconds)
 
-Reads while 'serve' runs. Exit 2: bad flag, or no state.db in --state.
+Reads while 'serve' runs. On a terminal, a table longer than the screen goes through $PAGER
+(default 'less -FRX'; PAGER=cat turns it off). Exit 2: bad flag, or no state.db in --state.
 `,
   'refresh-service entries': `Usage: glidein refresh-service entries --state DIR|--config FILE [--format table|json]
 

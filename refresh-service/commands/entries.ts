@@ -5,6 +5,7 @@ import { parseCommandArgs, stringFlag } from '../../shared/cli-args.ts';
 import type { EntryView } from '../operator/entry-view.ts';
 import { formatTable } from '../operator/format-table.ts';
 import { openOperatorStore, STATE_OPTIONS } from '../operator/open-operator-store.ts';
+import { writePaged } from '../operator/pager.ts';
 import { queryEntries } from '../operator/queries.ts';
 import { outputFormat } from './pilots.ts';
 
@@ -26,7 +27,8 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const { store } = await openOperatorStore(COMMAND, args);
   try {
     const entries = await queryEntries(store, Math.floor(Date.now() / 1000));
-    ctx.stdout.write(format === 'json' ? JSON.stringify({ entries }, null, 2) + '\n' : table(entries));
+    if (format === 'json') ctx.stdout.write(JSON.stringify({ entries }, null, 2) + '\n');
+    else await writePaged(table(entries), ctx);
   } finally {
     await store.close();
   }

@@ -6,6 +6,7 @@ import { UsageError } from '../../shared/errors.ts';
 import { formatTable, when } from '../operator/format-table.ts';
 import { openOperatorStore, STATE_OPTIONS } from '../operator/open-operator-store.ts';
 import { isPilotStatus, PILOT_STATUSES, type PilotView } from '../operator/pilot-view.ts';
+import { writePaged } from '../operator/pager.ts';
 import { queryPilots } from '../operator/queries.ts';
 
 const COMMAND = 'refresh-service pilots';
@@ -34,7 +35,8 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const { store } = await openOperatorStore(COMMAND, args);
   try {
     const pilots = await queryPilots(store, { ...(entry === undefined ? {} : { entry }), ...(status === undefined ? {} : { status }) }, Math.floor(Date.now() / 1000));
-    ctx.stdout.write(format === 'json' ? JSON.stringify({ pilots }, null, 2) + '\n' : table(pilots));
+    if (format === 'json') ctx.stdout.write(JSON.stringify({ pilots }, null, 2) + '\n');
+    else await writePaged(table(pilots), ctx);
   } finally {
     await store.close();
   }

@@ -2,7 +2,10 @@
 // JSON for scripts (checked field by field), a table for people, exit 2 on bad flags.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CLI_TS, NODE } from '../../helpers/paths.ts';
 import { revokePilots, startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 import { makeSandbox, type Sandbox } from '../fixture.ts';
@@ -52,6 +55,16 @@ describe('glidein refresh-service pilots / entries', () => {
     expect(lines[0]).toMatch(/^GLIDEIN ID\s+ENTRY\s+STATUS\s+REGISTERED\s+BOUND\s+LAST REFRESH\s+LAST HEARTBEAT\s+STATE\s+VALIDATION\s+NODE\s+REVOKED$/);
     expect(lines).toHaveLength(5);
     expect(lines[1]).toMatch(/^hole-1\s+CE_X\s+live\s+\S+Z\s+yes\s+.*ERROR disk \(WN_Resource\)\s+wn7\.example\.org\s+-$/);
+  });
+
+  it('pages a table longer than the terminal through $PAGER, and not when piped', async () => {
+    const out = join(sb.dir, 'paged.txt');
+    // A pseudo-terminal three rows high (script(1) from util-linux), with a pager that records its input.
+    const cmd = `stty rows 3; ${NODE} ${CLI_TS} refresh-service pilots --state ${sb.stateDir}`;
+    await promisify(execFile)('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, PAGER: `cat > ${out}` } });
+    expect((await readFile(out, 'utf8')).split('\n')[0]).toMatch(/^GLIDEIN ID\s+ENTRY/);
+    const piped = await runCli(['refresh-service', 'pilots', '--state', sb.stateDir], { source: true, env: { ...process.env, PAGER: 'false' } });
+    expect(piped.stdout).toMatch(/^GLIDEIN ID/);
   });
 
   it('prints entries as JSON with failures, revocations and the black-hole flag', async () => {
