@@ -26,7 +26,7 @@ function host() {
 describe('cvmfs', () => {
   it('reports each required repository: readable, empty, missing, and a blocking probe killed at its deadline', async () => {
     const req = { cvmfs: ['ok.example.org', 'empty.example.org', 'missing.example.org', 'blocked.example.org'] };
-    const facts = await cvmfs.collect(collectContext(host(), { requirements: req, probeTimeoutMs: 300 }));
+    const facts = await cvmfs.collect(collectContext(host(), { requirements: req, probeTimeoutMs: 2000 }));
     expect(facts.repos.map((r) => [r.repo, r.state])).toEqual([
       ['ok.example.org', 'ok'],
       ['empty.example.org', 'empty'],
@@ -35,7 +35,7 @@ describe('cvmfs', () => {
     ]);
     const { result, attributes } = cvmfs.check(facts, req);
     expect(result).toMatchObject({ name: 'cvmfs', status: 'fail', value: ['ok.example.org'], required: req.cvmfs, failure: 'WN_Resource' });
-    expect(result.detail).toMatch(/blocked\.example\.org: probe of .* killed after 300 ms/);
+    expect(result.detail).toMatch(/blocked\.example\.org: probe of .* killed after 2000 ms/);
     expect(attributes).toEqual({ CVMFS_MOUNT_DIR: root, HAS_CVMFS_ok_example_org: true });
   });
 
