@@ -110,7 +110,12 @@ const pilots = view(async (ctx) => {
 });
 
 const pilot = view(async (ctx, s, rest) => {
-  const id = decodeURIComponent(rest);
+  let id: string | undefined;
+  try {
+    id = decodeURIComponent(rest);
+  } catch {
+    id = undefined;
+  }
   if (!isSafeId(id)) throw new HttpRefusal(404, 'not_found', 'no such pilot');
   const p = await queryPilot(ctx.service.store, id, ctx.service.now());
   if (!p) throw new HttpRefusal(404, 'not_found', 'no such pilot');

@@ -65,6 +65,19 @@ describe('console over HTTP', () => {
     expect(r.headers.get('content-security-policy')).toContain("default-src 'none'");
   });
 
+  it('escapes what pilots report, and answers 404 for a malformed or unknown pilot', async () => {
+    const p = await startPilot(sb, svc.url, 'xss-1', 'CE_XSS');
+    const body = validationBody('wn3.example.org', { check: 'disk', failure: 'WN_Resource' }) as { validation: { json: { checks: { detail: string }[] } } };
+    body.validation.json.checks[1]!.detail = '<script>alert(1)</script>';
+    expect((await report(svc.url, p, body as never)).status).toBe(200);
+    const cookie = await signIn();
+    const page = await (await fetch(`${svc.url}/console/pilot/xss-1`, { headers: { cookie } })).text();
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toContain('<script>');
+    expect((await fetch(`${svc.url}/console/pilot/%E0%A4%A`, { headers: { cookie } })).status).toBe(404);
+    expect((await fetch(`${svc.url}/console/pilot/nobody`, { headers: { cookie } })).status).toBe(404);
+  });
+
   it('refuses a revoke without the session CSRF token, from another origin, or without a session', async () => {
     const cookie = await signIn();
     const page = await (await fetch(`${svc.url}/console/pilot/ce-hole-1?confirm=revoke`, { headers: { cookie } })).text();
