@@ -65,6 +65,16 @@ describe('console over HTTP', () => {
     expect(r.headers.get('content-security-policy')).toContain("default-src 'none'");
   });
 
+  it('lists entries with their black-hole flags and the pilots of an entry filtered by status', async () => {
+    const cookie = await signIn();
+    const entries = await (await fetch(`${svc.url}/console/entries`, { headers: { cookie } })).text();
+    expect(entries).toMatch(/<a href="\/console\/pilots\?entry=CE_HOLE">CE_HOLE<\/a><\/td>.*<span class="bad">BLACK HOLE: entry, wn-bad\.example\.org<\/span>/);
+    expect(entries).toMatch(/>CE_WEB<\/a><\/td>(<td>[^<]*<\/td>){6}<td>no<\/td>/);
+    const hole = await (await fetch(`${svc.url}/console/pilots?entry=CE_HOLE&status=live`, { headers: { cookie } })).text();
+    expect(hole.match(/href="\/console\/pilot\/ce-hole-\d"/g)).toHaveLength(3);
+    expect(hole).not.toContain('web-1');
+  });
+
   it('escapes what pilots report, and answers 404 for a malformed or unknown pilot', async () => {
     const p = await startPilot(sb, svc.url, 'xss-1', 'CE_XSS');
     const body = validationBody('wn3.example.org', { check: 'disk', failure: 'WN_Resource' }) as { validation: { json: { checks: { detail: string }[] } } };
