@@ -5,7 +5,9 @@
 // another origin are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
 import { ensureAdminToken } from '../../../refresh-service/state-dir.ts';
@@ -98,6 +100,32 @@ describe('console over HTTP', () => {
     expect((await post('/console/revoke', '', { csrf, glidein_id: 'ce-hole-1', confirm: 'yes' })).status).toBe(403);
     const listed = (await (await fetch(`${svc.url}/v1/pilots?q=ce-hole-1`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { pilots: { status: string }[] };
     expect(listed.pilots[0]!.status).toBe('live');
+  });
+});
+
+describe('console over HTTPS', () => {
+  it('marks the session cookie Secure', async () => {
+    const local = await makeSandbox();
+    const cert = join(local.dir, 'cert.pem');
+    const key = join(local.dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const s = await startRefreshService({ stateDir: local.stateDir, config: local.config(), listen: '127.0.0.1:0', tls: { cert, key } });
+    try {
+      const token = await ensureAdminToken(local.stateDir);
+      const ca = await readFile(cert, 'utf8');
+      const setCookie = await new Promise<string[] | undefined>((resolve, reject) => {
+        const req = request(`${s.url}/console/login`, { method: 'POST', ca, headers: { origin: s.url, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+          res.resume();
+          resolve(res.headers['set-cookie']);
+        });
+        req.on('error', reject);
+        req.end(new URLSearchParams({ token }).toString());
+      });
+      expect(setCookie?.[0]).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+    } finally {
+      await s.close();
+      await local.cleanup();
+    }
   });
 });
 
