@@ -7,6 +7,7 @@ import { GlideinError, UsageError, isGlideinError } from '../shared/errors.ts';
 import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type Logger } from '../shared/log.ts';
 import { VERSION } from '../shared/version.ts';
 import { closeInheritedDescriptors } from './sandbox/inherited-fds.ts';
+import { useLeanRuntime } from './pilot/lean-runtime.ts';
 
 // Command modules load lazily so `--version` and `--help` stay as fast as a bare runtime start.
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
@@ -107,6 +108,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
       io.stdout.write(COMMAND_HELP[name] ?? MAIN_HELP);
       return 0;
     }
+    // The pilot process itself, not a test that calls main(), runs on V8's interpreter only.
+    if (name === 'run' && isProcessEntry) useLeanRuntime();
     const mod = await load();
     return await mod.run(rest, { log, stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
   } catch (e) {
@@ -123,8 +126,10 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   }
 }
 
+let isProcessEntry = false;
 /** Start-up when this file is the process entry (the executable, the bundle, or `node agent/cli.ts`). */
 function start(): void {
+  isProcessEntry = true;
   // First of all: no descriptor our parent leaked may reach a wrapper or payload (issue 11, item 5).
   closeInheritedDescriptors();
   const controller = new AbortController();

@@ -94,6 +94,10 @@ const seaConfig = {
   output: blobTmp,
   disableExperimentalSEAWarning: true,
   useCodeCache: true,
+  // Every process of the executable (issue 12, memory): a young generation of 1 MiB semi-spaces
+  // instead of up to 16 MiB keeps the agent's committed heap near what it uses (about 2.5 MiB
+  // less resident after three spool jobs). Set here because V8 sizes the heap before any code runs.
+  execArgv: ['--max-semi-space-size=1'],
   assets: existsSync(ptyAddon) ? { 'pty.node': ptyAddon } : {},
 };
 writeFileSync(configTmp, JSON.stringify(seaConfig, null, 2));
