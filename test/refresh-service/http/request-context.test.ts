@@ -23,7 +23,7 @@ async function serveOne(): Promise<{ port: number; seen: Promise<boolean>; relea
     report(ctx.clientGone);
     return { ok: true };
   } };
-  const service = { metrics: new Metrics(), log: silentLogger, draining: false, limits: {} } as unknown as ServiceRuntime;
+  const service = { metrics: new Metrics(), log: silentLogger, draining: false, limits: {}, now: () => Math.floor(Date.now() / 1000) } as unknown as ServiceRuntime;
   const router = new Router(service, [route]);
   server = createServer((req, res) => router.dispatch(req, res));
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
