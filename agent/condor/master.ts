@@ -9,7 +9,10 @@ import { closeSync, openSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/log.ts';
-import { JOB_MARK_VARIABLE, readProcTable, selectJobProcesses, selfAndAncestors, signalJob, type JobSelector } from '../sandbox/process-sweep.ts';
+import { JOB_MARK_VARIABLE, hasEnded, readProcTable, selectJobProcesses, selfAndAncestors, signalJob, type JobSelector } from '../sandbox/process-sweep.ts';
+
+/** How long the sweep waits for the processes it killed to end (a loaded node may take a while). */
+const SWEEP_WAIT_MS = 5000;
 
 export interface MasterExit {
   code: number | null;
@@ -111,12 +114,21 @@ export class MasterProcess {
     return this.#exit ?? (await this.exited);
   }
 
-  /** SIGKILL whatever of HTCondor is left (its session, its marked processes), until nothing is. */
+  /**
+   * SIGKILL whatever of HTCondor is left (its session, its marked processes) and wait, bounded,
+   * until each has ended: gone from /proc, or a zombie that only waits for its new parent's
+   * wait() (init's; never ours to reap). A killed process stays in /proc a moment after the kill.
+   */
   async sweep(): Promise<number> {
     let killed = 0;
-    for (let round = 0; round < 20; round++) {
-      const left = selectJobProcesses(readProcTable(), this.#selector);
+    const deadline = Date.now() + SWEEP_WAIT_MS;
+    for (let round = 0; ; round++) {
+      const left = selectJobProcesses(readProcTable(), this.#selector).filter((p) => !hasEnded(p));
       if (left.length === 0) break;
+      if (Date.now() >= deadline) {
+        this.#log.error('HTCondor processes still running after SIGKILL', { count: left.length, pids: left.map((p) => p.pid), waitedMs: SWEEP_WAIT_MS });
+        break;
+      }
       if (round === 0) this.#log.warn('killing HTCondor processes left behind', { count: left.length, pids: left.map((p) => p.pid) });
       killed += signalJob(this.#selector, 'SIGKILL');
       await sleep(50);

@@ -22,6 +22,13 @@ export interface ProcInfo {
   uid: number;
   /** Start time in clock ticks since boot: tells a reused pid apart. */
   start: number;
+  /** The state letter of /proc/<pid>/stat: R, S, D, … Z (zombie) or X (dead). */
+  state: string;
+}
+
+/** True if the process has ended: a zombie (Z) or dead (X) entry only waits for its parent's wait(). */
+export function hasEnded(p: Pick<ProcInfo, 'state'>): boolean {
+  return p.state === 'Z' || p.state === 'X';
 }
 
 /** The fields of /proc/<pid>/stat after `comm` (which may hold spaces and parentheses): [0] is state, [1] ppid … */
@@ -44,7 +51,7 @@ export function readProcTable(procRoot = '/proc'): ProcInfo[] {
     try {
       const fields = statFields(procRoot, name);
       const uid = statSync(join(procRoot, name)).uid;
-      out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]), uid, start: Number(fields[19]) });
+      out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]), uid, start: Number(fields[19]), state: fields[0] ?? '' });
     } catch {
       /* gone meanwhile */
     }

@@ -11,7 +11,7 @@ import { writeWrapperEvent } from '../../agent/condor/wrapper-config.ts';
 import { CredStore } from '../../agent/store/index.ts';
 import { systemClock } from '../../agent/pilot/clock.ts';
 import type { PayloadContext } from '../../agent/pilot/payload-source.ts';
-import { readProcTable } from '../../agent/sandbox/process-sweep.ts';
+import { hasEnded, readProcTable } from '../../agent/sandbox/process-sweep.ts';
 import { silentLogger } from '../../shared/log.ts';
 import type { Policy } from '../../agent/sandbox/index.ts';
 import { isGlideinError } from '../../shared/errors.ts';
@@ -121,7 +121,7 @@ describe('glidein run --condor: the payload source', () => {
     expect(rec()).toContain('master: SIGTERM');
     expect(rec()).not.toContain('procd: SIGTERM');
     const procd = Number(/procd: (\d+)/.exec(rec())![1]);
-    expect(readProcTable().some((p) => p.pid === procd)).toBe(false);
+    expect(readProcTable().some((p) => p.pid === procd && !hasEnded(p))).toBe(false);
     expect(src.summary()).toMatchObject({ version: '25.14.0', master: { code: 0 } });
   });
 

@@ -38,9 +38,9 @@ describe('process sweep', () => {
   fake(302, 1, 302, 302, 5000, 'unmarked process of the same account');
   fake(400, 1, 400, 400, 6000, 'other user', MARK);
 
-  it('reads pid, ppid, pgid, session and start time (comm with spaces and parentheses)', () => {
+  it('reads pid, ppid, pgid, session, start time and state (comm with spaces and parentheses)', () => {
     const t = readProcTable(proc);
-    expect(t.find((p) => p.pid === 200)).toMatchObject({ ppid: 100, pgid: 200, sid: 200, start: 1200 });
+    expect(t.find((p) => p.pid === 200)).toMatchObject({ ppid: 100, pgid: 200, sid: 200, start: 1200, state: 'S' });
   });
 
   it("the job's session and its descendants are selected, not the agent or other sessions", () => {
