@@ -54,6 +54,8 @@ export interface SpecChannel {
   readonly path: string;
   /** The one-time secret the wrapper must send first (hex); the agent writes it to the wrapper's stdin. */
   readonly secret: string;
+  /** A peer proved itself: it may have been sent the spec, so its answer (record or end-of-file) is due. */
+  readonly proven: boolean;
   /**
    * Resolves once the wrapper proved itself and the spec was sent; then resolves the outcome.
    * `beforeSend` runs right before the spec goes out: the wrapper has forked nothing yet.
@@ -173,6 +175,9 @@ export async function openSpecChannel(path: string, access: ChannelAccess): Prom
   return {
     path,
     secret: secretText,
+    get proven() {
+      return peer !== null;
+    },
     exchange(spec, beforeSend) {
       return new Promise<ChannelOutcome>((resolve) => {
         let settled = false;

@@ -65,6 +65,9 @@ const KILL_REASON_TEXT: Record<KillReason, string> = {
   cancelled: 'cancelled',
 };
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** After a proven wrapper exited, how long its record may take to be read (it is already in the
+ * socket; only a helper that exits before its wrapper keeps the connection open this long). */
+const RECORD_AFTER_EXIT_MS = 5000;
 
 function signalName(n: number | undefined | null): string | null {
   if (!n) return null;
@@ -402,13 +405,23 @@ class Job {
         this.selector = { sessions: new Set([child.pid]), leaderStart: processIdentity(child.pid)?.start ?? null, mark: this.jobMark, uid: this.account?.uid ?? process.getuid?.() ?? null, exclude: selfAndAncestors() };
         const timeoutMs = (helper ? policy.helperTimeoutSeconds : 30) * 1000;
         let timer: NodeJS.Timeout | undefined;
-        const outcome = await Promise.race([
-          // A helper (sudo, runuser) may have forked before its pid was moved: move what it started.
-          channel!.exchange(wspec, helper && this.cgroup ? () => this.adoptLaunchedProcesses() : undefined),
+        // A helper (sudo, runuser) may have forked before its pid was moved: move what it started.
+        const exchanged = channel!.exchange(wspec, helper && this.cgroup ? () => this.adoptLaunchedProcesses() : undefined);
+        let outcome = await Promise.race([
+          exchanged,
           child.exit.then((e) => ({ kind: 'exited-early' as const, code: e.code })),
           new Promise<{ kind: 'timeout' }>((r) => (timer = setTimeout(() => r({ kind: 'timeout' }), timeoutMs))),
           new Promise<{ kind: 'no-connection' }>((r) => (this.#onKill = () => r({ kind: 'no-connection' }))),
         ]);
+        // The wrapper writes its record, then exits: its exit and the record's arrival race on
+        // this event loop. A proven wrapper's answer is already in the socket (its end closed with
+        // it), so read it rather than call a permanent error a retryable WRAPPER_EXIT.
+        if (outcome.kind === 'exited-early' && channel!.proven) {
+          const early = outcome;
+          let grace: NodeJS.Timeout | undefined;
+          outcome = await Promise.race([exchanged, new Promise<typeof early>((r) => (grace = setTimeout(() => r(early), RECORD_AFTER_EXIT_MS)))]);
+          clearTimeout(grace);
+        }
         clearTimeout(timer);
         this.#onKill = null;
         return { child, outcome };

@@ -107,19 +107,24 @@ async function placeCredentials(spec: WrapperSpec): Promise<string | null> {
   return bearer;
 }
 
-function sendRecord(sock: Socket, rec: LaunchError): void {
-  // Written synchronously on the socket's own descriptor: the record must be out before exit.
+/** Send the record and resolve once it is out: the entry point exits right after (process.exit). */
+function sendRecord(sock: Socket, rec: LaunchError): Promise<void> {
+  let rest = Buffer.from(JSON.stringify(rec) + '\n', 'utf8');
+  // Written synchronously on the socket's own descriptor where possible.
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  const line = JSON.stringify(rec) + '\n';
   if (typeof fd === 'number' && fd >= 0) {
     try {
-      writeSync(fd, line);
-      return;
+      rest = rest.subarray(writeSync(fd, rest));
     } catch {
-      /* fall back to the stream */
+      /* EAGAIN and the like: the stream sends it */
     }
   }
-  sock.write(line);
+  if (rest.length === 0) return Promise.resolve();
+  // Through the stream: wait for the flush, or the record is lost when the process exits.
+  return new Promise((resolve) => {
+    sock.once('error', () => resolve());
+    sock.end(rest, () => resolve());
+  });
 }
 
 /** Run the wrapper. Returns an exit code only when it could not exec (the record was sent). */
@@ -174,7 +179,7 @@ export async function runWrapper(socketPath: string): Promise<number> {
     process.execve!(spec.executable, spec.argv, env);
   } catch (e) {
     const rec = e instanceof WrapperFailure ? e.record : launchError('wrapper', errnoCode(e) ?? 'EINTERNAL', `wrapper failed: ${(e as Error).message ?? String(e)}`, false);
-    sendRecord(sock, rec);
+    await sendRecord(sock, rec);
     sock.destroy();
     return 127;
   }
