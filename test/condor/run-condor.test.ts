@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pilotScenarios, startAgent, summaryOf } from '../fixtures/pilot/agent.ts';
+import { hasEnded, readProcTable } from '../../agent/sandbox/process-sweep.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'condor');
 const scenarios = pilotScenarios();
@@ -48,7 +49,8 @@ describe('glidein run --condor', () => {
     expect(r.stderr).toContain('no identity switching configured');
     expect(readdirSync(work)).toEqual([]);
     const procd = Number(/procd: (\d+)/.exec(seen)![1]);
-    expect(existsSync(`/proc/${procd}`)).toBe(false);
+    // Gone, or a zombie waiting for its new parent to reap it: either way it no longer runs.
+    expect(readProcTable().some((p) => p.pid === procd && !hasEnded(p))).toBe(false);
   }, 90_000);
 
   it('on a failed validation advertises a drained slot (START false, the failure as attributes) for the anti-black-hole delay', async () => {
