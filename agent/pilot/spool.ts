@@ -42,6 +42,9 @@ export interface SpoolOptions {
 }
 
 /** `<name>` of a spec file, or undefined when the file is not a pending spec. */
+/** At most one scan per this many ms from watch events (the poll timer still runs every pollMs). */
+const WATCH_COALESCE_MS = 50;
+
 export function specName(file: string): string | undefined {
   if (!file.endsWith('.json') || file.endsWith('.result.json') || file.startsWith('.')) return undefined;
   return file.slice(0, -'.json'.length);
@@ -69,6 +72,7 @@ export class Spool {
   #cancelPoll: CancelTimer | undefined;
   #scanning = false;
   #rescan = false;
+  #kickTimer: NodeJS.Timeout | undefined;
   /** When the last job arrived (or the spool started), ms on the clock. */
   lastActivity: number;
   readonly counts: JobCounts = { started: 0, completed: 0, failed: 0, held: 0, killed: 0, running: 0 };
@@ -90,7 +94,7 @@ export class Spool {
     this.#accepting = true;
     this.lastActivity = this.#o.clock.now();
     try {
-      this.#watcher = watch(this.#o.dir, { persistent: false }, () => this.#kick());
+      this.#watcher = watch(this.#o.dir, { persistent: false }, () => this.#kickSoon());
       this.#watcher.on('error', () => undefined);
     } catch {
       /* polling alone still works */
@@ -103,6 +107,8 @@ export class Spool {
     this.#accepting = false;
     this.#cancelPoll?.();
     this.#watcher?.close();
+    clearTimeout(this.#kickTimer);
+    this.#kickTimer = undefined;
     this.#watcher = undefined;
   }
 
@@ -122,6 +128,20 @@ export class Spool {
     this.#cancelPoll = this.#o.clock.setTimer(() => {
       if (this.#accepting) this.#poll();
     }, this.#o.pollMs ?? 1000);
+  }
+
+  /**
+   * A watch event schedules one scan a moment later: whoever can write the spool can make events
+   * as fast as it renames files, and a scan per event (readdir + sort) starved the event loop, so
+   * refreshes and kills waited behind it (a hostile writer stalled a pilot for 120 s).
+   */
+  #kickSoon(): void {
+    if (this.#kickTimer !== undefined) return;
+    this.#kickTimer = setTimeout(() => {
+      this.#kickTimer = undefined;
+      this.#kick();
+    }, WATCH_COALESCE_MS);
+    this.#kickTimer.unref();
   }
 
   #kick(): void {
