@@ -2,7 +2,7 @@
 // so SIGKILL means what it means in production), registered pilots with their own DPoP keys,
 // and one refresh over loopback that reports the status and never throws on a refusal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,14 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 import { freePort } from '../helpers/net.ts';
 
 export { freePort };
+
+/** A 0700 directory `name` under `parent`, owned by `owner` (a job's private output dir). */
+export function ownedDir(parent: string, owner: { uid: number; gid: number }, name: string): string {
+  const d = join(parent, name);
+  mkdirSync(d, { mode: 0o700 });
+  chownSync(d, owner.uid, owner.gid);
+  return d;
+}
 
 export interface Pilot {
   id: string;

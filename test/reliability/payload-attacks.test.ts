@@ -8,14 +8,14 @@
 // nothing. Root only (setuid mode and real accounts).
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
 import { EXE, NODE } from '../helpers/paths.ts';
 import { createDemoSite } from '../../agent/pilot/demo-site.ts';
 import { registerPilot } from '../../refresh-service/index.ts';
-import { startServiceProcess, sleep, type ServiceProcess } from './fixture.ts';
+import { ownedDir, startServiceProcess, sleep, type ServiceProcess } from './fixture.ts';
 import { HELPER } from '../sandbox/sandbox-fixture.ts';
 
 const ACCOUNT = 'glrelhostile';
@@ -66,9 +66,7 @@ describe('hostile payload', () => {
     const site = await createDemoSite({ dir: siteDir, identity: 'setuid', accounts: { mallory: ACCOUNT }, killGraceSeconds: 1 });
     const work = join(dir, 'work');
     mkdirSync(work);
-    const outDir = join(dir, 'out');
-    mkdirSync(outDir, { mode: 0o700 });
-    chownSync(outDir, account.uid, account.gid);
+    const outDir = ownedDir(dir, account, 'out');
     const spool = join(dir, 'spool');
     mkdirSync(spool, { mode: 0o755 });
     const script = [
@@ -154,14 +152,8 @@ describe('hostile payload', () => {
     const helperPolicy = join(siteDir, 'helper-policy.json');
     const policy = JSON.parse(readFileSync(site.policyPath, 'utf8')) as Record<string, unknown>;
     writeFileSync(helperPolicy, JSON.stringify({ ...policy, identity: 'helper', helper: ['/bin/sh', '-c', 'sleep 2; exec "$@"', 'glslowhelper', ...HELPER] }));
-    const dirFor = (owner: { uid: number; gid: number }, name: string) => {
-      const d = join(dir, name);
-      mkdirSync(d, { mode: 0o700 });
-      chownSync(d, owner.uid, owner.gid);
-      return d;
-    };
-    const hostileOut = dirFor(mallory, 'hostile');
-    const victimOut = dirFor(victim, 'victim');
+    const hostileOut = ownedDir(dir, mallory, 'hostile');
+    const victimOut = ownedDir(dir, victim, 'victim');
     const victimTmp = join(dir, 'victim-tmp');
     mkdirSync(victimTmp, { mode: 0o711 });
     // Every wrapper socket that shows up in /proc/net/unix for 15 s: connect, send a fake secret, listen.

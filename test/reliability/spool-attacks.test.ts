@@ -24,7 +24,7 @@ import { EXE, NODE, ROOT } from '../helpers/paths.ts';
 import { createDemoSite } from '../../agent/pilot/demo-site.ts';
 import { createPoolKeyFile, loadServiceConfig, registerPilot, startRefreshService, type RunningService } from '../../refresh-service/index.ts';
 import { createLogger } from '../../shared/log.ts';
-import { freePort, sleep } from './fixture.ts';
+import { freePort, ownedDir, sleep } from './fixture.ts';
 
 const ACCOUNT = 'glrelspool';
 const HONEST = 'glrelhonest';
@@ -87,14 +87,8 @@ describe('hostile spool writer', () => {
     const SECRET = `SECRET${process.pid}x${Date.now()}`;
     const secret = join(secretDir, 'spec.json');
     writeFileSync(secret, JSON.stringify({ id: SECRET, executable: '/bin/true' }), { mode: 0o600 });
-    const outDir = (owner: { uid: number; gid: number }, name: string) => {
-      const d = join(dir, name);
-      mkdirSync(d, { mode: 0o700 });
-      chownSync(d, owner.uid, owner.gid);
-      return d;
-    };
-    const hostileOut = outDir(mallory, 'hostile');
-    const honestOut = outDir(honest, 'honest');
+    const hostileOut = ownedDir(dir, mallory, 'hostile');
+    const honestOut = ownedDir(dir, honest, 'honest');
     const spool = join(dir, 'spool');
     mkdirSync(spool, { mode: 0o755 });
     chownSync(spool, mallory.uid, mallory.gid);
