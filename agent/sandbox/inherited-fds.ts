@@ -3,10 +3,21 @@
 // come from the parent (a batch system, a shell's `exec 251<file`); it would pass through every
 // spawn and the wrapper's execve into payloads of other accounts. Node has no fcntl, but
 // /proc/self/fdinfo shows each descriptor's flags, close-on-exec included: such descriptors
-// are closed at start, before anything else opens a file.
-import { closeSync, readdirSync, readFileSync } from 'node:fs';
+// are closed at start, before anything else opens a file. One exception: V8's own perf map
+// (`node --perf-basic-prof` for profiling) is opened without close-on-exec; closing it would
+// let V8 write its map into whatever file next took that number (a signing key, once).
+import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 const O_CLOEXEC = 0o2000000;
+
+/** Whether descriptor `name` is this process's V8 perf map (opened by the runtime, not inherited). */
+function isOwnPerfMap(fdinfo: string, name: string): boolean {
+  try {
+    return readlinkSync(`${fdinfo.replace(/fdinfo$/, 'fd')}/${name}`) === `/tmp/perf-${process.pid}.map`;
+  } catch {
+    return false;
+  }
+}
 
 /** Close every inherited descriptor >= 3 that would survive execve; returns the ones closed. */
 export function closeInheritedDescriptors(fdinfo = '/proc/self/fdinfo'): number[] {
@@ -30,7 +41,7 @@ export function closeInheritedDescriptors(fdinfo = '/proc/self/fdinfo'): number[
     } catch {
       continue; // the directory listing's own descriptor, gone already
     }
-    if (flags & O_CLOEXEC) continue;
+    if (flags & O_CLOEXEC || isOwnPerfMap(fdinfo, name)) continue;
     try {
       closeSync(fd);
       closed.push(fd);

@@ -2,7 +2,7 @@
 // parent opens fd 251 (no close-on-exec) on a secret before starting `glidein exec`; the payload,
 // another account, lists /proc/self/fd.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
@@ -43,6 +43,28 @@ describe('inherited descriptors', () => {
     const seen = JSON.parse(r.stdout) as { closed: number[]; open: number[] };
     expect(seen.closed).toEqual([HIGH_FD]);
     expect(seen.open).not.toContain(HIGH_FD);
+  });
+
+  it("keeps V8's own perf map open under --perf-basic-prof (closing it let V8 write its map into the next file opened)", async () => {
+    const file = `/tmp/glsbx-perfmap-probe-${process.pid}`;
+    const probe = [
+      `import { closeInheritedDescriptors } from ${JSON.stringify(join(ROOT, 'agent', 'sandbox', 'inherited-fds.ts'))};`,
+      "import { closeSync, openSync, writeSync, readFileSync, rmSync } from 'node:fs';",
+      'closeInheritedDescriptors();',
+      `const fd = openSync(${JSON.stringify(file)}, 'w');`,
+      // Compiling new functions while the file is open makes V8 append to its perf map.
+      'for (let i = 0; i < 200; i++) new Function(`return ${i} + 1`)();',
+      "writeSync(fd, 'secret-key'); closeSync(fd);",
+      "await new Promise((r) => setTimeout(r, 20));",
+      `console.log(JSON.stringify(readFileSync(${JSON.stringify(file)}, 'utf8'))); rmSync(${JSON.stringify(file)});`,
+    ].join('\n');
+    const child = spawn(NODE, ['--perf-basic-prof', '--input-type=module', '-e', probe], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise((r) => child.on('close', r));
+    if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toBe('secret-key');
   });
 });
 
