@@ -14,10 +14,12 @@
 // service creates it): a family bound to a DPoP thumbprint with one live refresh token, i.e. a
 // pilot after its first refresh. Registering them one by one through registerPilot would take
 // about 100 000 fsyncs, minutes on this machine, and measure nothing more.
+// With --floor the load goes to floor-server.mjs instead (node:http and the refresh's crypto,
+// nothing else): steps 1 and 2 only; its CPU per refresh is the floor under the service's.
 // With --postgres the service keeps its state in a PostgreSQL server of its own (postgres.mjs,
 // fsync on) instead: steps 1 and 2 only, and the CPU per refresh of the database server too.
 // Usage: node scripts/bench/refresh.mjs [--exe dist/glidein] [--duration 15] [--half-duration 10]
-//          [--pilots 256] [--concurrency 32] [--scale-pilots 100000] [--scale-rate 150] [--scale-seconds 4] [--postgres]
+//          [--pilots 256] [--concurrency 32] [--scale-pilots 100000] [--scale-rate 150] [--scale-seconds 4] [--postgres | --floor]
 // Prints one JSON object on stdout (progress on stderr). 127.0.0.1 only; bounded in time.
 import { spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     'scale-rate': { type: 'string', default: '150' },
     'scale-seconds': { type: 'string', default: '4' },
     postgres: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
   },
 });
 const num = (k, min, max) => {
@@ -91,7 +94,10 @@ async function startService(name) {
   writeFileSync(configFile, JSON.stringify(raw));
   const config = parseServiceConfig(raw, configFile);
   const stateDir = join(dir, name);
-  const child = spawn(values.exe, ['refresh-service', 'serve', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const [cmd, args] = values.floor
+    ? [process.execPath, [join(root, 'scripts', 'bench', 'floor-server.mjs'), stateDir, configFile, String(port)]]
+    : [values.exe, ['refresh-service', 'serve', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`, '--log-format', 'json']];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
   await new Promise((resolve, reject) => {
     child.stdout.once('data', resolve);
@@ -254,7 +260,8 @@ try {
   progress(`half rate: open loop at ${round(halfRate, 1)}/s, ${halfDuration} s`);
   const half = await openLoop(svc, pilots, halfRate, halfDuration);
   const loadFigures = { bench: 'refresh', pilots: pilotCount, concurrency, max: { ...summary(maxResult), cpuPerRefresh }, half: { targetPerSecond: round(halfRate, 1), ...summary(half) } };
-  console.log(JSON.stringify(pg ? { ...loadFigures, database: postgresVersion() } : { ...loadFigures, synchronous: 'full', scale: await scale() }));
+  if (values.floor) console.log(JSON.stringify({ ...loadFigures, server: 'floor-server.mjs: node:http + the crypto, nothing else' }));
+  else console.log(JSON.stringify(pg ? { ...loadFigures, database: postgresVersion() } : { ...loadFigures, synchronous: 'full', scale: await scale() }));
 } finally {
   for (const c of children) {
     if (c.exitCode === null) {

@@ -15,6 +15,9 @@ export function rows(f) {
     ['launchOverheadMs', f.launchOverheadMs, `spawn ${f.spawnMs}, sudo ${f.sudoMs ?? 'missing'}`, ratio(f.launchOverheadMs, f.nodeStartMs), '≤ 1.5 × node + 10', verdict([f.launchOverheadMs, f.nodeStartMs], () => f.launchOverheadMs <= 1.5 * f.nodeStartMs + 10)],
     ['refreshPerSecond', f.refreshPerSecond, `ceiling ${f.refreshCeilingPerSecond}`, ratio(f.refreshPerSecond, f.refreshCeilingPerSecond), '≥ 1000 and ≥ 0.5 × ceiling', verdict([f.refreshPerSecond, f.refreshCeilingPerSecond], () => f.refreshPerSecond >= 1000 && f.refreshPerSecond >= 0.5 * f.refreshCeilingPerSecond)],
     ['refreshServiceCpuMs', f.refreshServiceCpuMs, `crypto alone ${f.refreshCryptoCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshCryptoCpuMs), '≤ 1.5 × crypto', verdict([f.refreshServiceCpuMs, f.refreshCryptoCpuMs], () => f.refreshServiceCpuMs <= 1.5 * f.refreshCryptoCpuMs)],
+    // The floor: node:http + the same crypto and nothing else, under the same load (refresh.mjs --floor).
+    ['refreshFloorCpuMs', f.refreshFloorCpuMs, `crypto alone ${f.refreshCryptoCpuMs}`, ratio(f.refreshFloorCpuMs, f.refreshCryptoCpuMs), 'reported (floor under the service)', null],
+    ['refreshServiceCpuMs vs floor', f.refreshServiceCpuMs, `floor ${f.refreshFloorCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshFloorCpuMs), 'reported (the service\'s own share)', null],
     ['refreshPostgresServiceCpuMs', f.refreshPostgresServiceCpuMs, `database server ${f.refreshPostgresDatabaseCpuMs}`, ratio(f.refreshPostgresServiceCpuMs, f.refreshCryptoCpuMs), 'reported (ratio: × crypto)', null],
     ['refreshP99Ms', f.refreshP99Ms, `at ${f.refreshHalfRatePerSecond}/s (half max)`, null, '≤ 50', verdict([f.refreshP99Ms], () => f.refreshP99Ms <= 50)],
     ['agentIdleRssMiB', f.agentIdleRssMiB, `node idle ${nodeBase}`, ratio(f.agentIdleRssMiB, nodeBase), '≤ 80', verdict([f.agentIdleRssMiB], () => f.agentIdleRssMiB <= 80)],

@@ -138,6 +138,8 @@ for (const [k, why] of Object.entries(launch?.missing ?? {})) if (k === 'sudoExi
 // 4. Refresh load, half-rate latency and scale (refresh.mjs), then the crypto ceiling (ceiling.mjs).
 const refresh = await tryPart(REFRESH, 'refresh.mjs', quick ? ['--duration', '4', '--half-duration', '3', '--scale-seconds', '2', '--scale-pilots', '20000'] : ['--duration', '15', '--half-duration', '10']);
 const ceiling = await tryPart(['refreshCeilingPerSecond', 'refreshCryptoCpuMs'], 'ceiling.mjs', ['--seconds', quick ? '2' : '5']);
+// The floor under that CPU: the same load on node:http + the crypto alone (refresh.mjs --floor).
+const floor = await tryPart(['refreshFloorCpuMs'], 'refresh.mjs', ['--floor', ...(quick ? ['--duration', '4', '--half-duration', '1'] : ['--duration', '15', '--half-duration', '2'])]);
 // The same load with the state in PostgreSQL (refresh.mjs --postgres: a server of its own, fsync on).
 const PG = ['refreshPostgresPerSecond', 'refreshPostgresP99Ms', 'refreshPostgresServiceCpuMs', 'refreshPostgresDatabaseCpuMs'];
 const refreshPg = await tryPart(PG, 'refresh.mjs', ['--postgres', ...(quick ? ['--duration', '4', '--half-duration', '3'] : ['--duration', '15', '--half-duration', '10'])]);
@@ -166,6 +168,7 @@ const figures = {
   refreshServiceCpuMs: refresh?.max.cpuPerRefresh?.serviceMs ?? null,
   refreshLoadGeneratorCpuMs: refresh?.max.cpuPerRefresh?.loadGeneratorMs ?? null,
   refreshCryptoCpuMs: ceiling ? (ceiling.cpuMsPerRefresh ?? Math.round((ceiling.threads / ceiling.perSecond) * 1e6) / 1000) : null,
+  refreshFloorCpuMs: floor?.max.cpuPerRefresh?.serviceMs ?? null,
   refreshErrors: refresh ? refresh.max.errors + refresh.half.errors : null,
   // PostgreSQL state: the service's CPU per refresh and the database server's beside it.
   refreshPostgresPerSecond: r1(refreshPg?.max.perSecond),
@@ -190,7 +193,7 @@ const figures = {
 const table = rows(figures);
 if (!values.json) {
   printTable(table, missing, `glidein bench — ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.date}`);
-  if (refresh) console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
+  if (refresh) console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms, node:http + crypto alone (floor) ${figures.refreshFloorCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
   if (refreshPg) console.log(`refresh on PostgreSQL: max ${figures.refreshPostgresPerSecond}/s, half rate p99 ${figures.refreshPostgresP99Ms} ms; errors ${figures.refreshPostgresErrors}; CPU per refresh: service ${figures.refreshPostgresServiceCpuMs} ms, database server ${figures.refreshPostgresDatabaseCpuMs} ms`);
 }
-console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, refreshPg, rss, spoolRss } }));
+console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, floor, refreshPg, rss, spoolRss } }));
