@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   demo: () => import('./commands/demo.ts'),
   wrapper: () => import('./sandbox/wrapper-main.ts'),
   'condor-job-wrapper': () => import('./commands/condor-job-wrapper.ts'),
+  'condor-prepare-job': () => import('./commands/condor-prepare-job.ts'),
   'refresh-service serve': () => import('../refresh-service/commands/serve.ts'),
   'refresh-service register': () => import('../refresh-service/commands/register.ts'),
   'refresh-service revoke': () => import('../refresh-service/commands/revoke.ts'),

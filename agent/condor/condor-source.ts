@@ -93,7 +93,7 @@ export class CondorSource implements PayloadSource {
     for (const d of [dirs.root, dirs.local, dirs.execute]) mkdirSync(d, { recursive: true, mode: 0o711 });
     for (const d of [dirs.log, dirs.spool, dirs.lock, dirs.run]) mkdirSync(d, { recursive: true, mode: 0o700 });
     for (const d of [dirs.root, dirs.local, dirs.execute]) chmodSync(d, 0o711);
-    const wrapperPath = installWrapper(dirs.root, {
+    const launchers = installWrapper(dirs.root, {
       policy: this.#o.policyPath ?? null,
       storeParent: join(dirs.root, 'job-stores'),
       events: join(dirs.root, 'wrapper-events'),
@@ -111,7 +111,8 @@ export class CondorSource implements PayloadSource {
       collectors: this.#p.fields.collectors,
       ccb: this.#p.fields.ccb,
       tokenDir: ctx.store.idtokenDir,
-      wrapperPath,
+      wrapperPath: launchers.wrapper,
+      prepareHookPath: launchers.prepareHook,
       idleTimeoutS: this.#o.idleTimeoutS,
       toRetire: bundle.expiresAt - Math.min(600, Math.max(0, lifetimeS * 0.1)),
       toDie: bundle.expiresAt,

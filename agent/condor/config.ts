@@ -39,6 +39,8 @@ export interface CondorConfigInput {
   ccb: boolean;
   tokenDir: string;
   wrapperPath: string;
+  /** The prepare-job hook's launcher (holds a job whose identity is refused here). */
+  prepareHookPath: string;
   idleTimeoutS: number;
   /** Unix seconds: when the glidein stops taking jobs and when it ends. */
   toRetire: number;
@@ -199,6 +201,9 @@ export function renderCondorConfig(c: CondorConfigInput): { text: string; skippe
         ['GLIDEIN_Factory_Start', c.factory.start ?? 'True'],
         ['START', START_EXPRESSION],
         ['USER_JOB_WRAPPER', configPath(c.wrapperPath, 'job wrapper')],
+        // The site's hook keyword, not the job's (a job's HookKeyword cannot skip it).
+        ['STARTER_JOB_HOOK_KEYWORD', 'GLIDEIN'],
+        ['GLIDEIN_HOOK_PREPARE_JOB', configPath(c.prepareHookPath, 'prepare-job hook')],
         ['STARTD_NOCLAIM_SHUTDOWN', String(c.idleTimeoutS)],
         ['STARTD.DAEMON_SHUTDOWN', '(MY.GLIDEIN_Retired =?= True) && (TotalSlots =?= 1)'],
         ['MASTER.DAEMON_SHUTDOWN_FAST', '(STARTD_StartTime =?= 0) && ((time() - DaemonStartTime) > 60)'],

@@ -32,18 +32,27 @@ export interface WrapperEvent {
 }
 
 export const WRAPPER_COMMAND = 'condor-job-wrapper';
+export const PREPARE_HOOK_COMMAND = 'condor-prepare-job';
 
-/** Write the wrapper's config and its launcher; returns the launcher's path (USER_JOB_WRAPPER). */
-export function installWrapper(root: string, config: Omit<WrapperConfig, 'v'>, command: readonly string[] = selfCommand()): string {
+function writeLauncher(path: string, comment: string, argv: string): void {
+  writeFileSync(path, `#!/bin/sh\n# ${comment}\nexec ${argv}\n`, { mode: 0o755 });
+  chmodSync(path, 0o755);
+}
+
+/**
+ * Write the wrapper's config and the two launchers HTCondor runs: the job wrapper
+ * (USER_JOB_WRAPPER) and the prepare-job hook (prepare-job.ts); returns their paths.
+ */
+export function installWrapper(root: string, config: Omit<WrapperConfig, 'v'>, command: readonly string[] = selfCommand()): { wrapper: string; prepareHook: string } {
   mkdirSync(config.storeParent, { recursive: true, mode: 0o711 });
   mkdirSync(config.events, { recursive: true, mode: 0o700 });
   const configPath = join(root, 'job-wrapper.json');
   writeFileSync(configPath, JSON.stringify({ v: 1, ...config }) + '\n', { mode: 0o644 });
-  const launcher = join(root, 'glidein-job-wrapper');
-  const argv = [...command, WRAPPER_COMMAND, '--config', configPath, '--'].map(shellQuote).join(' ');
-  writeFileSync(launcher, `#!/bin/sh\n# HTCondor's USER_JOB_WRAPPER for glidein: the job's command line follows.\nexec ${argv} "$@"\n`, { mode: 0o755 });
-  chmodSync(launcher, 0o755);
-  return launcher;
+  const wrapper = join(root, 'glidein-job-wrapper');
+  writeLauncher(wrapper, "HTCondor's USER_JOB_WRAPPER for glidein: the job's command line follows.", `${[...command, WRAPPER_COMMAND, '--config', configPath, '--'].map(shellQuote).join(' ')} "$@"`);
+  const prepareHook = join(root, 'glidein-prepare-job');
+  writeLauncher(prepareHook, "HTCondor's prepare-job hook for glidein: the job ad comes on stdin.", [...command, PREPARE_HOOK_COMMAND, '--config', configPath].map(shellQuote).join(' '));
+  return { wrapper, prepareHook };
 }
 
 export function readWrapperConfig(path: string): WrapperConfig {
@@ -101,19 +110,21 @@ export interface JobAdFacts {
   procId: string | null;
 }
 
-/** The few attributes the wrapper needs from the starter's copy of the job ad (_CONDOR_JOB_AD). */
-export function readJobAd(path: string | undefined): JobAdFacts {
-  const facts: JobAdFacts = { globalJobId: null, user: null, clusterId: null, procId: null };
-  if (!path) return facts;
-  let text = '';
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return facts;
-  }
+/** The few attributes the wrapper and the hook need from a job ad's text. */
+export function parseJobAd(text: string): JobAdFacts {
   const get = (name: string): string | null => {
     const m = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]*)"?\\s*$`, 'im').exec(text);
     return m && /^[A-Za-z0-9@._#:+-]{1,256}$/.test(m[1]!) ? m[1]! : null;
   };
   return { globalJobId: get('GlobalJobId'), user: get('User'), clusterId: get('ClusterId'), procId: get('ProcId') };
+}
+
+/** The same from the starter's copy of the job ad (_CONDOR_JOB_AD). */
+export function readJobAd(path: string | undefined): JobAdFacts {
+  if (!path) return parseJobAd('');
+  try {
+    return parseJobAd(readFileSync(path, 'utf8'));
+  } catch {
+    return parseJobAd('');
+  }
 }

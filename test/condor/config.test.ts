@@ -39,6 +39,7 @@ function input(validation: ConfigValidation, extra: Record<string, string | numb
     ccb: true,
     tokenDir: '/scratch/glidein_x/cred.d/idtokens',
     wrapperPath: '/scratch/glidein_x/condor/glidein-job-wrapper',
+    prepareHookPath: '/scratch/glidein_x/condor/glidein-prepare-job',
     idleTimeoutS: 1200,
     toRetire: 1_800_000_000,
     toDie: 1_800_000_600,

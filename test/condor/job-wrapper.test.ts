@@ -69,6 +69,18 @@ function wrapper(s: Scratch, job: string[]) {
   return { pid: p.pid!, done: new Promise<number | null>((r) => p.on('close', (code) => r(code))) };
 }
 
+/** Run the prepare-job hook as the starter does: as the pilot, the job ad on stdin, _CONDOR_JOB_IWD set, no _CONDOR_CREDS. */
+function prepareHook(s: Scratch): Promise<{ code: number | null; stdout: string }> {
+  const p = spawn(NODE, [CLI_TS, 'condor-prepare-job', '--config', s.config], {
+    uid: pilot!.account.uid, gid: pilot!.account.gid, cwd: '/', stdio: ['pipe', 'pipe', 'ignore'],
+    env: { PATH: '/usr/bin:/bin', _CONDOR_JOB_IWD: s.dir, BATCH_SYSTEM: 'HTCondor' },
+  });
+  let stdout = '';
+  p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stdin!.end(readFileSync(join(s.dir, '.job.ad')));
+  return new Promise((r) => p.on('close', (code) => r({ code, stdout })));
+}
+
 function events(s: Scratch): Record<string, unknown>[] {
   return readdirSync(s.events).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(s.events, f), 'utf8')) as Record<string, unknown>);
 }
@@ -159,5 +171,37 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     const s = scratch(null, null);
     expect(await wrapper(s, ['/bin/sh', '-c', 'id -u; exit 4']).done).toBe(4);
     expect(s.stdout().trim()).toBe(String(pilot.account.uid));
+  }, 60_000);
+
+  it('the prepare-job hook lets a job whose token maps go on (prints nothing)', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
+    const r = await prepareHook(s);
+    expect(r).toEqual({ code: 0, stdout: '' });
+    expect(events(s)).toEqual([]);
+  }, 60_000);
+
+  it('the prepare-job hook holds an unmappable job (HookStatusCode 1, the reason as HookStatusMessage) and refuses its submitter', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'mallory' }));
+    const r = await prepareHook(s);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^HookStatusCode = 1\nHookStatusMessage = "glidein: UNMAPPED: [^"\n]*"\n$/);
+    expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: 'alice@test.example' } });
+  }, 60_000);
+
+  it('the prepare-job hook holds a job without a token, finding .condor_creds through _CONDOR_JOB_IWD', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const none = await prepareHook(scratch(pilot.policy(), null));
+    expect(none.stdout).toMatch(/^HookStatusCode = 1\nHookStatusMessage = "glidein: NO_IDENTITY: .*\.condor_creds holds no \*\.use token"/);
+    const named = scratch(pilot.policy({ condorTokenFile: 'job.jwt' }), null);
+    writeFileSync(join(named.dir, 'job.jwt'), (await fx.token({ sub: 'alice' })) + '\n', { mode: 0o600 });
+    chownSync(join(named.dir, 'job.jwt'), pilot.account.uid, pilot.account.gid);
+    expect((await prepareHook(named)).stdout).toBe('');
+  }, 60_000);
+
+  it('the prepare-job hook does nothing without an identity policy (jobs run as the pilot)', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    expect(await prepareHook(scratch(null, null))).toEqual({ code: 0, stdout: '' });
   }, 60_000);
 });
