@@ -1,0 +1,84 @@
+// Ending a job's processes (DESIGN.md section 7): a signal to all of the job (its cgroup, then the
+// process sweep, or, for a non-root agent in helper mode, `glidein wrapper kill` through the
+// helper); after the main process exited, SIGKILL to whatever is left until nothing is; at the
+// end, the job cgroup removed and the credentials wiped.
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { selfCommand } from '../../shared/self-command.ts';
+import { expandHelper } from './policy.ts';
+import { helperLimiter } from './limiter.ts';
+import { signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
+import type { Job } from './job.ts';
+import type { ChildProc } from './job-launch.ts';
+
+/** Signal every process of the job, directly or (agent not root, helper mode) through the helper. */
+export async function signalJobProcesses(job: Job, sig: NodeJS.Signals): Promise<void> {
+  const sel = job.selector;
+  if (!sel || !job.child) return;
+  await job.cgroup?.signal(sig).catch((e: unknown) => job.log.warn('cannot signal the job cgroup', { path: job.cgroup?.path, error: e }));
+  if (!job.usesHelperForKills) {
+    signalJob(sel, sig);
+    return;
+  }
+  const argv = [...expandHelper(job.opts.policy, job.account!), ...(job.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(job.child.pid), ...(sel.leaderStart != null ? ['--start', String(sel.leaderStart)] : []), ...(sel.mark !== null ? ['--mark', sel.mark] : [])];
+  await runHelper(job, argv);
+}
+
+/** Run `argv` (a helper command) within the helper concurrency limit; failures are only logged. */
+export async function runHelper(job: Job, argv: string[]): Promise<void> {
+  await helperLimiter(job.opts.policy).run(
+    () =>
+      new Promise<void>((resolve) => {
+        const p = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', NODE_NO_WARNINGS: '1' }, timeout: job.opts.policy.helperTimeoutSeconds * 1000 });
+        p.on('error', (e) => {
+          job.log.warn('helper call failed', { helper: argv[0], error: e.message });
+          resolve();
+        });
+        p.on('exit', () => resolve());
+      }),
+  );
+}
+
+/** Move every process of the job so far into its cgroup (helper launches, before the spec is sent). */
+export function adoptLaunchedProcesses(job: Job): void {
+  if (!job.cgroup || !job.selector) return;
+  for (const p of selectJobProcesses(readProcTable(), job.selector)) job.cgroup.adopt(p.pid);
+}
+
+/** After the main process: SIGKILL whatever of the job is left, until nothing is. */
+export async function reapJob(job: Job, child: ChildProc): Promise<void> {
+  const full: JobSelector = job.selector!;
+  const exited = await Promise.race([child.exit.then(() => true), sleep(100).then(() => false)]);
+  if (!exited) {
+    await signalJobProcesses(job, 'SIGKILL');
+    await child.exit;
+  }
+  for (let round = 0; round < 20; round++) {
+    if (job.usesHelperForKills) {
+      await signalJobProcesses(job, 'SIGKILL');
+      break;
+    }
+    const left = selectJobProcesses(readProcTable(), full);
+    const inCgroup = job.cgroup?.pids().length ?? 0;
+    if (left.length === 0 && inCgroup === 0) break;
+    if (round === 0) job.log.info('killing processes the job left behind', { count: left.length, inCgroup });
+    await signalJobProcesses(job, 'SIGKILL');
+    await sleep(25);
+  }
+  if (job.cgroup && !job.cgroup.remove()) job.log.warn('processes of the job are still in its cgroup', { path: job.cgroup.path });
+  job.cgroup = null;
+  job.child = null;
+}
+
+/** The job has ended: its cgroup removed, its credentials wiped (by the agent or the helper). */
+export async function cleanupJob(job: Job): Promise<void> {
+  // A cgroup made for a launch whose spawn failed was never reaped: it is empty.
+  job.cgroup?.remove();
+  job.cgroup = null;
+  if (job.credentialsWritten) {
+    await job.opts.store.wipe(job.spec.id).catch((e: unknown) => job.log.error('cannot wipe the job credentials', { error: e }));
+  }
+  if (!job.agentWritesCredentials && job.account && job.credentials.length > 0) {
+    await runHelper(job, [...expandHelper(job.opts.policy, job.account), ...(job.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'cleanup', '--job', job.spec.id]);
+  }
+}
