@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseCgroupLine } from '../cgroup-paths.ts';
 
 export type CgroupKind = 'v2' | 'v1-freezer';
 
@@ -59,12 +60,11 @@ export function findCgroupParents(procSelf = '/proc/self'): CgroupParent[] {
   const mounts = cgroupMounts(mountinfo);
   const out: CgroupParent[] = [];
   for (const line of membership.split('\n')) {
-    const m = /^(\d+):([^:]*):(\/.*)$/.exec(line);
-    if (!m) continue;
-    const [, id, controllers, path] = m as unknown as [string, string, string, string];
-    const mount = id === '0' && controllers === '' ? mounts.v2 : controllers.split(',').includes('freezer') ? mounts.freezer : undefined;
-    const dir = mount ? dirOf(mount, path) : null;
-    if (dir) out.push({ kind: id === '0' ? 'v2' : 'v1-freezer', dir });
+    const e = parseCgroupLine(line);
+    if (!e || !e.path.startsWith('/')) continue;
+    const mount = e.v2 ? mounts.v2 : e.controllers.includes('freezer') ? mounts.freezer : undefined;
+    const dir = mount ? dirOf(mount, e.path) : null;
+    if (dir) out.push({ kind: e.id === '0' ? 'v2' : 'v1-freezer', dir });
   }
   return out.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'v2' ? -1 : 1));
 }

@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { readText, type Host } from './host.ts';
+import { parseCgroupLine } from '../cgroup-paths.ts';
 
 export interface CgroupCpuLimit {
   version: 1 | 2;
@@ -30,11 +31,10 @@ async function membership(host: Host): Promise<Membership> {
   const v1 = new Map<string, string>();
   let v2Path: string | undefined;
   for (const line of text.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const [, id, controllers, path] = m as unknown as [string, string, string, string];
-    if (id === '0' && controllers === '') v2Path = path;
-    else for (const c of controllers.split(',')) if (c) v1.set(c, path);
+    const e = parseCgroupLine(line.trim());
+    if (!e) continue;
+    if (e.v2) v2Path = e.path;
+    else for (const c of e.controllers) if (c) v1.set(c, e.path);
   }
   return { v2Path, v1 };
 }
