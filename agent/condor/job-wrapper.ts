@@ -136,7 +136,8 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
   try {
     r = await runSwitched(w, policy, jobKey);
   } catch (e) {
-    r = launchError('wrapper', 'BAD_SPEC', (e as Error).message, true);
+    // An error of ours, not the job's: the attempt fails, the job and its submitter stay welcome.
+    r = launchError('wrapper', 'INTERNAL', (e as Error).message, false);
   }
   if ('stage' in r) return fail(r);
   if (r.launchError && r.state !== 'completed') return fail(r.launchError);

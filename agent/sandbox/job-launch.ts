@@ -57,11 +57,25 @@ function signalName(n: number | undefined | null): string | null {
   return `SIG${n}`;
 }
 
+/** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+/** What attemptLaunch adds under the base: /glidein-w-XXXXXX/w-<24 hex>.sock */
+const SOCKET_SUFFIX_LENGTH = '/glidein-w-XXXXXX/w-'.length + 24 + '.sock'.length;
+
+/**
+ * Where the run dir (and its socket) goes: the temp dir, unless a socket there would be longer
+ * than Linux allows (HTCondor sets TMPDIR deep inside its execute dir), then /tmp.
+ */
+export function socketBase(tmp = tmpdir()): string {
+  const base = realpathSync(tmp);
+  return Buffer.byteLength(base) + SOCKET_SUFFIX_LENGTH <= MAX_SOCKET_PATH ? base : '/tmp';
+}
+
 /** One launch of the job's wrapper, to the payload's exit or to a launch failure; reaped either way. */
 export async function attemptLaunch(job: Job, wspec: WrapperSpec, ptyMod: PtyModule | null): Promise<Attempt> {
   const { policy } = job.opts;
   const helper = policy.identity === 'helper';
-  const runDir = await mkdtemp(join(realpathSync(tmpdir()), 'glidein-w-'));
+  const runDir = await mkdtemp(join(socketBase(), 'glidein-w-'));
   let channel: SpecChannel | null = null;
   let closeStdio = (): Promise<void> => Promise.resolve();
   try {

@@ -57,12 +57,12 @@ function scratch(policy: string | null, token: string | null): Scratch {
 }
 
 /** Start the wrapper as the starter does: as the pilot, in the scratch dir, stdout/stderr on its files. */
-function wrapper(s: Scratch, job: string[]) {
+function wrapper(s: Scratch, job: string[], extraEnv: Record<string, string> = {}) {
   const out = openSync(join(s.dir, '_condor_stdout'), 'a');
   const err = openSync(join(s.dir, '_condor_stderr'), 'a');
   const p = spawn(NODE, [CLI_TS, 'condor-job-wrapper', '--config', s.config, '--', ...job], {
     uid: pilot!.account.uid, gid: pilot!.account.gid, cwd: s.dir, stdio: ['ignore', out, err],
-    env: { PATH: '/usr/bin:/bin', _CONDOR_CREDS: join(s.dir, '.condor_creds'), _CONDOR_WRAPPER_ERROR_FILE: s.errorFile, _CONDOR_SCRATCH_DIR: s.dir, _CONDOR_JOB_AD: join(s.dir, '.job.ad'), HOME: s.dir },
+    env: { PATH: '/usr/bin:/bin', _CONDOR_CREDS: join(s.dir, '.condor_creds'), _CONDOR_WRAPPER_ERROR_FILE: s.errorFile, _CONDOR_SCRATCH_DIR: s.dir, _CONDOR_JOB_AD: join(s.dir, '.job.ad'), HOME: s.dir, ...extraEnv },
   });
   closeSync(out);
   closeSync(err);
@@ -144,6 +144,19 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     expect(await wrapper(s, [join(s.dir, 'condor_exec.exe')]).done).toBe(1);
     expect(readFileSync(s.errorFile, 'utf8')).toMatch(/^glidein: ENOENT: /);
     expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: null } });
+  }, 60_000);
+
+  it('runs the job when TMPDIR lies deep in the execute dir, as HTCondor sets it (a socket there would pass the 108-byte limit)', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
+    // The real trial's TMPDIR: <work dir>/condor/local/execute/dir_2418/scratch/tmp (a socket under it: 120 bytes).
+    const deep = join(s.dir, 'scratch-of-htcondor-25', 'x'.repeat(40), 'tmp');
+    mkdirSync(deep, { recursive: true, mode: 0o700 });
+    for (let d = deep; d !== s.dir; d = join(d, '..')) chownSync(d, pilot.account.uid, pilot.account.gid);
+    const w = wrapper(s, ['/usr/bin/id', '-u'], { TMPDIR: deep });
+    expect(await w.done).toBe(0);
+    expect(s.stdout().trim()).toBe(String(fx.users.a.uid));
+    expect(existsSync(s.errorFile)).toBe(false);
   }, 60_000);
 
   it('takes the token from the file the policy names (condorTokenFile) in the scratch dir', async (ctx) => {
