@@ -65,7 +65,7 @@ describe('inherited descriptors', () => {
     if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toBe('secret-key');
-  });
+  }, 30_000);
 });
 
 describe.skipIf(!IS_ROOT)('inherited descriptors through glidein exec', () => {
