@@ -20,7 +20,7 @@ import { checkFactoryConfig, type FactoryConfig } from './factory-config.ts';
 import { CONFIG_FILE, STATE_FILE, condorDirs, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
 import { MasterProcess, type MasterExit } from './master.ts';
 import { installWrapper, takeWrapperEvents } from './wrapper-config.ts';
-import { startdFinalState, type StartdFinal } from './startd-log.ts';
+import { startdFinalState, startdLeftForGood, type StartdFinal } from './startd-log.ts';
 
 export interface CondorSourceOptions {
   bundlePath: string;
@@ -42,6 +42,9 @@ interface Prepared {
   bundle: ReturnType<typeof loadBundle>;
 }
 
+/** Grace for the master's graceful shutdown once its startd has gone (nothing runs any more). */
+const MASTER_STOP_GRACE_S = 30;
+
 export class CondorSource implements PayloadSource {
   readonly kind = 'condor';
   readonly done: Promise<PayloadEnd>;
@@ -56,6 +59,8 @@ export class CondorSource implements PayloadSource {
   #master: MasterProcess | undefined;
   #poll: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  /** Set once the agent stopped the master because the startd left for good. */
+  #masterStopped = false;
   #final: { master: MasterExit | null; startd: StartdFinal | null } = { master: null, startd: null };
 
   private constructor(o: CondorSourceOptions, p: Prepared) {
@@ -127,7 +132,7 @@ export class CondorSource implements PayloadSource {
     this.#master = await MasterProcess.start({ master: install.master, configFile: join(dirs.root, CONFIG_FILE), env: ctx.env, outputFile: join(dirs.log, 'master.out'), cwd: dirs.root, log });
     log.info('condor_master started', { pid: this.#master.pid, collector: this.#p.fields.collectors, name: bundle.glideinId });
     void this.#master.exited.then((e) => this.#onMasterExit(e));
-    this.#poll = setInterval(() => this.#readEvents(), this.#o.pollMs ?? 1000);
+    this.#poll = setInterval(() => this.#tick(), this.#o.pollMs ?? 1000);
     this.#poll.unref?.();
   }
 
@@ -185,6 +190,16 @@ export class CondorSource implements PayloadSource {
     }
     this.#counts.running = this.#running.size;
     if (changed) this.#reconfig();
+  }
+
+  #tick(): void {
+    this.#readEvents();
+    if (this.#stopping || this.#masterStopped || !this.#dirs || !this.#master || !startdLeftForGood(this.#dirs.log)) return;
+    // The startd is gone (retired and empty, or idle) and the master would not restart it: stop
+    // the master now; its exit ends this source (retired-and-empty or idle-timeout).
+    this.#masterStopped = true;
+    this.#ctx?.log.info('the startd has left for good: stopping condor_master', { retired: this.#state.retired });
+    void this.#master.stop(MASTER_STOP_GRACE_S, this.#state.retired ? 'retired-and-empty' : 'idle-timeout');
   }
 
   #reconfig(): void {

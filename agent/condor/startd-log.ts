@@ -12,7 +12,7 @@ export interface StartdFinal {
 
 const TAIL_BYTES = 256 * 1024;
 
-function tail(path: string): string {
+function tail(path: string, bytes = TAIL_BYTES): string {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -21,7 +21,7 @@ function tail(path: string): string {
   }
   try {
     const size = fstatSync(fd).size;
-    const len = Math.min(size, TAIL_BYTES);
+    const len = Math.min(size, bytes);
     const buf = Buffer.alloc(len);
     readSync(fd, buf, 0, len, size - len);
     return buf.toString('utf8');
@@ -52,4 +52,14 @@ export function parseStartdLog(text: string): StartdFinal {
 
 export function startdFinalState(logDir: string): StartdFinal {
   return parseStartdLog(tail(join(logDir, 'StartLog')));
+}
+
+/**
+ * Whether the startd has left for good: its last line is the exit with status 99 (HTCondor's
+ * DAEMON_NO_RESTART, after STARTD.DAEMON_SHUTDOWN at retire or STARTD_NOCLAIM_SHUTDOWN when
+ * idle). The master then lingers until its own next collector update (MASTER_UPDATE_INTERVAL,
+ * 5 min) evaluates DAEMON_SHUTDOWN_FAST; the agent stops it instead (seen with HTCondor 25.14).
+ */
+export function startdLeftForGood(logDir: string): boolean {
+  return /EXITING WITH STATUS 99\s*$/.test(tail(join(logDir, 'StartLog'), 2048));
 }

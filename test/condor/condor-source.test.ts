@@ -125,6 +125,28 @@ describe('glidein run --condor: the payload source', () => {
     expect(src.summary()).toMatchObject({ version: '25.14.0', master: { code: 0 } });
   });
 
+  it('stops the lingering master once the startd has left for good after retire: retired-and-empty', async () => {
+    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
+    await src.start(await context());
+    await until('the master to start', () => rec().includes('procd:'));
+    src.retire();
+    await until('the retire reconfig', () => rec().includes('reconfig: retired=True'));
+    // HTCondor 25.14: the startd exits 99 (STARTD.DAEMON_SHUTDOWN); its master stayed 5 min more.
+    writeFileSync(join(workdir, 'condor', 'local', 'log', 'fixture.startd-exit'), '');
+    expect(await src.done).toEqual({ kind: 'retired-and-empty' });
+    expect(rec()).toContain('master: SIGTERM');
+    expect(rec()).toContain('master: exiting (graceful)');
+    expect(src.summary()).toMatchObject({ startd: { exit: 'EXITING WITH STATUS 99' } });
+  });
+
+  it('stops the master once an idle startd has left for good (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
+    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
+    await src.start(await context());
+    await until('the master to start', () => rec().includes('procd:'));
+    writeFileSync(join(workdir, 'condor', 'local', 'log', 'fixture.startd-exit'), '');
+    expect(await src.done).toEqual({ kind: 'idle-timeout' });
+  });
+
   it('ends on its own when the master exits (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
     const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
     await src.start(await context());
