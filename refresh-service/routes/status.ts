@@ -7,6 +7,13 @@ import { summarizeValidation } from '../operator/validation-summary.ts';
 import type { RequestContext } from '../http/request-context.ts';
 import type { Route } from '../http/router.ts';
 
+/**
+ * A pilot ending at its maximum lifetime stops exactly when its family expires, so its last
+ * report ('exited', with the summary) arrives just after: taken for this long (seen with a real
+ * HTCondor pool, where every pilot's final report was refused). Nothing is granted by it.
+ */
+export const FINAL_REPORT_GRACE_S = 300;
+
 async function status(ctx: RequestContext): Promise<unknown> {
   const { store } = ctx.service;
   const body = await ctx.jsonBody();
@@ -28,7 +35,8 @@ async function status(ctx: RequestContext): Promise<unknown> {
     ctx.security('DPoP proof replayed', { reason: 'jti seen before' });
     throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');
   }
-  if (family.revokedAt !== null || family.expiresAt <= proof.now) throw new HttpRefusal(401, 'invalid_grant', 'the glidein is revoked or expired', 'revoked');
+  const finalReport = body['state'] === 'exited' && proof.now < family.expiresAt + FINAL_REPORT_GRACE_S;
+  if (family.revokedAt !== null || (family.expiresAt <= proof.now && !finalReport)) throw new HttpRefusal(401, 'invalid_grant', 'the glidein is revoked or expired', 'revoked');
   await store.recordStatus(id, JSON.stringify(body), proof.now);
   // The validation verdict outlives the report: later heartbeats replace the report only.
   const validation = summarizeValidation(body);

@@ -350,6 +350,25 @@ describe('status, VO credentials, discovery', () => {
     expect(bad).toMatchObject({ status: 401, body: { error: 'invalid_dpop_proof' } });
   });
 
+  it("takes a pilot's final report ('exited') just after its family expired, and nothing else", async () => {
+    const { glideinId, token } = await register();
+    const key = await generateDpopKey();
+    expect((await refresh(svc.url, token, key)).status).toBe(200);
+    /** Move the family's end (the shortest lifetime register takes is 60 s). */
+    const expireAgo = (s: number) => {
+      const db = new DatabaseSync(join(sb.stateDir, 'state.db'), { timeout: 5000 });
+      db.prepare('UPDATE families SET expires_at = ? WHERE glidein_id = ?').run(Math.floor(Date.now() / 1000) - s, glideinId);
+      db.close();
+    };
+    const url = `${svc.url}/v1/status`;
+    const post = async (state: string) => postJson(url, { glidein_id: glideinId, state }, { dpop: await createDpopProof(key, { htm: 'POST', htu: url }) });
+    expireAgo(2);
+    expect(await post('running')).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect(await post('exited')).toMatchObject({ status: 200, body: { status: 'recorded' } });
+    expireAgo(400);
+    expect(await post('exited')).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+  });
+
   it('forwards the VO token pushed for a mapped entry and refuses an expired push', async () => {
     const local = await makeSandbox();
     const config = local.config({ voCredentials: { CE_VO: 'cms' } });
