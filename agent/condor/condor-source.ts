@@ -17,10 +17,11 @@ import type { Policy } from '../sandbox/index.ts';
 import { discoverCondor, type CondorInstall } from './discover.ts';
 import { readCondorBundleFields, type CondorBundleFields } from './bundle-fields.ts';
 import { checkFactoryConfig, type FactoryConfig } from './factory-config.ts';
-import { CONFIG_FILE, STATE_FILE, condorDirs, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
+import { CONFIG_FILE, STATE_FILE, condorDirs, daemonName, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
 import { MasterProcess, type MasterExit } from './master.ts';
 import { installWrapper, takeWrapperEvents } from './wrapper-config.ts';
 import { startdFinalState, startdLeftForGood, type StartdFinal } from './startd-log.ts';
+import { invalidateStartdAds } from './invalidate.ts';
 
 export interface CondorSourceOptions {
   bundlePath: string;
@@ -61,6 +62,7 @@ export class CondorSource implements PayloadSource {
   #stopping: Promise<void> | undefined;
   /** Set once the agent stopped the master because the startd left for good. */
   #masterStopped = false;
+  #invalidation: Promise<unknown> | undefined;
   #final: { master: MasterExit | null; startd: StartdFinal | null } = { master: null, startd: null };
 
   private constructor(o: CondorSourceOptions, p: Prepared) {
@@ -215,11 +217,21 @@ export class CondorSource implements PayloadSource {
     this.#reconfig();
   }
 
+  /** After a startd that left through DAEMON_SHUTDOWN (exit 99), whose own invalidation may not have reached the collector. */
+  #invalidateIfLeft(): Promise<unknown> {
+    if (this.#invalidation) return this.#invalidation;
+    if (!this.#dirs || !this.#ctx || this.#final.startd?.exit !== 'EXITING WITH STATUS 99') return Promise.resolve();
+    const { root } = this.#dirs;
+    this.#invalidation = invalidateStartdAds({ bin: this.#p.install.bin, configFile: join(root, CONFIG_FILE), dir: root, daemon: daemonName(this.#p.bundle.glideinId), env: this.#ctx.env, log: this.#ctx.log.child({ component: 'condor' }) });
+    return this.#invalidation;
+  }
+
   #onMasterExit(e: MasterExit): void {
     if (this.#poll) clearInterval(this.#poll);
     this.#readEvents();
     this.#final.master = e;
     this.#final.startd = this.#dirs ? startdFinalState(this.#dirs.log) : null;
+    void this.#invalidateIfLeft();
     if (this.#stopping) return;
     if (e.spawnError) this.#resolve({ kind: 'launch-failed', error: e.spawnError });
     else if (this.#state.retired) this.#resolve({ kind: 'retired-and-empty' });
@@ -235,6 +247,8 @@ export class CondorSource implements PayloadSource {
       this.#running.clear();
       this.#counts.running = 0;
       this.#final.startd = this.#dirs ? startdFinalState(this.#dirs.log) : null;
+      // Before the store is wiped: condor_advertise authenticates with the C-CRED.
+      await this.#invalidateIfLeft();
       this.#ctx?.log.info('HTCondor stopped', { reason, master: this.#final.master, startd: this.#final.startd });
     })();
     return this.#stopping;

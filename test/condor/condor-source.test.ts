@@ -123,6 +123,7 @@ describe('glidein run --condor: the payload source', () => {
     const procd = Number(/procd: (\d+)/.exec(rec())![1]);
     expect(readProcTable().some((p) => p.pid === procd && !hasEnded(p))).toBe(false);
     expect(src.summary()).toMatchObject({ version: '25.14.0', master: { code: 0 } });
+    expect(rec()).not.toContain('advertise:');
   });
 
   it('stops the lingering master once the startd has left for good after retire: retired-and-empty', async () => {
@@ -137,6 +138,13 @@ describe('glidein run --condor: the payload source', () => {
     expect(rec()).toContain('master: SIGTERM');
     expect(rec()).toContain('master: exiting (graceful)');
     expect(src.summary()).toMatchObject({ startd: { exit: 'EXITING WITH STATUS 99' } });
+    // HTCondor 25.14's startd left its ads in the collector: the agent invalidates them, with the C-CRED still in place.
+    await src.stop('max-lifetime', 15);
+    const adverts = rec().split('\n').filter((l) => l.startsWith('advertise'));
+    expect(adverts.filter((l) => l.startsWith('advertise: '))).toEqual(Array(2).fill(`advertise: INVALIDATE_STARTD_ADS config=${join(workdir, 'condor', 'condor_config')} tokens=1`));
+    expect(adverts).toContain('advertise-ad: TargetType = "Machine"');
+    expect(adverts).toContain('advertise-ad: TargetType = "StartD"');
+    expect(adverts).toContain('advertise-ad: Requirements = regexp("(^|@)glidein_g-1@", Name)');
   });
 
   it('stops the master once an idle startd has left for good (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {

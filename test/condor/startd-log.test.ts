@@ -19,3 +19,12 @@ describe('the startd final state from its log', () => {
     expect(parseStartdLog('')).toEqual({ state: null, exit: null });
   });
 });
+
+describe('invalidation ads', () => {
+  it('match the slot ads and the StartD ad of this glidein only, dots escaped', async () => {
+    const { invalidationAds } = await import('../../agent/condor/invalidate.ts');
+    const ads = invalidationAds('glidein_g.1');
+    expect(ads.map((a) => a.targetType)).toEqual(['Machine', 'StartD']);
+    expect(ads[0]!.text).toBe('MyType = "Query"\nTargetType = "Machine"\nRequirements = regexp("(^|@)glidein_g\\\\.1@", Name)\n');
+  });
+});

@@ -1,0 +1,65 @@
+// Taking a glidein's startd out of the pool's collector when HTCondor did not (issue 14: "leaves
+// nothing behind"). A startd that leaves through STARTD.DAEMON_SHUTDOWN (retired and empty, or
+// idle) exits while its last collector update is still being sent: with HTCondor 25.14 the
+// collector logged "Received malformed ad" and never got the invalidation, so the dead slot
+// stayed in `condor_status` (and in a frontend's glidein count) until the collector's
+// CLASSAD_LIFETIME, 15 min by default. After such an exit the agent sends the invalidation itself
+// with `condor_advertise INVALIDATE_STARTD_ADS`, through the glidein's own config: its C-CRED
+// carries ADVERTISE_STARTD, which is what the collector asks of an invalidation. Best effort.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/log.ts';
+import { masterEnv } from './master.ts';
+
+const ADVERTISE_TIMEOUT_MS = 20_000;
+
+/** The query ads: the slot ads and the StartD daemon ad of the startd named `daemon` (`glidein_<id>`). */
+export function invalidationAds(daemon: string): { targetType: string; text: string }[] {
+  // daemonName() keeps [A-Za-z0-9_.-]: only '.' is special in a regular expression.
+  const name = daemon.replace(/\./g, '\\\\.');
+  const requirements = `regexp("(^|@)${name}@", Name)`;
+  return ['Machine', 'StartD'].map((targetType) => ({ targetType, text: `MyType = "Query"\nTargetType = "${targetType}"\nRequirements = ${requirements}\n` }));
+}
+
+function advertise(bin: string, file: string, env: Record<string, string>): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(join(bin, 'condor_advertise'), ['INVALIDATE_STARTD_ADS', file], { env, timeout: ADVERTISE_TIMEOUT_MS }, (e, _out, err) => {
+      resolve(e ? `${e.message.split('\n')[0]}${err ? `: ${String(err).trim().split('\n').slice(-1)[0]}` : ''}` : null);
+    });
+  });
+}
+
+export interface InvalidateOptions {
+  /** The HTCondor install's bin dir (condor_advertise). */
+  bin: string;
+  /** The glidein's condor_config (collector, token dir, security). */
+  configFile: string;
+  /** Where the query ads are written. */
+  dir: string;
+  daemon: string;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+}
+
+/** Send the invalidations; logs what happened and never throws. */
+export async function invalidateStartdAds(o: InvalidateOptions): Promise<boolean> {
+  const env = masterEnv(o.env, o.configFile, 'invalidate');
+  let ok = true;
+  for (const ad of invalidationAds(o.daemon)) {
+    const file = join(o.dir, `invalidate-${ad.targetType}.ad`);
+    try {
+      writeFileSync(file, ad.text, { mode: 0o600 });
+    } catch (e) {
+      o.log.warn('cannot write the startd invalidation', { file, error: e });
+      return false;
+    }
+    const error = await advertise(o.bin, file, env);
+    if (error) {
+      ok = false;
+      o.log.warn('the collector did not take the startd invalidation; its ads stay until they expire', { targetType: ad.targetType, error });
+    }
+  }
+  if (ok) o.log.info('startd ads invalidated at the collector', { daemon: o.daemon });
+  return ok;
+}
