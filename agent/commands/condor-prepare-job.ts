@@ -2,10 +2,9 @@
 // starter through the launcher `glidein run --condor` writes, with the job ad on stdin. Prints
 // an update ad that holds the job when its identity will never be accepted here
 // (condor/prepare-job.ts); prints nothing otherwise. Its log goes to the wrapper's log file.
-import { appendFileSync } from 'node:fs';
 import type { CommandContext } from '../command.ts';
 import { parseCommandArgs, requiredStringFlag } from '../../shared/cli-args.ts';
-import { createLogger } from '../../shared/log.ts';
+import { wrapperLogger } from '../condor/wrapper-log.ts';
 import { readWrapperConfig } from '../condor/wrapper-config.ts';
 import { prepareCondorJob } from '../condor/prepare-job.ts';
 
@@ -26,19 +25,7 @@ async function readAd(): Promise<string> {
 export async function run(argv: string[], ctx: CommandContext): Promise<number> {
   const args = parseCommandArgs('condor-prepare-job', argv, { config: { type: 'string' } });
   const config = readWrapperConfig(requiredStringFlag('condor-prepare-job', args, 'config', 'the job wrapper config written by glidein run --condor'));
-  const log = createLogger({
-    format: 'json',
-    sink: {
-      write: (line: string) => {
-        try {
-          appendFileSync(config.logFile, line, { mode: 0o600 });
-        } catch {
-          /* the log is best effort */
-        }
-        return true;
-      },
-    },
-  }).child({ component: 'condor-prepare-job', pid: process.pid });
+  const log = wrapperLogger(config, 'condor-prepare-job');
   const out = await prepareCondorJob({ adText: await readAd(), env: ctx.env, config, log });
   process.stdout.write(out);
   return 0;
