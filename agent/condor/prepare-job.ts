@@ -63,8 +63,9 @@ export async function prepareCondorJob(run: PrepareRun): Promise<string> {
   const refusal = await identityRefusal(run, policy);
   if (refusal === null) return '';
   const key = `condor-${ad.clusterId ?? 'x'}.${ad.procId ?? 'x'}-hook-${process.pid}`;
-  // The agent refuses this submitter from now on (START), as after a wrapper refusal.
-  writeWrapperEvent(run.config, key, { event: 'end', state: 'held', reason: `${refusal.code}: ${refusal.message}`, refuse: { job: ad.globalJobId, user: ad.user } });
+  // Held, the job cannot come back; its submitter's other jobs may carry tokens that map, so
+  // only the job is refused here (the wrapper refuses the submitter too: its refusals are not holds).
+  writeWrapperEvent(run.config, key, { event: 'end', state: 'held', reason: `${refusal.code}: ${refusal.message}`, refuse: { job: ad.globalJobId, user: null } });
   run.log.warn('HTCondor job held by the prepare-job hook', { job: ad.globalJobId, code: refusal.code, reason: refusal.message });
   return holdOutput(HOLD_SUBCODE_IDENTITY, refusal);
 }
