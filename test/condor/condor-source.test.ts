@@ -71,7 +71,17 @@ beforeEach(() => {
   workdir = join(dir, 'work');
   mkdirSync(workdir, { mode: 0o711 });
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+/** Sources a test started: stopped after it, so a failed test leaves no stand-in master behind. */
+const started: CondorSource[] = [];
+async function prepared(o: Parameters<typeof CondorSource.prepare>[0]): Promise<CondorSource> {
+  const src = await CondorSource.prepare(o);
+  started.push(src);
+  return src;
+}
+afterEach(async () => {
+  for (const src of started.splice(0)) await src.stop('pilot-shutdown', 5).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('glidein run --condor: the payload source', () => {
   it('refuses, before anything is created, a bundle without collector, with an injected setting, or without a C-CRED', async () => {
@@ -86,13 +96,13 @@ describe('glidein run --condor: the payload source', () => {
   });
 
   it('does not start condor_master without a C-CRED in the token dir (HTCondor decides once, at start)', async () => {
-    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
     await expect(src.start(await context(false))).rejects.toThrow(/no C-CRED/);
     expect(existsSync(record())).toBe(false);
   });
 
   it('does not start condor_master when another token of the pool\'s issuer sorts before the C-CRED (HTCondor would send it)', async () => {
-    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
     const ctx = await context();
     await ctx.store.writeIdtoken('glidein-ce', ccred());
     await expect(src.start(ctx)).rejects.toThrow(/glidein-ce .*sorts before the C-CRED glidein-collector/);
@@ -100,7 +110,7 @@ describe('glidein run --condor: the payload source', () => {
   });
 
   it('starts the master with the C-CRED in place; retire and a refusal reach START through SIGHUP; stop leaves nothing', async () => {
-    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
     await src.start(await context());
     await until('the master to start', () => rec().includes('procd:'));
     expect(rec()).toContain('tokens-at-start: 1');
@@ -127,7 +137,7 @@ describe('glidein run --condor: the payload source', () => {
   });
 
   it('stops the lingering master once the startd has left for good after retire: retired-and-empty', async () => {
-    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
     await src.start(await context());
     await until('the master to start', () => rec().includes('procd:'));
     src.retire();
@@ -148,7 +158,7 @@ describe('glidein run --condor: the payload source', () => {
   });
 
   it('stops the master once an idle startd has left for good (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
-    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 100 });
     await src.start(await context());
     await until('the master to start', () => rec().includes('procd:'));
     writeFileSync(join(workdir, 'condor', 'local', 'log', 'fixture.startd-exit'), '');
@@ -156,7 +166,7 @@ describe('glidein run --condor: the payload source', () => {
   });
 
   it('ends on its own when the master exits (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
-    const src = await CondorSource.prepare({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } });
     await src.start(await context());
     await until('the master to start', () => rec().includes('procd:'));
     writeFileSync(join(workdir, 'condor', 'local', 'log', 'fixture.exit'), '');
