@@ -57,7 +57,7 @@ export async function invalidateStartdAds(o: InvalidateOptions): Promise<boolean
     const error = await advertise(o.bin, file, env);
     if (error) {
       ok = false;
-      o.log.warn('the collector did not take the startd invalidation; its ads stay until they expire', { targetType: ad.targetType, error });
+      o.log.warn('startd invalidation not sent or refused; its ads stay in the collector until they expire', { targetType: ad.targetType, condorAdvertise: join(o.bin, 'condor_advertise'), error });
     }
   }
   if (ok) o.log.info('startd ads invalidated at the collector', { daemon: o.daemon });
