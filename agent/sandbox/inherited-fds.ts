@@ -3,20 +3,26 @@
 // come from the parent (a batch system, a shell's `exec 251<file`); it would pass through every
 // spawn and the wrapper's execve into payloads of other accounts. Node has no fcntl, but
 // /proc/self/fdinfo shows each descriptor's flags, close-on-exec included: such descriptors
-// are closed at start, before anything else opens a file. One exception: V8's own perf map
-// (`node --perf-basic-prof` for profiling) is opened without close-on-exec; closing it would
-// let V8 write its map into whatever file next took that number (a signing key, once).
+// are closed at start, before anything else opens a file. One exception: the files V8 opens for
+// profiling (`node --perf-basic-prof`: its perf map and its log) have no close-on-exec; closing
+// them would let V8 write into whatever file next took that number (a signing key, once).
 import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 const O_CLOEXEC = 0o2000000;
 
-/** Whether descriptor `name` is this process's V8 perf map (opened by the runtime, not inherited). */
-function isOwnPerfMap(fdinfo: string, name: string): boolean {
+/**
+ * Whether descriptor `name` is a file V8 itself opened for this process when profiling
+ * (`--perf-basic-prof`: /tmp/perf-<pid>.map and its log isolate-0x…-<pid>-v8.log), not inherited.
+ */
+function isV8Own(fdinfo: string, name: string): boolean {
+  let target: string;
   try {
-    return readlinkSync(`${fdinfo.replace(/fdinfo$/, 'fd')}/${name}`) === `/tmp/perf-${process.pid}.map`;
+    target = readlinkSync(`${fdinfo.replace(/fdinfo$/, 'fd')}/${name}`);
   } catch {
     return false;
   }
+  const base = target.slice(target.lastIndexOf('/') + 1);
+  return base === `perf-${process.pid}.map` || new RegExp(`^isolate-0x[0-9a-f]+-${process.pid}-(?:\\d+-)?v8\\.log$`).test(base);
 }
 
 /** Close every inherited descriptor >= 3 that would survive execve; returns the ones closed. */
@@ -41,7 +47,7 @@ export function closeInheritedDescriptors(fdinfo = '/proc/self/fdinfo'): number[
     } catch {
       continue; // the directory listing's own descriptor, gone already
     }
-    if (flags & O_CLOEXEC || isOwnPerfMap(fdinfo, name)) continue;
+    if (flags & O_CLOEXEC || isV8Own(fdinfo, name)) continue;
     try {
       closeSync(fd);
       closed.push(fd);

@@ -2,7 +2,8 @@
 // parent opens fd 251 (no close-on-exec) on a secret before starting `glidein exec`; the payload,
 // another account, lists /proc/self/fd.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
@@ -45,26 +46,33 @@ describe('inherited descriptors', () => {
     expect(seen.open).not.toContain(HIGH_FD);
   });
 
-  it("keeps V8's own perf map open under --perf-basic-prof (closing it let V8 write its map into the next file opened)", async () => {
-    const file = `/tmp/glsbx-perfmap-probe-${process.pid}`;
+  it("keeps V8's own profiling files open under --perf-basic-prof (closing them let V8 write into the next file opened)", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'glsbx-perf-'));
+    const file = join(cwd, 'secret');
     const probe = [
       `import { closeInheritedDescriptors } from ${JSON.stringify(join(ROOT, 'agent', 'sandbox', 'inherited-fds.ts'))};`,
-      "import { closeSync, openSync, writeSync, readFileSync, rmSync } from 'node:fs';",
+      "import { closeSync, openSync, writeSync, readFileSync } from 'node:fs';",
       'closeInheritedDescriptors();',
       `const fd = openSync(${JSON.stringify(file)}, 'w');`,
-      // Compiling new functions while the file is open makes V8 append to its perf map.
-      'for (let i = 0; i < 200; i++) new Function(`return ${i} + 1`)();',
+      // While the file is open: new code (V8 appends to its perf map) and heap growth (V8 logs
+      // each new memory chunk to its isolate log).
+      'const keep = [];',
+      'for (let i = 0; i < 200; i++) { new Function(`return ${i} + 1`)(); keep.push(new Array(20000).fill(i)); }',
       "writeSync(fd, 'secret-key'); closeSync(fd);",
       "await new Promise((r) => setTimeout(r, 20));",
-      `console.log(JSON.stringify(readFileSync(${JSON.stringify(file)}, 'utf8'))); rmSync(${JSON.stringify(file)});`,
+      `console.log(JSON.stringify(readFileSync(${JSON.stringify(file)}, 'utf8')) + ' ' + keep.length);`,
     ].join('\n');
-    const child = spawn(NODE, ['--perf-basic-prof', '--input-type=module', '-e', probe], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const code = await new Promise((r) => child.on('close', r));
-    if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
-    expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toBe('secret-key');
+    try {
+      const child = spawn(NODE, ['--perf-basic-prof', '--input-type=module', '-e', probe], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const code = await new Promise((r) => child.on('close', r));
+      if (child.pid !== undefined) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+      expect(code).toBe(0);
+      expect(stdout.trim()).toBe('"secret-key" 200');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   }, 30_000);
 });
 
