@@ -20,7 +20,7 @@ import { checkFactoryConfig, type FactoryConfig } from './factory-config.ts';
 import { CONFIG_FILE, STATE_FILE, condorDirs, daemonName, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
 import { MasterProcess, type MasterExit } from './master.ts';
 import { installWrapper, takeWrapperEvents } from './wrapper-config.ts';
-import { startdFinalState, startdLeftForGood, type StartdFinal } from './startd-log.ts';
+import { StartdLogWatch, startdFinalState, type StartdFinal } from './startd-log.ts';
 import { invalidateStartdAds } from './invalidate.ts';
 
 export interface CondorSourceOptions {
@@ -32,8 +32,10 @@ export interface CondorSourceOptions {
   policy?: Policy | undefined;
   idleTimeoutS: number;
   env: NodeJS.ProcessEnv;
-  /** How often the wrapper's events are read (ms). */
+  /** How often the wrapper's events and the StartLog are read (ms). */
   pollMs?: number;
+  /** After a failed collector update, how long until the reconfig that makes the startd authenticate again (ms). */
+  rejoinDelayMs?: number;
 }
 
 interface Prepared {
@@ -45,6 +47,8 @@ interface Prepared {
 
 /** Grace for the master's graceful shutdown once its startd has gone (nothing runs any more). */
 const MASTER_STOP_GRACE_S = 30;
+/** At most one rejoin reconfig this often, however often updates fail (a collector that stays down). */
+const REJOIN_SPACING_MS = 60_000;
 
 export class CondorSource implements PayloadSource {
   readonly kind = 'condor';
@@ -63,6 +67,9 @@ export class CondorSource implements PayloadSource {
   /** Set once the agent stopped the master because the startd left for good. */
   #masterStopped = false;
   #invalidation: Promise<unknown> | undefined;
+  #watch: StartdLogWatch | undefined;
+  #rejoin: NodeJS.Timeout | undefined;
+  #lastRejoin = 0;
   #final: { master: MasterExit | null; startd: StartdFinal | null } = { master: null, startd: null };
 
   private constructor(o: CondorSourceOptions, p: Prepared) {
@@ -196,7 +203,11 @@ export class CondorSource implements PayloadSource {
 
   #tick(): void {
     this.#readEvents();
-    if (this.#stopping || this.#masterStopped || !this.#dirs || !this.#master || !startdLeftForGood(this.#dirs.log)) return;
+    if (this.#stopping || this.#masterStopped || !this.#dirs || !this.#master) return;
+    this.#watch ??= new StartdLogWatch(this.#dirs.log);
+    const seen = this.#watch.poll();
+    if (seen.updateFailed) this.#scheduleRejoin();
+    if (!seen.leftForGood) return;
     // The startd is gone (retired and empty, or idle) and the master would not restart it: stop
     // the master now; its exit ends this source (retired-and-empty or idle-timeout).
     this.#masterStopped = true;
@@ -207,6 +218,19 @@ export class CondorSource implements PayloadSource {
   #reconfig(): void {
     this.#writeState();
     this.#master?.reconfig();
+  }
+
+  /** A reconfig makes the startd update the collector at once, authenticating afresh with the C-CRED. */
+  #scheduleRejoin(): void {
+    if (this.#rejoin || Date.now() - this.#lastRejoin < REJOIN_SPACING_MS) return;
+    this.#rejoin = setTimeout(() => {
+      this.#rejoin = undefined;
+      this.#lastRejoin = Date.now();
+      if (this.#stopping || this.#masterStopped) return;
+      this.#ctx?.log.info('a collector update failed: reconfig so the startd authenticates again now, not at its next UPDATE_INTERVAL');
+      this.#reconfig();
+    }, this.#o.rejoinDelayMs ?? 10_000);
+    this.#rejoin.unref?.();
   }
 
   /** START false: running jobs continue, no new ones match. */
@@ -228,6 +252,7 @@ export class CondorSource implements PayloadSource {
 
   #onMasterExit(e: MasterExit): void {
     if (this.#poll) clearInterval(this.#poll);
+    if (this.#rejoin) clearTimeout(this.#rejoin);
     this.#readEvents();
     this.#final.master = e;
     this.#final.startd = this.#dirs ? startdFinalState(this.#dirs.log) : null;
@@ -241,6 +266,7 @@ export class CondorSource implements PayloadSource {
 
   stop(reason: PayloadStopReason, graceS: number): Promise<void> {
     this.#stopping ??= (async () => {
+      if (this.#rejoin) clearTimeout(this.#rejoin);
       if (this.#master) await this.#master.stop(graceS, reason);
       if (this.#poll) clearInterval(this.#poll);
       this.#readEvents();

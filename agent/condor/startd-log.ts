@@ -54,12 +54,32 @@ export function startdFinalState(logDir: string): StartdFinal {
   return parseStartdLog(tail(join(logDir, 'StartLog')));
 }
 
+const LEFT_FOR_GOOD = /EXITING WITH STATUS 99\s*$/;
+const UPDATE_FAILED = /^.*(?:Failed to start non-blocking update|Collector update failed).*$/gm;
+
 /**
- * Whether the startd has left for good: its last line is the exit with status 99 (HTCondor's
- * DAEMON_NO_RESTART, after STARTD.DAEMON_SHUTDOWN at retire or STARTD_NOCLAIM_SHUTDOWN when
- * idle). The master then lingers until its own next collector update (MASTER_UPDATE_INTERVAL,
- * 5 min) evaluates DAEMON_SHUTDOWN_FAST; the agent stops it instead (seen with HTCondor 25.14).
+ * What the agent watches in the StartLog while the glidein runs, from one read of its tail:
+ * - the startd leaving for good: its last line is the exit with status 99 (HTCondor's
+ *   DAEMON_NO_RESTART, after STARTD.DAEMON_SHUTDOWN at retire or STARTD_NOCLAIM_SHUTDOWN when
+ *   idle); the master would linger until its own next collector update (MASTER_UPDATE_INTERVAL,
+ *   5 min) evaluates DAEMON_SHUTDOWN_FAST, so the agent stops it (seen with HTCondor 25.14);
+ * - a collector update that failed since the last look: a restarted collector no longer knows
+ *   the startd's session, and HTCondor 25.14 then waited for its next UPDATE_INTERVAL (5 min)
+ *   before authenticating again.
  */
-export function startdLeftForGood(logDir: string): boolean {
-  return /EXITING WITH STATUS 99\s*$/.test(tail(join(logDir, 'StartLog'), 2048));
+export class StartdLogWatch {
+  readonly #path: string;
+  #lastFailure = '';
+
+  constructor(logDir: string) {
+    this.#path = join(logDir, 'StartLog');
+  }
+
+  poll(): { leftForGood: boolean; updateFailed: boolean } {
+    const text = tail(this.#path, 8192);
+    const last = text.match(UPDATE_FAILED)?.at(-1) ?? '';
+    const updateFailed = last !== '' && last !== this.#lastFailure;
+    if (last !== '') this.#lastFailure = last;
+    return { leftForGood: LEFT_FOR_GOOD.test(text), updateFailed };
+  }
 }

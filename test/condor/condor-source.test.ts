@@ -2,7 +2,7 @@
 // caller mistakes before anything is created, the C-CRED in place before the master starts,
 // retire and refusals as START's inputs through SIGHUP, a stop that leaves nothing.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, realpathSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync, readFileSync, rmSync, realpathSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CondorSource } from '../../agent/condor/condor-source.ts';
@@ -155,6 +155,19 @@ describe('glidein run --condor: the payload source', () => {
     expect(adverts).toContain('advertise-ad: TargetType = "Machine"');
     expect(adverts).toContain('advertise-ad: TargetType = "StartD"');
     expect(adverts).toContain('advertise-ad: Requirements = regexp("(^|@)glidein_g-1@", Name)');
+  });
+
+  it('after a failed collector update, reconfigs the master so the startd authenticates again at once (at most once a minute)', async () => {
+    const src = await prepared({ bundlePath: bundle(), condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' }, pollMs: 50, rejoinDelayMs: 100 });
+    await src.start(await context());
+    await until('the master to start', () => rec().includes('procd:'));
+    const startLog = join(workdir, 'condor', 'local', 'log', 'StartLog');
+    appendFileSync(startLog, '11/30/26 08:39:35 Failed to start non-blocking update to <127.0.0.1:19618>.\n');
+    await until('the rejoin reconfig', () => rec().includes('reconfig: retired=False'));
+    // A second failure within the minute does not reconfig again.
+    appendFileSync(startLog, '11/30/26 08:39:45 Failed to start non-blocking update to <127.0.0.1:19618>.\n');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(rec().split('\n').filter((l) => l.startsWith('reconfig:'))).toHaveLength(1);
   });
 
   it('stops the master once an idle startd has left for good (STARTD_NOCLAIM_SHUTDOWN): idle-timeout', async () => {
