@@ -6,6 +6,8 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readSync } from
 import { join } from 'node:path';
 import { errnoCode } from '../../shared/errors.ts';
 import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
+import { resolveIdentity, type Policy } from '../sandbox/index.ts';
+import type { Account } from '../sandbox/account.ts';
 
 const MAX_TOKEN_BYTES = 16 * 1024;
 
@@ -81,4 +83,16 @@ export function findJobToken(s: TokenSource): FoundToken | LaunchError {
     if (t.code !== 'ENOENT') return t;
   }
   return launchError('identity', 'NO_IDENTITY', `the job carries no identity token (looked for ${paths.join(', ')})`, true);
+}
+
+/**
+ * The job's identity as this node maps it: its token found, verified and mapped with the site
+ * policy. The job wrapper and the prepare-job hook both decide with this, so the hook holds
+ * exactly the jobs the wrapper would turn away for their identity.
+ */
+export async function identifyJob(s: TokenSource, policy: Policy): Promise<{ token: string; account: Account | null } | LaunchError> {
+  const found = findJobToken(s);
+  if ('stage' in found) return found;
+  const who = await resolveIdentity(found.token, policy);
+  return who.ok ? { token: found.token, account: who.account } : who.error;
 }

@@ -13,11 +13,11 @@ import { mkdtempSync, readlinkSync, writeFileSync, rmSync, chmodSync } from 'nod
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
 import { CredStore } from '../store/index.ts';
-import { loadPolicy, parseJobSpec, resolveIdentity, startJob, type JobResult, type Policy } from '../sandbox/index.ts';
+import { loadPolicy, parseJobSpec, startJob, type JobResult, type Policy } from '../sandbox/index.ts';
 import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
-import { findJobToken } from './job-token.ts';
+import { identifyJob } from './job-token.ts';
 import { shareScratchDir } from './sandbox-share.ts';
-import { readJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
+import { jobKey, readJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
 
 /** Variables of the starter's environment the switched job does not get. */
 const DROP_FROM_JOB = new Set(['_CONDOR_WRAPPER_ERROR_FILE', '_CONDOR_CREDS', 'LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE', 'BEARER_TOKEN']);
@@ -61,12 +61,10 @@ function exitCode(r: JobResult): number {
   return r.state === 'killed' ? 143 : 1;
 }
 
-async function runSwitched(w: WrapperRun, policy: Policy, jobKey: string): Promise<JobResult | LaunchError> {
+async function runSwitched(w: WrapperRun, policy: Policy, key: string): Promise<JobResult | LaunchError> {
   const env = w.env;
-  const found = findJobToken({ credsDir: env['_CONDOR_CREDS'], scratchDir: env['_CONDOR_SCRATCH_DIR'], fileName: policy.condorTokenFile });
-  if ('stage' in found) return found;
-  const who = await resolveIdentity(found.token, policy);
-  if (!who.ok) return who.error;
+  const who = await identifyJob({ credsDir: env['_CONDOR_CREDS'], scratchDir: env['_CONDOR_SCRATCH_DIR'], fileName: policy.condorTokenFile }, policy);
+  if ('stage' in who) return who;
   const cwd = process.cwd();
   if (who.account) {
     const shared = await shareScratchDir({ dir: cwd, account: who.account });
@@ -75,7 +73,7 @@ async function runSwitched(w: WrapperRun, policy: Policy, jobKey: string): Promi
   const exe = w.argv[0]!;
   const spec = parseJobSpec(
     {
-      id: jobKey,
+      id: key,
       executable: isAbsolute(exe) ? exe : resolve(cwd, exe),
       args: w.argv.slice(1),
       env: jobEnv(env),
@@ -83,12 +81,12 @@ async function runSwitched(w: WrapperRun, policy: Policy, jobKey: string): Promi
       stdin: fdPath(0),
       stdout: fdPath(1),
       stderr: fdPath(2),
-      identity: found.token,
-      credentials: [{ purpose: 'payload', type: 'scitoken', token: found.token }],
+      identity: who.token,
+      credentials: [{ purpose: 'payload', type: 'scitoken', token: who.token }],
     },
-    `HTCondor job ${jobKey}`,
+    `HTCondor job ${key}`,
   );
-  const storeDir = mkdtempSync(join(w.config.storeParent, `${jobKey}-`));
+  const storeDir = mkdtempSync(join(w.config.storeParent, `${key}-`));
   chmodSync(storeDir, 0o711);
   const store = await CredStore.open(storeDir, { log: w.log });
   try {
@@ -109,10 +107,10 @@ async function runSwitched(w: WrapperRun, policy: Policy, jobKey: string): Promi
 /** Run one HTCondor job; returns the wrapper's exit code (the job's, or 1 after a launch error). */
 export async function runCondorJob(w: WrapperRun): Promise<number> {
   const ad = readJobAd(w.env['_CONDOR_JOB_AD']);
-  const jobKey = `condor-${ad.clusterId ?? 'x'}.${ad.procId ?? 'x'}-${process.pid}`;
+  const key = jobKey(ad, String(process.pid));
   const fail = (e: LaunchError): number => {
     reportLaunchError(w.env, e);
-    writeWrapperEvent(w.config, jobKey, { event: 'end', state: 'held', reason: `${e.code}: ${e.message}`, ...(e.permanent ? { refuse: { job: ad.globalJobId, user: e.stage === 'identity' ? ad.user : null } } : {}) });
+    writeWrapperEvent(w.config, key, { event: 'end', state: 'held', reason: `${e.code}: ${e.message}`, ...(e.permanent ? { refuse: { job: ad.globalJobId, user: e.stage === 'identity' ? ad.user : null } } : {}) });
     w.log.warn('HTCondor job not started', { job: ad.globalJobId, code: e.code, reason: e.message, permanent: e.permanent });
     return 1;
   };
@@ -123,7 +121,7 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
   } catch (e) {
     return fail(launchError('wrapper', 'BAD_SPEC', `the site policy cannot be loaded: ${(e as Error).message}`, false));
   }
-  writeWrapperEvent(w.config, jobKey, { event: 'start' });
+  writeWrapperEvent(w.config, key, { event: 'start' });
   if (policy.identity === 'none') {
     // No identity switching configured: the job runs as the pilot (the agent logged this once).
     try {
@@ -134,13 +132,13 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
   }
   let r: JobResult | LaunchError;
   try {
-    r = await runSwitched(w, policy, jobKey);
+    r = await runSwitched(w, policy, key);
   } catch (e) {
     // An error of ours, not the job's: the attempt fails, the job and its submitter stay welcome.
     r = launchError('wrapper', 'INTERNAL', (e as Error).message, false);
   }
   if ('stage' in r) return fail(r);
   if (r.launchError && r.state !== 'completed') return fail(r.launchError);
-  writeWrapperEvent(w.config, jobKey, { event: 'end', state: r.state, reason: r.reason });
+  writeWrapperEvent(w.config, key, { event: 'end', state: r.state, reason: r.reason });
   return exitCode(r);
 }

@@ -10,10 +10,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
-import { loadPolicy, resolveIdentity, type Policy } from '../sandbox/index.ts';
+import { loadPolicy, type Policy } from '../sandbox/index.ts';
 import type { LaunchError } from '../sandbox/launch-error.ts';
-import { findJobToken } from './job-token.ts';
-import { parseJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
+import { identifyJob } from './job-token.ts';
+import { jobKey, parseJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
 
 /** HoldReasonSubCode of a job held here: its identity will never be accepted on this node. */
 export const HOLD_SUBCODE_IDENTITY = 1;
@@ -43,10 +43,8 @@ async function identityRefusal(run: PrepareRun, policy: Policy): Promise<LaunchE
   const iwd = run.env['_CONDOR_JOB_IWD'] ?? run.env['_CONDOR_SCRATCH_DIR'];
   // The starter makes the per-job credential dir before the transfer; the hook's env lacks _CONDOR_CREDS.
   const creds = run.env['_CONDOR_CREDS'] ?? (iwd && existsSync(join(iwd, '.condor_creds')) ? join(iwd, '.condor_creds') : undefined);
-  const found = findJobToken({ credsDir: creds, scratchDir: iwd, fileName: policy.condorTokenFile });
-  if ('stage' in found) return found.permanent ? found : null;
-  const who = await resolveIdentity(found.token, policy);
-  return !who.ok && who.error.permanent ? who.error : null;
+  const who = await identifyJob({ credsDir: creds, scratchDir: iwd, fileName: policy.condorTokenFile }, policy);
+  return 'stage' in who && who.permanent ? who : null;
 }
 
 /** Run the hook; returns what it prints on stdout (empty: the job goes on). */
@@ -62,7 +60,7 @@ export async function prepareCondorJob(run: PrepareRun): Promise<string> {
   if (policy.identity === 'none') return '';
   const refusal = await identityRefusal(run, policy);
   if (refusal === null) return '';
-  const key = `condor-${ad.clusterId ?? 'x'}.${ad.procId ?? 'x'}-hook-${process.pid}`;
+  const key = jobKey(ad, `hook-${process.pid}`);
   // Held, the job cannot come back; its submitter's other jobs may carry tokens that map, so
   // only the job is refused here (the wrapper refuses the submitter too: its refusals are not holds).
   writeWrapperEvent(run.config, key, { event: 'end', state: 'held', reason: `${refusal.code}: ${refusal.message}`, refuse: { job: ad.globalJobId, user: null } });

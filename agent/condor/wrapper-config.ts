@@ -110,6 +110,11 @@ export interface JobAdFacts {
   procId: string | null;
 }
 
+/** A job's key in the wrapper events: condor-<cluster>.<proc>-<tag>, the tag telling attempts apart. */
+export function jobKey(ad: JobAdFacts, tag: string): string {
+  return `condor-${ad.clusterId ?? 'x'}.${ad.procId ?? 'x'}-${tag}`;
+}
+
 /** The few attributes the wrapper and the hook need from a job ad's text. */
 export function parseJobAd(text: string): JobAdFacts {
   const get = (name: string): string | null => {
