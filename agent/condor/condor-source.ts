@@ -20,7 +20,7 @@ import { checkFactoryConfig, type FactoryConfig } from './factory-config.ts';
 import { CONFIG_FILE, STATE_FILE, condorDirs, daemonName, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
 import { MasterProcess, type MasterExit } from './master.ts';
 import { installWrapper, takeWrapperEvents } from './wrapper-config.ts';
-import { StartdLogWatch, startdFinalState, type StartdFinal } from './startd-log.ts';
+import { StartdLogWatch, exitedForGood, startdFinalState, type StartdFinal } from './startd-log.ts';
 import { invalidateStartdAds } from './invalidate.ts';
 
 export interface CondorSourceOptions {
@@ -244,7 +244,7 @@ export class CondorSource implements PayloadSource {
   /** After a startd that left through DAEMON_SHUTDOWN (exit 99), whose own invalidation may not have reached the collector. */
   #invalidateIfLeft(): Promise<unknown> {
     if (this.#invalidation) return this.#invalidation;
-    if (!this.#dirs || !this.#ctx || this.#final.startd?.exit !== 'EXITING WITH STATUS 99') return Promise.resolve();
+    if (!this.#dirs || !this.#ctx || !exitedForGood(this.#final.startd)) return Promise.resolve();
     const { root } = this.#dirs;
     this.#invalidation = invalidateStartdAds({ bin: this.#p.install.bin, configFile: join(root, CONFIG_FILE), dir: root, daemon: daemonName(this.#p.bundle.glideinId), env: this.#ctx.env, log: this.#ctx.log.child({ component: 'condor' }) });
     return this.#invalidation;

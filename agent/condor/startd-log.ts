@@ -54,7 +54,14 @@ export function startdFinalState(logDir: string): StartdFinal {
   return parseStartdLog(tail(join(logDir, 'StartLog')));
 }
 
-const LEFT_FOR_GOOD = /EXITING WITH STATUS 99\s*$/;
+/** The startd's exit line with DAEMON_NO_RESTART (99): its master will not start it again. */
+const NO_RESTART_EXIT = 'EXITING WITH STATUS 99';
+const LEFT_FOR_GOOD = new RegExp(`${NO_RESTART_EXIT}\\s*$`);
+
+/** Whether a startd's final state is that exit (it left through DAEMON_SHUTDOWN or idleness). */
+export function exitedForGood(f: StartdFinal | null): boolean {
+  return f?.exit === NO_RESTART_EXIT;
+}
 const UPDATE_FAILED = /^.*(?:Failed to start non-blocking update|Collector update failed).*$/gm;
 
 /**
