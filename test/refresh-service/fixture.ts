@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { createPoolKeyFile } from '../../shared/idtoken.ts';
 import { parseServiceConfig, type ServiceConfig } from '../../refresh-service/config.ts';
+import { startRefreshService, type RunningService } from '../../refresh-service/index.ts';
+import type { Logger } from '../../shared/log.ts';
 
 export interface Sandbox {
   dir: string;
@@ -26,6 +28,19 @@ export async function makeSandbox(): Promise<Sandbox> {
     config: (extra = {}) => parseServiceConfig({ trustDomain: 'pool.example.org', poolSigningKeyFile: poolKeyFile, ...extra }, 'test-config'),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** A sandbox and a service on a free loopback port, with the sandbox's default config. */
+export async function startSandboxService(log?: Logger): Promise<{ sb: Sandbox; svc: RunningService }> {
+  const sb = await makeSandbox();
+  const svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0', ...(log ? { log } : {}) });
+  return { sb, svc };
+}
+
+/** Undo startSandboxService; either part may be missing after a failed set-up. */
+export async function stopSandboxService(svc: RunningService | undefined, sb: Sandbox | undefined): Promise<void> {
+  await svc?.close();
+  await sb?.cleanup();
 }
 
 export interface HttpAnswer {

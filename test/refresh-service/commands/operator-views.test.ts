@@ -6,9 +6,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CLI_TS, NODE } from '../../helpers/paths.ts';
-import { revokePilots, startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
+import { revokePilots, type RunningService } from '../../../refresh-service/index.ts';
 import { runCli } from '../../helpers/run-cli.ts';
-import { makeSandbox, type Sandbox } from '../fixture.ts';
+import { type Sandbox, startSandboxService, stopSandboxService } from '../fixture.ts';
 import { report, startPilot, validationBody } from '../operator/pilot-driver.ts';
 
 let sb: Sandbox;
@@ -17,10 +17,9 @@ let configFile: string;
 const cli = (args: string[]) => runCli(['refresh-service', ...args], { source: true });
 
 beforeAll(async () => {
-  sb = await makeSandbox();
+  ({ sb, svc } = await startSandboxService());
   configFile = join(sb.dir, 'service.json');
   await writeFile(configFile, JSON.stringify({ trustDomain: 'pool.example.org', poolSigningKeyFile: sb.poolKeyFile }));
-  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0' });
   for (const n of [1, 2, 3]) {
     const p = await startPilot(sb, svc.url, `hole-${n}`, 'CE_X');
     await report(svc.url, p, validationBody('wn7.example.org', { check: 'disk', failure: 'WN_Resource' }));
@@ -29,10 +28,7 @@ beforeAll(async () => {
   await report(svc.url, ok, { ...validationBody('wn8.example.org'), state: 'draining' });
   await revokePilots({ stateDir: sb.stateDir, glideinId: 'hole-3' });
 });
-afterAll(async () => {
-  await svc?.close();
-  await sb?.cleanup();
-});
+afterAll(() => stopSandboxService(svc, sb));
 
 describe('glidein refresh-service pilots / entries', () => {
   it('prints every pilot as JSON with status, binding, validation and node, filtered by entry and status', async () => {

@@ -1,24 +1,20 @@
 // 'refresh-service rotate-key' against the state dir of a running service: the service signs
 // with the new key and publishes it beside the old one; a wrong --state exits 2.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
+import { type RunningService } from '../../../refresh-service/index.ts';
 import { decodeJwtUnverified } from '../../../shared/jwt-decode.ts';
 import { parseRefreshResponse } from '../../../shared/protocol.ts';
 import { runCli } from '../../helpers/run-cli.ts';
-import { makeSandbox, type Sandbox } from '../fixture.ts';
+import { type Sandbox, startSandboxService, stopSandboxService } from '../fixture.ts';
 import { refreshAgain, startPilot } from '../operator/pilot-driver.ts';
 
 let sb: Sandbox;
 let svc: RunningService;
 
 beforeAll(async () => {
-  sb = await makeSandbox();
-  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0' });
+  ({ sb, svc } = await startSandboxService());
 });
-afterAll(async () => {
-  await svc?.close();
-  await sb?.cleanup();
-});
+afterAll(() => stopSandboxService(svc, sb));
 
 const jwksKids = async () => ((await (await fetch(`${svc.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
 

@@ -13,7 +13,7 @@ import { startRefreshService, type RunningService } from '../../../refresh-servi
 import { ensureAdminToken } from '../../../refresh-service/state-dir.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { skipWithout } from '../../helpers/system-tools.ts';
-import { makeSandbox, type Sandbox } from '../fixture.ts';
+import { makeSandbox, type Sandbox, startSandboxService, stopSandboxService } from '../fixture.ts';
 import { refreshAgain, report, startPilot, validationBody, type DrivenPilot } from '../operator/pilot-driver.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,9 +25,8 @@ let web: DrivenPilot;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  sb = await makeSandbox();
   const log = createLogger({ format: 'json', level: 'debug', sink: { write: (s: string) => (logLines.push(s), true) } });
-  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0', log });
+  ({ sb, svc } = await startSandboxService(log));
   admin = await ensureAdminToken(sb.stateDir);
   for (const n of [1, 2, 3]) {
     const p = await startPilot(sb, svc.url, `ce-hole-${n}`, 'CE_HOLE');
@@ -38,10 +37,7 @@ beforeAll(async () => {
   expect((await refreshAgain(svc.url, web)).status).toBe(200);
   await report(svc.url, web, { state: 'running' });
 });
-afterAll(async () => {
-  await svc?.close();
-  await sb?.cleanup();
-});
+afterAll(() => stopSandboxService(svc, sb));
 
 async function signIn(): Promise<string> {
   const r = await fetch(`${svc.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { origin: svc.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: admin }) });

@@ -2,9 +2,9 @@
 // pilots carry their validation verdict and node (kept after later heartbeats), entries their
 // refresh counts and black-hole flags.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
+import { type RunningService } from '../../../refresh-service/index.ts';
 import { ensureAdminToken } from '../../../refresh-service/state-dir.ts';
-import { makeSandbox, type Sandbox } from '../fixture.ts';
+import { type Sandbox, startSandboxService, stopSandboxService } from '../fixture.ts';
 import { refreshAgain, report, startPilot, validationBody } from '../operator/pilot-driver.ts';
 
 let sb: Sandbox;
@@ -17,8 +17,7 @@ async function get(path: string, token = admin): Promise<{ status: number; body:
 }
 
 beforeAll(async () => {
-  sb = await makeSandbox();
-  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0' });
+  ({ sb, svc } = await startSandboxService());
   admin = await ensureAdminToken(sb.stateDir);
   // CE_BAD: three pilots fail validation on wn1, one passes on wn2. CE_GOOD: two pass.
   for (const [id, entry, node, fail] of [
@@ -33,10 +32,7 @@ beforeAll(async () => {
     }
   }
 });
-afterAll(async () => {
-  await svc?.close();
-  await sb?.cleanup();
-});
+afterAll(() => stopSandboxService(svc, sb));
 
 describe('operator API', () => {
   it('refuses both views without the admin bearer token', async () => {

@@ -2,19 +2,15 @@
 // unknown or not yet bound is refused before any proof is verified (no crypto for strangers).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDpopProof, generateDpopKey } from '../../../shared/dpop.ts';
-import { registerPilot, startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
-import { makeSandbox, postJson, type Sandbox } from '../fixture.ts';
+import { registerPilot, type RunningService } from '../../../refresh-service/index.ts';
+import { postJson, type Sandbox, startSandboxService, stopSandboxService } from '../fixture.ts';
 
 let sb: Sandbox;
 let svc: RunningService;
 beforeAll(async () => {
-  sb = await makeSandbox();
-  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0' });
+  ({ sb, svc } = await startSandboxService());
 });
-afterAll(async () => {
-  await svc?.close();
-  await sb?.cleanup();
-});
+afterAll(() => stopSandboxService(svc, sb));
 
 describe('status reports', () => {
   it.each([['an unknown glidein', false], ['a glidein not yet bound to a key', true]])('refuses a report about %s before looking at its proof', async (_what, registered) => {

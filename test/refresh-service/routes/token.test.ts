@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
 import { decodeJwtUnverified } from '../../../shared/jwt-decode.ts';
-import { registerPilot, startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
-import { makeSandbox, refresh, type Sandbox } from '../fixture.ts';
+import { registerPilot, type RunningService } from '../../../refresh-service/index.ts';
+import { refresh, type Sandbox, startSandboxService, stopSandboxService } from '../fixture.ts';
 import { generateDpopKey } from '../../../shared/dpop.ts';
 
 let sb: Sandbox;
@@ -16,15 +16,11 @@ const insecure = { [oauth.allowInsecureRequests]: true } as const;
 let seq = 0;
 
 beforeAll(async () => {
-  sb = await makeSandbox();
-  svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0' });
+  ({ sb, svc } = await startSandboxService());
   const issuer = new URL(svc.url);
   as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
 });
-afterAll(async () => {
-  await svc?.close();
-  await sb?.cleanup();
-});
+afterAll(() => stopSandboxService(svc, sb));
 
 const register = async () => (await registerPilot({ stateDir: sb.stateDir, config: sb.config(), glideinId: `oauth-${++seq}`, entry: 'CE_OAUTH', url: svc.url })).refresh_token;
 
