@@ -51,17 +51,22 @@ async function stop(p: ChildProcess): Promise<void> {
   await gone;
 }
 
+/** A temp base the account can traverse, with a root-owned dir outside the one being removed and the file in it that must survive. */
+function raceBase(prefix: string): { base: string; outside: string; victim: string } {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(base);
+  chmodSync(base, 0o711);
+  const outside = join(base, 'outside');
+  mkdirSync(outside, { mode: 0o755 });
+  return { base, outside, victim: join(outside, 'victim') };
+}
+
 const skip = !IS_ROOT || skipWithoutTool('perl', 'install perl (the flipping process of the account is a perl loop)');
 
 describe.skipIf(skip)('wiping a job dir while a process of its account flips symlinks in it (real account)', () => {
   it('a symlink flipped in during the wipe never makes root delete a file outside the job dir', async () => {
     const user = ensureAccount(ACCOUNT);
-    const base = mkdtempSync(join(tmpdir(), 'glrel-wipe-'));
-    dirs.push(base);
-    chmodSync(base, 0o711);
-    const outside = join(base, 'outside');
-    mkdirSync(outside, { mode: 0o755 });
-    const victim = join(outside, 'victim');
+    const { base, outside, victim } = raceBase('glrel-wipe-');
     const work = join(base, 'work');
     mkdirSync(work, { mode: 0o711 });
     const store = await CredStore.open(work);
@@ -92,12 +97,7 @@ describe.skipIf(skip)('wiping a job dir while a process of its account flips sym
   // on the node removes that dir at start (removeDeadPilotsWorkdirs), as root. It used fs.rmSync.
   it("a symlink flipped in while the next pilot removes a dead pilot's work dir never makes root delete a file outside it", async () => {
     const user = ensureAccount(ACCOUNT);
-    const base = mkdtempSync(join(tmpdir(), 'glrel-deadpilot-'));
-    dirs.push(base);
-    chmodSync(base, 0o711);
-    const outside = join(base, 'outside');
-    mkdirSync(outside, { mode: 0o755 });
-    const victim = join(outside, 'victim');
+    const { base, outside, victim } = raceBase('glrel-deadpilot-');
     const self = selfRecord();
     const silent = createLogger({ format: 'json', level: 'error', sink: { write: () => true } });
     const deleted: number[] = [];
