@@ -2,7 +2,7 @@
 // so SIGKILL means what it means in production), registered pilots with their own DPoP keys,
 // and one refresh over loopback that reports the status and never throws on a refusal.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,14 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 import { freePort } from '../helpers/net.ts';
 
 export { freePort };
+
+/** A temp dir other accounts can traverse but not list (0711), recorded in `dirs` for the file's clean-up. */
+export function traversableTempDir(prefix: string, dirs: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  chmodSync(dir, 0o711);
+  return dir;
+}
 
 /** A 0700 directory `name` under `parent`, owned by `owner` (a job's private output dir). */
 export function ownedDir(parent: string, owner: { uid: number; gid: number }, name: string): string {

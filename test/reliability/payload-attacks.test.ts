@@ -8,14 +8,13 @@
 // nothing. Root only (setuid mode and real accounts).
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
 import { EXE, NODE } from '../helpers/paths.ts';
 import { createDemoSite } from '../../agent/pilot/demo-site.ts';
 import { registerPilot } from '../../refresh-service/index.ts';
-import { ownedDir, startServiceProcess, sleep, type ServiceProcess } from './fixture.ts';
+import { ownedDir, startServiceProcess, traversableTempDir, sleep, type ServiceProcess } from './fixture.ts';
 import { HELPER } from '../sandbox/sandbox-fixture.ts';
 
 const ACCOUNT = 'glrelhostile';
@@ -55,9 +54,7 @@ describe('hostile payload', () => {
   it.runIf(IS_ROOT)('a payload fails to read the pilot credentials, to signal the agent, to plant a job, and to leave processes behind', async () => {
     const account = ensureAccount(ACCOUNT);
     svc = await startServiceProcess();
-    const dir = mkdtempSync(join(tmpdir(), 'glidein-reliability-hostile-'));
-    dirs.push(dir);
-    chmodSync(dir, 0o711);
+    const dir = traversableTempDir('glidein-reliability-hostile-', dirs);
     const bundle = await registerPilot({ stateDir: svc.stateDir, config: svc.config, glideinId: 'hostile-1', entry: 'HOSTILE_CE', url: svc.base });
     const bundlePath = join(dir, 'bundle.json');
     writeFileSync(bundlePath, JSON.stringify(bundle), { mode: 0o600 });
@@ -142,9 +139,7 @@ describe('hostile payload', () => {
     if (HELPER === null) return ctx.skip();
     const mallory = ensureAccount(ACCOUNT);
     const victim = ensureAccount(VICTIM);
-    const dir = mkdtempSync(join(tmpdir(), 'glidein-reliability-race-'));
-    dirs.push(dir);
-    chmodSync(dir, 0o711);
+    const dir = traversableTempDir('glidein-reliability-race-', dirs);
     const siteDir = join(dir, 'site');
     mkdirSync(siteDir, { mode: 0o755 });
     const site = await createDemoSite({ dir: siteDir, identity: 'setuid', accounts: { mallory: ACCOUNT, victim: VICTIM }, killGraceSeconds: 1 });

@@ -16,15 +16,14 @@
 // at most one scan per 50 ms (agent/pilot/spool.ts); since then 3 runs of 3 passed.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IS_ROOT, ensureAccount, removeAccount } from '../helpers/accounts.ts';
 import { EXE, NODE, ROOT } from '../helpers/paths.ts';
 import { createDemoSite } from '../../agent/pilot/demo-site.ts';
 import { createPoolKeyFile, loadServiceConfig, registerPilot, startRefreshService, type RunningService } from '../../refresh-service/index.ts';
 import { createLogger } from '../../shared/log.ts';
-import { freePort, ownedDir, sleep } from './fixture.ts';
+import { freePort, ownedDir, sleep, traversableTempDir } from './fixture.ts';
 
 const ACCOUNT = 'glrelspool';
 const HONEST = 'glrelhonest';
@@ -60,9 +59,7 @@ describe('hostile spool writer', () => {
   it.runIf(IS_ROOT)('a payload planting FIFOs and symlinks to a root file as specs never blocks the pilot nor reveals the file, while it refreshes and runs honest jobs', async () => {
     const mallory = ensureAccount(ACCOUNT);
     const honest = ensureAccount(HONEST);
-    const dir = mkdtempSync(join(tmpdir(), 'glidein-reliability-spool-'));
-    dirs.push(dir);
-    chmodSync(dir, 0o711);
+    const dir = traversableTempDir('glidein-reliability-spool-', dirs);
     const keyFile = join(dir, 'POOL');
     await createPoolKeyFile(keyFile);
     const port = await freePort();

@@ -5,8 +5,8 @@
 // descriptor-relative removal never does. Root only (a real account).
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chownSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { traversableTempDir } from './fixture.ts';
 import { join } from 'node:path';
 import { CredStore } from '../../agent/store/index.ts';
 import { removeDeadPilotsWorkdirs, selfRecord, writeWorkdirLock } from '../../agent/pilot/workdir-lock.ts';
@@ -53,9 +53,7 @@ async function stop(p: ChildProcess): Promise<void> {
 
 /** A temp base the account can traverse, with a root-owned dir outside the one being removed and the file in it that must survive. */
 function raceBase(prefix: string): { base: string; outside: string; victim: string } {
-  const base = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(base);
-  chmodSync(base, 0o711);
+  const base = traversableTempDir(prefix, dirs);
   const outside = join(base, 'outside');
   mkdirSync(outside, { mode: 0o755 });
   return { base, outside, victim: join(outside, 'victim') };
