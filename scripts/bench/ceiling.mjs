@@ -10,7 +10,6 @@
 // Usage: node scripts/bench/ceiling.mjs [--seconds 5]. Prints one JSON object on stdout.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,17 +62,12 @@ if (isMainThread) {
   }
 } else {
   const { dir, seconds, shared } = workerData;
-  const { verifyDpopProof } = await import('../../refresh-service/dpop-verify.ts');
-  const { mintIdtoken, mintScitoken } = await import('../../refresh-service/mint.ts');
-  const { hashRefreshToken, newRefreshToken } = await import('../../refresh-service/refresh-token.ts');
-  const { loadSigningKeys } = await import('../../refresh-service/signing-keys.ts');
-  const { parseServiceConfig } = await import('../../refresh-service/config.ts');
-  const { readSigningKeyFile } = await import('../../shared/idtoken.ts');
+  const { mintContext, refreshCrypto } = await import('./refresh-crypto.mjs');
+  const { newRefreshToken } = await import('../../refresh-service/refresh-token.ts');
   const { createDpopProof, generateDpopKey } = await import('../../shared/dpop.ts');
   const base = 'http://127.0.0.1:8443';
   const htu = `${base}/v1/refresh`;
-  const config = parseServiceConfig({ trustDomain: 'bench.example.org', poolSigningKeyFile: join(dir, 'POOL'), publicUrl: base }, 'bench');
-  const ctx = { config, issuer: base, poolKey: await readSigningKeyFile(join(dir, 'POOL')), signingKeys: await loadSigningKeys(join(dir, 'state')), store: undefined };
+  const ctx = await mintContext(join(dir, 'POOL'), join(dir, 'state'), base);
   const proofs = [];
   for (let k = 0; k < 64; k++) {
     const key = await generateDpopKey();
@@ -87,17 +81,7 @@ if (isMainThread) {
   const cpu0 = process.threadCpuUsage();
   let count = 0;
   while (performance.now() < deadline) {
-    for (let b = 0; b < 16; b++, count++) {
-      const now = Math.floor(Date.now() / 1000);
-      const v = await verifyDpopProof(proofs[count % proofs.length], { htm: 'POST', htu, now, window: 60, skew: 10 });
-      if (!v.ok) throw new Error(v.reason);
-      hashRefreshToken(presented[count % presented.length]);
-      createHash('sha256').update(v.jti).digest('base64url');
-      const r = { glideinId: 'g', entry: 'CE_0', now, familyExpiresAt: now + 86400 };
-      mintIdtoken(ctx, r);
-      mintScitoken(ctx, r);
-      hashRefreshToken(newRefreshToken());
-    }
+    for (let b = 0; b < 16; b++, count++) await refreshCrypto(ctx, proofs[count % proofs.length], presented[count % presented.length], htu);
   }
   const cpu = process.threadCpuUsage(cpu0);
   parentPort.postMessage({ count, seconds: (performance.now() - t0) / 1000, cpuMs: (cpu.user + cpu.system) / 1000 });
