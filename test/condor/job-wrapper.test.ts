@@ -159,6 +159,20 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     expect(existsSync(s.errorFile)).toBe(false);
   }, 60_000);
 
+  it('an error of its own (no store dir for the job) fails the attempt as INTERNAL and refuses neither the job nor its submitter', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
+    // The wrapper config names a store parent that does not exist: the wrapper itself fails.
+    const config = JSON.parse(readFileSync(s.config, 'utf8')) as Record<string, unknown>;
+    writeFileSync(s.config, JSON.stringify({ ...config, storeParent: join(s.dir, 'no-such-dir') }));
+    expect(await wrapper(s, ['/bin/true']).done).toBe(1);
+    expect(readFileSync(s.errorFile, 'utf8')).toMatch(/^glidein: INTERNAL: /);
+    expect(readFileSync(s.errorFile, 'utf8')).not.toContain('permanent');
+    const end = events(s).find((e) => e['event'] === 'end')!;
+    expect(end).toMatchObject({ state: 'held' });
+    expect(end).not.toHaveProperty('refuse');
+  }, 60_000);
+
   it('takes the token from the file the policy names (condorTokenFile) in the scratch dir', async (ctx) => {
     if (!pilot) return ctx.skip();
     const s = scratch(pilot.policy({ condorTokenFile: 'job.jwt' }), null);
