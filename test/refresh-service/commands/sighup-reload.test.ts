@@ -15,6 +15,11 @@ let sb: Sandbox;
 let child: ChildProcess;
 let stderr = '';
 let configFile: string;
+// The load is paced, not a closed loop: each pilot starts at most one refresh per PACE_MS, so
+// the offered rate (4 x 20/s) stays under the family bucket (6000/min = 100/s, burst 100) on a
+// machine of any speed. A closed loop did 958-1098 refreshes on a quiet 2-core machine and ran
+// into its own rate limit (145-280 answers of 429).
+const PACE_MS = 50;
 const base = () => ({ trustDomain: 'pool.example.org', poolSigningKeyFile: sb.poolKeyFile, rateLimit: { familyPerMinute: 6000, familyBurst: 100 } });
 
 beforeAll(async () => {
@@ -60,7 +65,12 @@ describe('SIGHUP on serve', () => {
     const statuses: number[] = [];
     let stop = false;
     const load = pilots.map(async (p) => {
-      while (!stop) statuses.push((await refreshAgain(url, p)).status);
+      while (!stop) {
+        const started = Date.now();
+        statuses.push((await refreshAgain(url, p)).status);
+        const wait = PACE_MS - (Date.now() - started);
+        if (wait > 0 && !stop) await new Promise((r) => setTimeout(r, wait));
+      }
     });
     const reload = async (content: string, msg: string) => {
       const at = stderr.length;
@@ -78,7 +88,7 @@ describe('SIGHUP on serve', () => {
     stop = true;
     await Promise.all(load);
     console.log(`SIGHUP under load: ${statuses.length} refreshes, ${statuses.filter((s) => s !== 200).length} failed`);
-    expect(statuses.length).toBeGreaterThan(20);
+    expect(statuses.length).toBeGreaterThanOrEqual(8); // at least two rounds of the 4 pilots
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     const last = await refreshAgain(url, pilots[0]!);
     expect(scredLifetime(last.body)).toBe(900);
