@@ -1,8 +1,8 @@
 // What serve, register and revoke share: the opened state store, the POOL key and the S-CRED
 // signing keys for one state directory and config.
-import { readFile } from 'node:fs/promises';
+import { readFileSafely } from '../shared/safe-open.ts';
 import { readSigningKeyFile, type SigningKeyFile } from '../shared/idtoken.ts';
-import { ConfigError, errnoCode } from '../shared/errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 import type { ServiceConfig } from './config.ts';
 import { fileKeySource, loadSigningKeys, type SigningKeySet, type SigningKeySource } from './signing-keys.ts';
 import { ensureStateDir } from './state-dir.ts';
@@ -39,11 +39,7 @@ export async function openServiceContext(stateDir: string, config: ServiceConfig
   const entries = await openEntryRuntime(config, poolKey);
   let bundleCa: string | undefined;
   if (config.bundleCaFile !== '') {
-    try {
-      bundleCa = await readFile(config.bundleCaFile, 'utf8');
-    } catch (cause) {
-      throw new ConfigError(`bundleCaFile ${config.bundleCaFile} cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
-    }
+    bundleCa = (await readFileSafely(config.bundleCaFile, { code: 'GLIDEIN_ERR_CONFIG', what: 'bundleCaFile', maxBytes: 1024 * 1024 })).toString('utf8');
     if (!bundleCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`bundleCaFile ${config.bundleCaFile}: expected PEM certificates`);
   }
   if (config.database !== '') {

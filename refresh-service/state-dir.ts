@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GlideinError, errnoCode } from '../shared/errors.ts';
+import { readFileSafely } from '../shared/safe-open.ts';
 
 export async function ensureStateDir(dir: string): Promise<void> {
   try {
@@ -38,19 +39,8 @@ export async function createSecretFile(path: string, content: string): Promise<b
 
 /** Read a 0600 secret file, refusing group/other permission bits and symlinks. */
 export async function readSecretFile(path: string): Promise<string> {
-  let fh;
-  try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `cannot read ${path} (${errnoCode(cause) ?? String(cause)})`, { cause });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() || (st.mode & 0o077) !== 0) throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `${path} must be a regular file with mode 0600 (is ${(st.mode & 0o777).toString(8)})`);
-    return await fh.readFile('utf8');
-  } finally {
-    await fh.close();
-  }
+  const bytes = await readFileSafely(path, { code: 'GLIDEIN_ERR_KEY_FILE', what: 'secret file', maxBytes: 1024 * 1024, noFollow: true, privateMode: true });
+  return bytes.toString('utf8');
 }
 
 /** The admin bearer token (`<state>/admin.token`), created on first use. */

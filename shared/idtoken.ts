@@ -9,6 +9,7 @@ import { open, link, unlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { GlideinError, errnoCode } from './errors.ts';
+import { readFileSafely } from './safe-open.ts';
 
 /** HTCondor's scrambling mask (condor_utils/simple_scramble): XOR with DE AD BE EF repeated. */
 const SCRAMBLE_MASK = [0xde, 0xad, 0xbe, 0xef] as const;
@@ -45,32 +46,14 @@ export interface SigningKeyFile {
  * user (or root) with no group/other permission bits. Errors name the file (GLIDEIN_ERR_KEY_FILE).
  */
 export async function readSigningKeyFile(path: string, kid: string = POOL_KEY_ID): Promise<SigningKeyFile> {
-  let fh;
-  try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (cause) {
-    const code = errnoCode(cause);
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'ELOOP' ? 'is a symbolic link' : code === 'EACCES' ? 'is not readable' : `cannot be opened (${code ?? String(cause)})`;
-    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} ${why}`, { cause });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); expected 0600`);
-    }
-    const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
-      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is owned by uid ${st.uid}, not by this user`);
-    }
-    if (st.size === 0 || st.size > MAX_KEY_FILE_BYTES) {
-      throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} is ${st.size} bytes; expected 1 to ${MAX_KEY_FILE_BYTES}`);
-    }
-    const bytes = await fh.readFile();
-    return { kid, key: deriveIdtokenKey(bytes, kid) };
-  } finally {
-    await fh.close();
-  }
+  // HTCondor's rules (regular file, no symlink, no group/other bits, owned by us or root) through
+  // safe-open: a FIFO or device is refused without blocking (issue 26 item 1).
+  const uid = process.getuid?.();
+  const bytes = await readFileSafely(path, {
+    code: 'GLIDEIN_ERR_KEY_FILE', what: 'signing key file', maxBytes: MAX_KEY_FILE_BYTES, noFollow: true, privateMode: true, nonEmpty: true,
+    ...(uid === undefined ? {} : { owners: [uid, 0] }),
+  });
+  return { kid, key: deriveIdtokenKey(bytes, kid) };
 }
 
 /** A new HTCondor key file: 64 random bytes, scrambled, mode 0600, written atomically. Refuses to overwrite. */

@@ -1,7 +1,7 @@
-// Reading a JSON file given by a user (job spec, policy, service config): size-bounded, and
+// Reading a JSON file given by a user (job spec, policy, service config): through safe-open, and
 // every failure a GlideinError with the caller's code, naming the file and what is wrong.
-import { readFile } from 'node:fs/promises';
-import { GlideinError, errnoCode, type ErrorCode } from './errors.ts';
+import { GlideinError, type ErrorCode } from './errors.ts';
+import { readFileSafely } from './safe-open.ts';
 
 export interface JsonFileOptions {
   /** The error code for every failure (e.g. GLIDEIN_ERR_POLICY). */
@@ -14,15 +14,8 @@ export interface JsonFileOptions {
 }
 
 export async function readJsonFile(path: string, o: JsonFileOptions): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new GlideinError(o.code, `${o.what} ${path} cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
-  }
-  if (Buffer.byteLength(text) > o.maxBytes) {
-    throw new GlideinError(o.code, `${o.what} ${path} is larger than ${o.maxBytes} bytes`);
-  }
+  // A FIFO, socket, device or directory is refused before a byte is read (safe-open.ts).
+  const text = (await readFileSafely(path, { code: o.code, what: o.what, maxBytes: o.maxBytes })).toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);

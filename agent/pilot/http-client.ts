@@ -5,7 +5,8 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { GlideinError } from '../../shared/errors.ts';
 import { MAX_BODY_BYTES } from '../../shared/protocol.ts';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { readFileSafelySync } from '../../shared/safe-open.ts';
 import { join } from 'node:path';
 import { getCACertificates } from 'node:tls';
 
@@ -17,6 +18,8 @@ export interface TrustChoice {
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+const CA_FILE = { code: 'GLIDEIN_ERR_CONFIG', what: 'CA file', maxBytes: 4 * 1024 * 1024 } as const;
+
 /** OpenSSL hashed-directory names: 8 hex digits, a dot, a collision counter (grid CA dirs). */
 const HASHED_NAME = /^[0-9a-f]{8}\.\d+$/;
 
@@ -32,7 +35,7 @@ export function readHashedCaDir(dir: string): string[] {
     try {
       const p = join(dir, name);
       if (!statSync(p).isFile()) continue;
-      out.push(...certsIn(readFileSync(p, 'utf8')));
+      out.push(...certsIn(readFileSafelySync(p, CA_FILE).toString('utf8')));
     } catch {
       // An unreadable entry is skipped: the others may still validate the service.
     }
@@ -55,7 +58,7 @@ export function chooseTrust(bundleCa: string | undefined, env: NodeJS.ProcessEnv
   const file = env['SSL_CERT_FILE'];
   if (file) {
     try {
-      const certs = certsIn(readFileSync(file, 'utf8'));
+      const certs = certsIn(readFileSafelySync(file, CA_FILE).toString('utf8'));
       if (certs.length > 0) return { ca: certs, source: 'SSL_CERT_FILE' };
     } catch {
       /* fall through */

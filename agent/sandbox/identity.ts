@@ -2,8 +2,8 @@
 // nbf are checked with jose against the policy's issuer keys, `aud` and `scope` against the
 // policy's `audience` and `requiredScope`, then the claims go through the mapfile. Anything
 // unverifiable or unmapped is refused: a job never runs under a guessed account.
-import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, jwtVerify, decodeJwt, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { jwtVerify, decodeJwt, type JWTPayload } from 'jose';
+import { loadIssuerKeys } from './jwks-file.ts';
 import type { Policy } from './policy.ts';
 import { loadMapfile, mapClaims, type TokenClaims } from './mapfile.ts';
 import { lookupAccount, privilegedAccountReason, type Account } from './account.ts';
@@ -15,11 +15,6 @@ export type VerifiedIdentity = TokenClaims;
 export type IdentityOutcome = { ok: true; identity: VerifiedIdentity | null; account: Account | null } | { ok: false; error: LaunchError };
 
 const ALGORITHMS = ['ES256', 'ES384', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA'];
-
-async function loadJwks(path: string): Promise<ReturnType<typeof createLocalJWKSet>> {
-  const jwks = JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet;
-  return createLocalJWKSet(jwks);
-}
 
 const show = (v: unknown) => JSON.stringify(v).slice(0, 200);
 
@@ -67,7 +62,7 @@ export async function verifyIdentityToken(token: string, policy: Policy): Promis
   }
   let keys;
   try {
-    keys = await loadJwks(policy.issuers[iss]!.jwksFile);
+    keys = await loadIssuerKeys(policy.issuers[iss]!.jwksFile);
   } catch (e) {
     return { ok: false, reason: `cannot load the keys of issuer ${iss} (${(e as Error).message})` };
   }

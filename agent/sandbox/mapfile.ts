@@ -8,8 +8,8 @@
 // Issuer and value compare exactly (no regex, no prefix). Fields are separated by blanks; a field
 // with blanks or starting with `"` is written in double quotes, where `\"` and `\\` are the only
 // escapes. Other methods' lines (GSI, CLAIMTOBE …) are skipped; a malformed line is an error.
-import { readFile } from 'node:fs/promises';
-import { GlideinError, errnoCode } from '../../shared/errors.ts';
+import { readFileSafely } from '../../shared/safe-open.ts';
+import { GlideinError } from '../../shared/errors.ts';
 
 export type ClaimMethod = 'GROUP' | 'ENTITLEMENT' | 'SCOPE';
 
@@ -33,6 +33,8 @@ export interface TokenClaims {
   readonly scopes: readonly string[];
 }
 
+/** A mapfile of a large VO is a few thousand lines; 4 MiB leaves room and still bounds the read. */
+const MAX_MAPFILE_BYTES = 4 * 1024 * 1024;
 const ACCOUNT = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
 
 /** A name the mapfile accepts as a local account (and `validate --as` too). */
@@ -128,12 +130,7 @@ export function parseMapfile(text: string, where = 'mapfile'): MapRule[] {
 }
 
 export async function loadMapfile(path: string): Promise<MapRule[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new GlideinError('GLIDEIN_ERR_POLICY', `${path}: cannot read the mapfile (${errnoCode(cause) ?? String(cause)})`, { cause });
-  }
+  const text = (await readFileSafely(path, { code: 'GLIDEIN_ERR_POLICY', what: 'mapfile', maxBytes: MAX_MAPFILE_BYTES })).toString('utf8');
   return parseMapfile(text, path);
 }
 

@@ -3,7 +3,7 @@
 // or huge headers).
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readFile } from 'node:fs/promises';
+import { readFileSafely } from '../../shared/safe-open.ts';
 import type { Socket } from 'node:net';
 import { ConfigError, GlideinError, errnoCode } from '../../shared/errors.ts';
 import type { ServiceConfig } from '../config.ts';
@@ -24,13 +24,7 @@ export interface TlsFiles {
 }
 
 async function readTls(tls: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
-  const read = async (path: string, flag: string) => {
-    try {
-      return await readFile(path);
-    } catch (cause) {
-      throw new ConfigError(`${flag} ${path} cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
-    }
-  };
+  const read = (path: string, flag: string) => readFileSafely(path, { code: 'GLIDEIN_ERR_CONFIG', what: flag, maxBytes: 1024 * 1024 });
   return { cert: await read(tls.cert, '--tls-cert'), key: await read(tls.key, '--tls-key') };
 }
 

@@ -16,6 +16,8 @@ export interface CliOptions {
   /** Run the TypeScript source instead of the built executable. */
   source?: boolean;
   timeoutMs?: number;
+  /** The signal sent at timeoutMs (default SIGTERM; SIGKILL for a process that may ignore SIGTERM). */
+  killSignal?: NodeJS.Signals;
 }
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
@@ -26,6 +28,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
       cwd: options.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
+      killSignal: options.killSignal ?? 'SIGTERM',
     });
     let stdout = '';
     let stderr = '';

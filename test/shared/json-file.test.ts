@@ -19,7 +19,7 @@ describe('reading a user-given JSON file', () => {
   });
 
   it.each([
-    ['a missing file', () => join(dir, 'missing.json'), /policy file .*missing\.json cannot be read \(ENOENT\)/],
+    ['a missing file', () => join(dir, 'missing.json'), /policy file .*missing\.json does not exist \(ENOENT\)/],
     ['a file over the size bound', () => file('big.json', `{"a":"${'x'.repeat(100)}"}`), /is larger than 64 bytes/],
     ['broken JSON', () => file('bad.json', '{'), /is not valid JSON/],
     ['an array where an object is expected', () => file('arr.json', '[1]'), /expected a JSON object/],
