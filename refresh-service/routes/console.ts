@@ -33,11 +33,14 @@ const html = (body: string, status = 200, headers: Record<string, string> = {}) 
 const redirect = (to: string, headers: Record<string, string> = {}) => new Reply(303, '', { ...SECURITY_HEADERS, location: to, ...headers });
 const isTls = (ctx: RequestContext) => (ctx.req.socket as TLSSocket).encrypted === true;
 
-/** POSTs only from a page of this service: the Origin header names this origin. */
+/**
+ * POSTs only from a page of this service: the Origin header names the origin of publicUrl. The
+ * request's Host header is not trusted for this: under DNS rebinding an attacker's page sends
+ * its own name as both Host and Origin.
+ */
 function checkOrigin(ctx: RequestContext): void {
   const origin = ctx.req.headers.origin;
-  const own = `${isTls(ctx) ? 'https' : 'http'}://${ctx.req.headers.host ?? ''}`;
-  if (origin === undefined || (origin !== own && origin !== new URL(ctx.service.publicUrl).origin)) {
+  if (origin === undefined || origin !== new URL(ctx.service.publicUrl).origin) {
     ctx.security('console POST from another origin', { origin: origin?.slice(0, 100), remote: ctx.remote });
     throw new HttpRefusal(403, 'unauthorized', 'cross-origin request refused');
   }

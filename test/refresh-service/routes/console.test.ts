@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
@@ -96,6 +97,27 @@ describe('console over HTTP', () => {
     expect((await post('/console/revoke', '', { csrf, glidein_id: 'ce-hole-1', confirm: 'yes' })).status).toBe(403);
     const listed = (await (await fetch(`${svc.url}/v1/pilots?q=ce-hole-1`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { pilots: { status: string }[] };
     expect(listed.pilots[0]!.status).toBe('live');
+  });
+});
+
+/** A sign-in POST whose Host and Origin both name another site (DNS rebinding); its status. */
+function reboundSignIn(host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(`${svc.url}/console/login`, { method: 'POST', headers: { host, origin: `http://${host}`, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams({ token: admin }).toString());
+  });
+}
+
+describe('console origin check', () => {
+  it('compares Origin with publicUrl, not with the Host header (DNS rebinding is refused)', async () => {
+    const port = new URL(svc.url).port;
+    expect(await reboundSignIn(`rebind.example:${port}`)).toBe(403);
+    expect(logLines.some((l) => l.includes('console POST from another origin') && l.includes('rebind.example'))).toBe(true);
+    expect((await post('/console/login', '', { token: admin })).status).toBe(303);
   });
 });
 
