@@ -13,6 +13,7 @@ import { GlideinError } from '../../shared/errors.ts';
 import { jwtExpiry } from '../../shared/jwt-decode.ts';
 import type { IdpConfig } from './entry-config.ts';
 import type { StateStore } from '../state/store.ts';
+import { isLoopbackHost } from '../transport-policy.ts';
 
 /** Where a token is shared between processes: the store's VO credential table. */
 export type SharedTokenCache = Pick<StateStore, 'getVoCredential' | 'putVoCredential'>;
@@ -54,11 +55,18 @@ async function getJson(url: string, init: RequestInit, what: string): Promise<Re
   return o;
 }
 
-/** The token endpoint from the issuer's OpenID Connect metadata. */
-async function discoverTokenEndpoint(issuer: string): Promise<string> {
+/**
+ * The token endpoint from the issuer's OpenID Connect metadata. The client secret goes there, so
+ * an http:// endpoint is refused unless it is on a loopback address or the config says
+ * allowInsecureHttp (the rule every other clear-text URL follows, transport-policy.ts).
+ */
+async function discoverTokenEndpoint(issuer: string, allowInsecureHttp: boolean): Promise<string> {
   const meta = await getJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {}, 'discovery');
   const endpoint = meta['token_endpoint'];
   if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) throw new Error('discovery: no token_endpoint in the metadata');
+  if (!allowInsecureHttp && endpoint.startsWith('http:') && !isLoopbackHost(new URL(endpoint).hostname)) {
+    throw new Error(`discovery: token_endpoint '${endpoint.slice(0, 200)}' is http:// to a non-loopback host: the client secret would travel in clear text; the IdP must publish an https:// endpoint, or set "allowInsecureHttp": true in the config to allow it knowingly`);
+  }
   return endpoint;
 }
 
@@ -76,10 +84,14 @@ export class ClientCredentialsSource {
     return `@idp:${this.name}`;
   }
 
-  constructor(name: string, config: IdpConfig, clientSecret: string) {
+  readonly #allowInsecureHttp: boolean;
+
+  /** `allowInsecureHttp`: the service config's key of that name (accept an http:// token endpoint). */
+  constructor(name: string, config: IdpConfig, clientSecret: string, allowInsecureHttp = false) {
     this.name = name;
     this.#config = config;
     this.#secret = clientSecret;
+    this.#allowInsecureHttp = allowInsecureHttp;
   }
 
   /**
@@ -115,7 +127,7 @@ export class ClientCredentialsSource {
 
   async #fetch(): Promise<IdpToken> {
     try {
-      this.#endpoint ??= await discoverTokenEndpoint(this.#config.issuer);
+      this.#endpoint ??= await discoverTokenEndpoint(this.#config.issuer, this.#allowInsecureHttp);
       const form = new URLSearchParams({ grant_type: 'client_credentials' });
       if (this.#config.scope !== '') form.set('scope', this.#config.scope);
       if (this.#config.audience !== '') form.set('resource', this.#config.audience);

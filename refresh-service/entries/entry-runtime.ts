@@ -44,7 +44,7 @@ export async function openEntryRuntime(config: ServiceConfig, topKey: SigningKey
   for (const [name, idp] of Object.entries(config.idps)) {
     const secret = (await readSecretFile(idp.clientSecretFile)).replace(/\r?\n$/, '');
     if (secret === '') throw new GlideinError('GLIDEIN_ERR_CONFIG', `idps.${name}.clientSecretFile ${idp.clientSecretFile} is empty`);
-    idps.set(name, new ClientCredentialsSource(name, idp, secret));
+    idps.set(name, new ClientCredentialsSource(name, idp, secret, config.allowInsecureHttp));
   }
   return {
     poolKey: (path) => {
