@@ -8,7 +8,8 @@ import { readJsonFile } from '../../shared/json-file.ts';
 import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
 import { CredStore, removeTree } from '../store/index.ts';
-import { parseJobSpec, loadPolicy, runJob, exitCodeForResult } from '../sandbox/index.ts';
+import { parseJobSpec, runJob, exitCodeForResult } from '../sandbox/index.ts';
+import { loadCheckedPolicy } from '../sandbox/policy-files.ts';
 import { MAX_JOB_SPEC_BYTES } from '../sandbox/job-spec.ts';
 
 async function readJob(path: string) {
@@ -19,7 +20,7 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const args = parseCommandArgs('exec', argv, { job: { type: 'string' }, policy: { type: 'string' } });
   const jobPath = requiredStringFlag('exec', args, 'job', 'the job spec file');
   const spec = await readJob(jobPath);
-  const policy = await loadPolicy(stringFlag(args, 'policy'));
+  const policy = await loadCheckedPolicy(stringFlag(args, 'policy'));
   // A private work dir for this one job's credentials; traversable (not listable) so the
   // mapped account can reach its own cred.d/jobs/<id>/.
   const workdir = await mkdtemp(join(realpathSync(tmpdir()), 'glidein-exec-'));

@@ -3,7 +3,7 @@
 // mapfile can map to), and those of them that exist here (for the permissions check).
 import { UsageError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import { loadPolicy } from '../sandbox/policy.ts';
+import { loadCheckedPolicy } from '../sandbox/policy-files.ts';
 import { loadMapfile, mappedAccounts, isAccountName } from '../sandbox/mapfile.ts';
 import { lookupAccount } from '../sandbox/account.ts';
 import type { IdentityTestPlan } from './identity-test.ts';
@@ -19,7 +19,7 @@ export async function planIdentityChecks(policyPath: string, asNames: readonly s
   for (const n of asNames) {
     if (!isAccountName(n)) throw new UsageError(`validate: --as '${n}' is not valid; expected a local account name`);
   }
-  const policy = await loadPolicy(policyPath);
+  const policy = await loadCheckedPolicy(policyPath);
   const names = asNames.length > 0 ? [...new Set(asNames)] : policy.mapfile ? mappedAccounts(await loadMapfile(policy.mapfile)) : [];
   const identityAccounts: IdentityAccount[] = [];
   if (policy.identity !== 'none') {

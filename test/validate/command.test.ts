@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -146,6 +147,8 @@ describe('glidein validate --policy (identity-switch self-test)', () => {
     mkdirSync(join(dir, 'work'), { mode: 0o755 });
     // One account by iss,sub, one by group: the self-test covers every account the mapfile names.
     writeFileSync(join(dir, 'mapfile'), [`SCITOKENS /^https:\\/\\/iss\\.example,alice$/ ${names[0]}`, `GROUP https://iss.example /vo/pilot ${names[1]}`].join('\n') + '\n');
+    // A real public key: validate loads every file the policy names up front (issue 26 item 4).
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })] }));
     policy = join(dir, 'policy.json');
     writeFileSync(policy, JSON.stringify({ identity: 'setuid', mapfile: join(dir, 'mapfile'), issuers: { 'https://iss.example': { jwksFile: join(dir, 'jwks.json') } }, audience: 'https://ce.example' }));
   });
