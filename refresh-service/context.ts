@@ -9,6 +9,7 @@ import { ensureStateDir } from './state-dir.ts';
 import { SqliteStateStore } from './state/sqlite-store.ts';
 import type { StateStore } from './state/store.ts';
 import { openPostgresStore } from './state/postgres-open.ts';
+import { sealingKey } from './state/postgres-seal.ts';
 import { openSharedState } from './state/postgres-context.ts';
 import { openEntryRuntime, type EntryRuntime } from './entries/entry-runtime.ts';
 
@@ -27,9 +28,11 @@ export interface ServiceContext {
 export type StoreConfig = Pick<ServiceConfig, 'stateSynchronous' | 'database' | 'databasePasswordFile'>;
 
 /** The state store: the shared PostgreSQL database when `database` is set, else SQLite in the state dir. */
-export async function openStore(stateDir: string, config: StoreConfig): Promise<StateStore> {
-  if (config.database !== '') return openPostgresStore(config);
-  return new SqliteStateStore(stateDir, { synchronous: config.stateSynchronous });
+/** `poolKey` (the POOL key's HS256 key) seals pushed VO tokens; without it the store cannot keep them. */
+export async function openStore(stateDir: string, config: StoreConfig, poolKey?: Buffer): Promise<StateStore> {
+  const sealKey = poolKey === undefined ? {} : { sealKey: sealingKey(poolKey) };
+  if (config.database !== '') return openPostgresStore(config, { ...(poolKey === undefined ? {} : { poolKey }) });
+  return new SqliteStateStore(stateDir, { synchronous: config.stateSynchronous, ...sealKey });
 }
 
 export async function openServiceContext(stateDir: string, config: ServiceConfig): Promise<ServiceContext> {
@@ -48,6 +51,6 @@ export async function openServiceContext(stateDir: string, config: ServiceConfig
     return { ...shared, poolKey, bundleCa, entries };
   }
   const signingKeys = await loadSigningKeys(stateDir);
-  const store = await openStore(stateDir, config);
+  const store = await openStore(stateDir, config, poolKey.key);
   return { store, poolKey, signingKeys, bundleCa, keySource: fileKeySource(stateDir), entries };
 }

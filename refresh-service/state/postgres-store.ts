@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { isRetryable, stateError, type Sql, type Tx } from './postgres-connect.ts';
-import { seal, unseal } from './postgres-seal.ts';
+import { openVoToken, sealVoToken } from './vo-seal.ts';
 
 /** Only one instance prunes at a time (the others skip that round). */
 const PRUNE_LOCK = 0x676c69646e70;
@@ -40,11 +40,6 @@ export class PostgresStateStore implements StateStore {
     this.sql = sql;
     this.where = where;
     this.#sealKey = sealKey;
-  }
-
-  #voSealKey(name: string): Buffer {
-    if (this.#sealKey === undefined) throw new GlideinError('GLIDEIN_ERR_STATE', `VO credential '${name}': this store was opened without the POOL key that seals VO tokens`);
-    return this.#sealKey;
   }
 
   /** Run `fn` in one transaction, again from the start after a deadlock or serialisation failure. */
@@ -181,7 +176,7 @@ export class PostgresStateStore implements StateStore {
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
     // A VO token is a bearer credential: sealed, so reading the database does not give it away.
-    const sealed = seal(this.#voSealKey(v.name), `vo-credential:${v.name}`, v.token);
+    const sealed = sealVoToken(this.#sealKey, v.name, v.token);
     await this.#q((sql) => sql`INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (${v.name}, ${sealed}, ${v.expiresAt}, ${v.updatedAt})
       ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at`);
   }
@@ -197,9 +192,7 @@ export class PostgresStateStore implements StateStore {
       FROM vo_credentials WHERE name = ${name} AND expires_at > ${now}`);
     const row = rows[0];
     if (!row) return undefined;
-    const token = unseal(this.#voSealKey(name), `vo-credential:${name}`, row.token);
-    if (token === undefined) throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `VO credential '${name}' in database ${this.where} cannot be opened with this instance's POOL key; every instance sharing a database must use the same poolSigningKeyFile`);
-    return { ...row, token };
+    return { ...row, token: openVoToken(this.#sealKey, name, row.token, `database ${this.where}`) };
   }
 
 

@@ -6,6 +6,8 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { GlideinError } from '../../shared/errors.ts';
+import { makeDbFilesPrivate, sealPlainVoTokens } from './sqlite-private.ts';
+import { isSealed, openVoToken, sealVoToken } from './vo-seal.ts';
 import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 
 const SCHEMA = `
@@ -97,23 +99,30 @@ function hashJti(jti: string): string {
 export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
   busyTimeoutMs?: number;
+  /** Seals pushed VO tokens (vo-seal.ts): the POOL-derived key; without it they can be neither stored nor read. */
+  sealKey?: Buffer;
 }
 
 export class SqliteStateStore implements StateStore {
   readonly path: string;
   #db: DatabaseSync;
   #s: Record<string, StatementSync>;
+  readonly #sealKey: Buffer | undefined;
   #pending: { r: SettleRequest; resolve: (o: SettleOutcome) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(stateDir: string, options: SqliteStoreOptions = {}) {
     this.path = join(stateDir, 'state.db');
+    this.#sealKey = options.sealKey;
+    makeDbFilesPrivate(this.path);
     try {
       this.#db = new DatabaseSync(this.path, { timeout: options.busyTimeoutMs ?? 10_000 });
       this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec('PRAGMA secure_delete = ON');
       this.#db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.#db.exec('PRAGMA foreign_keys = ON');
       this.#db.exec(SCHEMA);
       this.#addMissingColumns();
+      if (this.#sealKey !== undefined) sealPlainVoTokens(this.#db, this.#sealKey);
     } catch (cause) {
       throw new GlideinError('GLIDEIN_ERR_STATE', `state database ${this.path} cannot be opened: ${(cause as Error).message}`, { cause });
     }
@@ -312,7 +321,8 @@ export class SqliteStateStore implements StateStore {
   }
 
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
-    this.#s['putVo']!.run(v.name, v.token, v.expiresAt, v.updatedAt);
+    // A VO token is a bearer credential: sealed, so reading state.db does not give it away.
+    this.#s['putVo']!.run(v.name, sealVoToken(this.#sealKey, v.name, v.token), v.expiresAt, v.updatedAt);
   }
 
   async nextRoundRobin(name: string): Promise<number> {
@@ -321,7 +331,9 @@ export class SqliteStateStore implements StateStore {
 
   async getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined> {
     const row = this.#s['getVo']!.get(name, now) as { name: string; token: string; expires_at: number; updated_at: number } | undefined;
-    return row ? { name: row.name, token: row.token, expiresAt: row.expires_at, updatedAt: row.updated_at } : undefined;
+    // A plain value is one an older release wrote and no keyed open has sealed yet.
+    const token = row === undefined ? '' : isSealed(row.token) ? openVoToken(this.#sealKey, name, row.token, `state database ${this.path}`) : row.token;
+    return row ? { name: row.name, token, expiresAt: row.expires_at, updatedAt: row.updated_at } : undefined;
   }
 
   async prune(now: number, graceSeconds: number): Promise<void> {

@@ -82,7 +82,7 @@ describe('VO credentials', () => {
     const { SqliteStateStore } = await import('../../refresh-service/state/sqlite-store.ts');
     const { mintCredentials } = await import('../../refresh-service/mint.ts');
     const local = await makeSandbox();
-    const store = new SqliteStateStore(local.dir);
+    const store = new SqliteStateStore(local.dir, { sealKey: Buffer.alloc(32, 7) });
     try {
       const now = Math.floor(Date.now() / 1000);
       await store.putVoCredential({ name: 'cms', token: 'vo.jwt.token', expiresAt: now + 3600, updatedAt: now });

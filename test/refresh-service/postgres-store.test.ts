@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStateStore } from '../../refresh-service/state/sqlite-store.ts';
+import { sealingKey } from '../../refresh-service/state/postgres-seal.ts';
 import { openPostgresStore } from '../../refresh-service/state/postgres-open.ts';
 import type { PostgresStateStore } from '../../refresh-service/state/postgres-store.ts';
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
@@ -93,6 +94,6 @@ describe('SQLite store', () => {
     storeContract(async () => {
       const dir = mkdtempSync(join(tmpdir(), 'glidein-store-'));
       dirs.push(dir);
-      return new SqliteStateStore(dir);
+      return new SqliteStateStore(dir, { sealKey: sealingKey(POOL_KEY) });
     }));
 });
