@@ -29,6 +29,33 @@ export interface FactoryConfig {
   start: string | null;
 }
 
+/**
+ * Why `text` would not stay one operand of the agent's `($(GLIDEIN_Factory_Start)) && …`, or
+ * null. Outside string literals ("…" and quoted attribute names '…', with backslash escapes)
+ * the parentheses must balance and never close one the expression did not open: `True) ||
+ * (True` would otherwise turn the agent's conditions into an alternative. A comment could hide
+ * a parenthesis from this count, so comments are refused too.
+ */
+export function notOneOperandReason(text: string): string | null {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '"' || ch === "'") {
+      let j = i + 1;
+      while (j < text.length && text[j] !== ch) j += text[j] === '\\' ? 2 : 1;
+      if (j >= text.length) return `has an unterminated ${ch === '"' ? 'string literal' : 'quoted name'} (from character ${i + 1})`;
+      i = j;
+    } else if (ch === '/' && (text[i + 1] === '*' || text[i + 1] === '/')) {
+      return 'contains a comment (it could hide a parenthesis)';
+    } else if (ch === '(') {
+      depth++;
+    } else if (ch === ')' && --depth < 0) {
+      return `closes a parenthesis it did not open (character ${i + 1}): it must stay one operand of the agent's own START conditions`;
+    }
+  }
+  return depth === 0 ? null : `leaves ${depth} parenthesis(es) open: it must stay one operand of the agent's own START conditions`;
+}
+
 function isProtected(name: string): boolean {
   return PROTECTED.some((re) => re.test(name.toUpperCase()) || re.test(name));
 }
@@ -45,7 +72,7 @@ export function checkFactoryConfig(extra: Readonly<Record<string, FactoryValue>>
     const upper = name.toUpperCase();
     if (POLICY_EXPRESSIONS.has(upper)) {
       const text = typeof value === 'string' ? value : classAdValue(value);
-      const why = unsafeValueReason(text) ?? (text.trim() === '' ? 'is empty' : null);
+      const why = unsafeValueReason(text) ?? (text.trim() === '' ? 'is empty' : null) ?? (upper === 'START' ? notOneOperandReason(text) : null);
       if (why) errors.push(`${name}: the expression ${why}`);
       else if (upper === 'START') out.start = text;
       else out.entries.push([upper, text]);

@@ -88,6 +88,7 @@ describe('glidein run --condor: the payload source', () => {
     const base = { bundlePath: '', condorDir: FIXTURE, idleTimeoutS: 60, env: { PATH: '/usr/bin:/bin' } };
     expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({ collector: undefined }) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/collector/);
     expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({ condor_config: { SEC_DEFAULT_AUTHENTICATION: 'NEVER' } }) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/SEC_DEFAULT_AUTHENTICATION/);
+    expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({ condor_config: { START: 'True) || (True' } }) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/START: the expression closes a parenthesis/);
     expect(await prepareError(CondorSource.prepare({ ...base, bundlePath: bundle({}, []) }), 'GLIDEIN_ERR_BUNDLE')).toMatch(/C-CRED/);
     expect(await prepareError(CondorSource.prepare({ ...base, condorDir: join(dir, 'nothing'), bundlePath: bundle() }), 'GLIDEIN_ERR_CONFIG')).toMatch(/no HTCondor found/);
     const setuid = { ...base, bundlePath: bundle(), policy: { identity: 'setuid', source: 'site.json' } as unknown as Policy };

@@ -107,6 +107,10 @@ describe('the factory extra config (bundle condor_config)', () => {
     ['the collector', { COLLECTOR_HOST: 'evil.example.org:9618' }, /configures HTCondor itself/],
     ['an attribute the agent sets', { GLIDEIN_ToDie: 0 }, /configures HTCondor itself/],
     ['a START with a macro', { START: '$(EVIL)' }, /'\$'/],
+    ['a START that breaks out of its parentheses', { START: 'True) || (True' }, /START: the expression closes a parenthesis it did not open \(character 5\)/],
+    ['a START that leaves one open', { START: '(True' }, /START: the expression leaves 1 parenthesis\(es\) open/],
+    ['a START whose parenthesis hides in a comment', { START: '/* ( */ True) || (True /* ) */' }, /START: the expression contains a comment/],
+    ['a START with an unterminated literal', { START: 'Owner == "x) || (True' }, /START: the expression has an unterminated string literal/],
   ];
   it.each(refused)('refuses %s (GLIDEIN_ERR_BUNDLE, exit 2)', (_what, extra, message) => {
     let err: unknown;
@@ -117,6 +121,12 @@ describe('the factory extra config (bundle condor_config)', () => {
     }
     expect(isGlideinError(err) && err.code === 'GLIDEIN_ERR_BUNDLE' && err.exitCode === 2).toBe(true);
     expect((err as Error).message).toMatch(message);
+  });
+
+  it("keeps an ordinary START with '||' inside, and parentheses inside literals, as one operand", () => {
+    for (const start of ['TARGET.VO == "cms" || TARGET.VO == "atlas"', '(RequestGpus > 0) || (Owner == "a)b")', "'odd)name' =?= UNDEFINED || True", 'Owner == "q\\")" && True']) {
+      expect(checkFactoryConfig({ START: start }).start).toBe(start);
+    }
   });
 
   it('reports every bad setting at once', () => {

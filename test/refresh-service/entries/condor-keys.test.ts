@@ -42,6 +42,7 @@ describe('HTCondor keys in the service config', { timeout: 30_000 }, () => {
     ['a setting that configures security', { condorConfig: { SEC_DEFAULT_AUTHENTICATION: 'NEVER' } }, 'f.json: condorConfig: ', 'SEC_DEFAULT_AUTHENTICATION configures HTCondor itself'],
     ['a job wrapper of its own', { condorConfig: { USER_JOB_WRAPPER: '/tmp/x' } }, 'f.json: condorConfig: ', 'USER_JOB_WRAPPER configures HTCondor itself'],
     ['a value HTCondor would expand', { condorConfig: { VO_Tag: 'a$(CONDOR_HOST)' } }, 'f.json: condorConfig: ', "contains '$'"],
+    ['a START that breaks out of the agent\'s conditions', { condorConfig: { START: 'True) || (True' } }, 'f.json: condorConfig: ', 'START: the expression closes a parenthesis it did not open'],
     ['a value with a line break (a second directive)', { condorConfig: { VO_Tag: 'x\n@include /etc/passwd' } }, 'f.json: condorConfig: ', 'line break'],
     ['a name with a subsystem prefix', { condorConfig: { 'STARTD.Foo': 'x' } }, 'f.json: condorConfig: ', 'not a plain HTCondor name'],
     ['a value that is a list', { condorConfig: { VO_Tag: ['x'] } }, 'f.json: condorConfig.VO_Tag: ', 'expected a string, a finite number or a boolean'],
