@@ -10,7 +10,13 @@ import { decodeJwtUnverified } from '../shared/jwt-decode.ts';
 import { verifyEs256 } from '../shared/ecdsa.ts';
 import { createHash, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 
-export const DPOP_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
+/**
+ * Accepted proof algorithms, as advertised (metadata, WWW-Authenticate). Ed25519 is RFC 9864's
+ * fully specified name (what openid-client and WebCrypto-based clients sign with); EdDSA is the
+ * older, deprecated name of the same signatures with an Ed25519 key.
+ */
+export const DPOP_ALGORITHMS = ['ES256', 'RS256', 'Ed25519', 'EdDSA'] as const;
+const EDWARDS = new Set(['Ed25519', 'EdDSA']);
 const MAX_PROOF_LENGTH = 8192;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const KEY_CACHE_SIZE = 10_000;
@@ -35,11 +41,26 @@ function no(reason: string): DpopVerdict {
   return { ok: false, reason };
 }
 
-/** `scheme://host[:port]/path` with URL's normalisation (lower-case host, default port dropped). */
+/**
+ * A path's percent-encodings normalised (RFC 3986 sections 6.2.2.1 and 6.2.2.2): those of
+ * unreserved characters decoded, the others written with upper-case hex digits.
+ */
+function normalisePercentEncoding(path: string): string {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /^[A-Za-z0-9._~-]$/.test(c) ? c : `%${hex.toUpperCase()}`;
+  });
+}
+
+/**
+ * `scheme://host[:port]/path` normalised for comparison (RFC 9449 section 4.3): URL's syntax
+ * normalisation (lower-case scheme and host, default port dropped, dot segments removed), then
+ * the path's percent-encodings (`/v1/%72efresh` is `/v1/refresh`); query and fragment dropped.
+ */
 export function normaliseHtu(value: string): string | undefined {
   try {
     const u = new URL(value);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    return `${u.protocol}//${u.host}${normalisePercentEncoding(u.pathname)}`;
   } catch {
     return undefined;
   }
@@ -80,7 +101,7 @@ function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | st
   for (const m of PRIVATE_MEMBERS) if (m in jwk) return `jwk header holds private member '${m}'`;
   if (alg === 'ES256' && (jwk['kty'] !== 'EC' || jwk['crv'] !== 'P-256')) return 'ES256 needs an EC P-256 jwk';
   if (alg === 'RS256' && jwk['kty'] !== 'RSA') return 'RS256 needs an RSA jwk';
-  if (alg === 'EdDSA' && (jwk['kty'] !== 'OKP' || jwk['crv'] !== 'Ed25519')) return 'EdDSA needs an OKP Ed25519 jwk';
+  if (EDWARDS.has(alg) && (jwk['kty'] !== 'OKP' || jwk['crv'] !== 'Ed25519')) return `${alg} needs an OKP Ed25519 jwk`;
   // Checked on the text, before the key is parsed at all.
   if (alg === 'RS256' && (typeof jwk['n'] !== 'string' || jwk['n'].length > RSA_MAX_N_CHARS + 1)) return `RSA key longer than ${RSA_MAX_BITS} bits`;
   if (alg === 'RS256' && jwk['e'] !== 'AQAB') return 'RSA public exponent must be 65537';
@@ -99,6 +120,14 @@ function publicKeyFor(alg: string, jwk: Record<string, unknown>): KeyObject | st
   return key;
 }
 
+/** What a JSON value is, for messages ("a string", "an array", "null", "Infinity"). */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number') return String(v);
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
 /** The claims a proof must carry, checked before any key is parsed or signature verified. */
 function claimsProblem(claims: Record<string, unknown>, want: DpopExpectation): string | undefined {
   if (claims['htm'] !== want.htm) return `htm must be ${want.htm}`;
@@ -109,7 +138,8 @@ function claimsProblem(claims: Record<string, unknown>, want: DpopExpectation): 
   const htu = given === expected ? given : typeof given === 'string' ? normaliseHtu(given) : undefined;
   if (htu === undefined || htu !== expected) return `htu must be ${want.htu}`;
   const iat = claims['iat'];
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) return 'iat missing';
+  if (iat === undefined) return 'iat missing';
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return `iat must be a number (Unix seconds), got ${kindOf(iat)}`;
   if (iat > want.now + want.skew) return 'proof iat is in the future';
   if (iat < want.now - want.window) return 'proof is too old';
   const jti = claims['jti'];
@@ -117,8 +147,15 @@ function claimsProblem(claims: Record<string, unknown>, want: DpopExpectation): 
   return undefined;
 }
 
+/** The request's DPoP header values (RFC 9449 section 4.3: exactly one proof), or why not. */
+export function oneDpopHeader(values: readonly string[] | undefined): string | DpopVerdict {
+  if (values === undefined || values.length === 0) return no('missing DPoP header');
+  if (values.length > 1) return no(`${values.length} DPoP headers; RFC 9449 section 4.3 allows exactly one proof per request`);
+  return values[0]!;
+}
+
 export async function verifyDpopProof(proof: string | undefined, want: DpopExpectation): Promise<DpopVerdict> {
-  if (typeof proof !== 'string' || proof.length === 0) return no('missing DPoP header');
+  if (typeof proof !== 'string' || proof.length === 0) return no(proof === '' ? 'DPoP header is empty' : 'missing DPoP header');
   if (proof.length > MAX_PROOF_LENGTH) return no('DPoP proof too long');
   let header: Record<string, unknown>;
   let claims: Record<string, unknown>;
@@ -157,7 +194,7 @@ export async function verifyDpopProof(proof: string | undefined, want: DpopExpec
   const data = Buffer.from(`${h}.${p}`);
   let good = false;
   try {
-    good = alg === 'ES256' ? verifyEs256(data, key, signature) : verify(alg === 'EdDSA' ? null : 'sha256', data, key, signature);
+    good = alg === 'ES256' ? verifyEs256(data, key, signature) : verify(EDWARDS.has(alg) ? null : 'sha256', data, key, signature);
   } catch {
     good = false;
   }

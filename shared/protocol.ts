@@ -55,7 +55,7 @@ export interface RefreshResponse {
   refreshAfter: number;
 }
 
-export type ProtocolErrorName = 'invalid_request' | 'invalid_grant' | 'invalid_dpop_proof' | 'payload_too_large' | 'rate_limited' | 'not_found' | 'method_not_allowed' | 'unauthorized' | 'server_error' | 'unsupported_grant_type' | 'temporarily_unavailable';
+export type ProtocolErrorName = 'invalid_request' | 'invalid_grant' | 'invalid_dpop_proof' | 'payload_too_large' | 'rate_limited' | 'not_found' | 'method_not_allowed' | 'unauthorized' | 'server_error' | 'unsupported_grant_type' | 'temporarily_unavailable' | 'invalid_client' | 'invalid_scope';
 
 export interface ErrorBody {
   error: ProtocolErrorName | string;

@@ -8,20 +8,19 @@ export class HttpRefusal extends Error {
   readonly error: ProtocolErrorName;
   /** The outcome label in the request log line and the metrics. */
   readonly outcome: string;
-  /** Seconds for a Retry-After header (429). */
+  /** Seconds for a Retry-After header (429, 503). */
   readonly retryAfter: number | undefined;
   /**
-   * Whether an invalid_dpop_proof answer carries a `WWW-Authenticate: DPoP` challenge (a
-   * protected resource's way, RFC 9449 section 7.1); the OAuth token endpoint answers with the
-   * JSON body alone (RFC 9449 section 5).
+   * Header fields of the answer: `allow` on a 405, `www-authenticate` on a 401 (RFC 9110
+   * sections 15.5.6 and 15.5.2). A 401 without one gets the DPoP challenge (router.ts).
    */
-  readonly challenge: boolean;
-  constructor(status: number, error: ProtocolErrorName, description: string, outcome: string = error, retryAfter?: number, challenge = true) {
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(status: number, error: ProtocolErrorName, description: string, outcome: string = error, retryAfter?: number, headers: Record<string, string> = {}) {
     super(description);
     this.status = status;
     this.error = error;
     this.outcome = outcome;
     this.retryAfter = retryAfter;
-    this.challenge = challenge;
+    this.headers = headers;
   }
 }

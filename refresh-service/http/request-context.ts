@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.ts';
 import type { ServiceConfig } from '../config.ts';
-import { verifyDpopProof } from '../dpop-verify.ts';
+import { oneDpopHeader, verifyDpopProof } from '../dpop-verify.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MintContext } from '../mint.ts';
 import type { RateLimiter } from '../rate-limit.ts';
@@ -101,10 +101,9 @@ export class RequestContext {
   /** The request's one DPoP header (RFC 9449 section 4.3: exactly one proof), verified for `path`. */
   async proof(path: string): Promise<VerifiedProof> {
     const { config, publicUrl } = this.service;
-    const raw = this.req.headersDistinct['dpop'];
-    const header = raw && raw.length === 1 ? raw[0] : undefined;
+    const header = oneDpopHeader(this.req.headersDistinct['dpop']);
     const now = this.service.now();
-    const verdict = await verifyDpopProof(header, { htm: 'POST', htu: publicUrl + path, now, window: config.dpopWindow, skew: config.dpopClockSkew });
+    const verdict = typeof header !== 'string' ? header : await verifyDpopProof(header, { htm: 'POST', htu: publicUrl + path, now, window: config.dpopWindow, skew: config.dpopClockSkew });
     if (!verdict.ok) {
       this.security('DPoP proof refused', { reason: verdict.reason, remote: this.remote });
       throw new HttpRefusal(401, 'invalid_dpop_proof', verdict.reason);
@@ -130,6 +129,8 @@ export class RequestContext {
       ...(this.service.draining ? { connection: 'close' } : {}),
       ...headers,
     });
-    this.res.end(text);
+    // HEAD: the GET's header fields (Content-Length included), no body (RFC 9110 section 9.3.2).
+    if (this.req.method === 'HEAD') this.res.end();
+    else this.res.end(text);
   }
 }

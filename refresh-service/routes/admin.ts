@@ -11,13 +11,27 @@ import type { Route } from '../http/router.ts';
 export const REVOKE_PATH = '/v1/revoke';
 export const VO_CREDENTIALS_PREFIX = '/v1/vo-credentials/';
 
+const ADMIN_REALM = 'glidein-refresh-service';
+
+/**
+ * The 401 challenge (RFC 6750 section 3): no error code when no bearer token was sent,
+ * invalid_request for a malformed one, invalid_token for a wrong one.
+ */
+function bearerChallenge(authorization: string | undefined, wellFormed: boolean): string {
+  const challenge = `Bearer realm="${ADMIN_REALM}"`;
+  if (!/^Bearer(\s|$)/i.test(authorization ?? '')) return challenge;
+  return `${challenge}, error="${wellFormed ? 'invalid_token' : 'invalid_request'}"`;
+}
+
 /** Refuse (401) unless the request carries the admin bearer token (compared in constant time). */
 export function requireAdmin(ctx: RequestContext): void {
-  const m = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(ctx.req.headers.authorization ?? '');
+  const authorization = ctx.req.headers.authorization;
+  const m = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(authorization ?? '');
   const given = createHash('sha256').update(m?.[1] ?? '').digest();
   if (!m || !timingSafeEqual(given, ctx.service.adminTokenHash)) {
     ctx.security('admin request with a bad bearer token', { remote: ctx.remote });
-    throw new HttpRefusal(401, 'unauthorized', 'admin bearer token required');
+    const description = authorization === undefined ? 'admin bearer token required (Authorization: Bearer <contents of <state>/admin.token>)' : m ? 'the admin bearer token is not the one in <state>/admin.token' : 'Authorization: expected Bearer <admin token>';
+    throw new HttpRefusal(401, 'unauthorized', description, 'unauthorized', undefined, { 'www-authenticate': bearerChallenge(authorization, m !== null) });
   }
 }
 

@@ -13,7 +13,7 @@ import type { Route } from '../http/router.ts';
 import { SECURITY_HEADERS } from '../console/html.ts';
 import { entriesPage, overviewPage } from '../console/overview-page.ts';
 import { loginPage, pilotPage, pilotsPage } from '../console/pilot-pages.ts';
-import { ConsoleSessions, csrfMatches, sessionCookie, type Session } from '../console/session.ts';
+import { COOKIE, ConsoleSessions, csrfMatches, sessionCookie, type Session } from '../console/session.ts';
 import { DAY } from '../operator/entry-view.ts';
 import { queryEntries, queryPilot, queryPilots } from '../operator/queries.ts';
 import { parseSummary } from '../operator/validation-summary.ts';
@@ -70,7 +70,9 @@ async function login(ctx: RequestContext): Promise<unknown> {
     ctx.security('console sign-in with a bad admin token', { remote: ctx.remote });
     ctx.service.limits.client.take(clientKey(ctx.remote));
     ctx.info.outcome = 'refused';
-    return html(loginPage('That is not the admin token.'), 401);
+    // A 401 names its challenge (RFC 9110 section 15.5.2): a sign-in form that sets a cookie
+    // (the scheme of draft-broyer-http-cookie-auth; browsers show the page, not a dialog).
+    return html(loginPage('That is not the admin token.'), 401, { 'www-authenticate': `Cookie realm="glidein console", form-action="/console/login", cookie-name="${COOKIE}"` });
   }
   const s = sessions(ctx.service).create(ctx.service.now());
   ctx.info.outcome = 'signed_in';

@@ -39,10 +39,14 @@ function mayRotate(peek: TokenPeek, proof: VerifiedProof, graceSeconds: number):
   return keyOk && (!peek.spent || inGrace);
 }
 
-/** Rotate `token` for a request to `path` (the DPoP htu); every refusal is an HttpRefusal. */
-export async function rotate(ctx: RequestContext, token: unknown, path: string): Promise<Rotation> {
+/**
+ * Rotate `token` for a request to `path` (the DPoP htu); every refusal is an HttpRefusal.
+ * `vet` may refuse the request for the token's entry before the proof is checked (nothing spent).
+ */
+export async function rotate(ctx: RequestContext, token: unknown, path: string, vet?: (entry: string) => Promise<void>): Promise<Rotation> {
   const { store, keys, mint, log, metrics, config } = ctx.service;
   const { hash: oldHash, peek } = await knownToken(ctx, token);
+  await vet?.(peek.family.entry);
   // A refused proof returns here: nothing is spent, nothing revoked.
   const proof = await ctx.proof(path);
   ctx.limitFamily(peek.family.glideinId, proof.jkt);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { derToJose } from '../../shared/ecdsa.ts';
-import { verifyDpopProof } from '../../refresh-service/dpop-verify.ts';
+import { oneDpopHeader, verifyDpopProof } from '../../refresh-service/dpop-verify.ts';
 
 const HTU = 'https://rs.example.org/v1/refresh';
 const now = 1_900_000_000;
@@ -53,6 +53,8 @@ describe('DPoP proof verification', () => {
     ['ES256', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => derToJose(sign('sha256', d, k.privateKey))],
     ['RS256', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => sign('sha256', d, k.privateKey)],
     ['EdDSA', () => generateKeyPairSync('ed25519'), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => sign(null, d, k.privateKey)],
+    // RFC 9864's fully specified name, what WebCrypto-based clients (openid-client) sign with.
+    ['Ed25519', () => generateKeyPairSync('ed25519'), (d: Buffer, k: ReturnType<typeof generateKeyPairSync>) => sign(null, d, k.privateKey)],
   ] as const)('gives a %s key the RFC 7638 thumbprint jose computes, on a first and a cached proof', async (alg, make, signer) => {
     const k = make();
     const jwk = k.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
@@ -68,10 +70,31 @@ describe('DPoP proof verification', () => {
     ['an upper-case host and the default port', 'https://RS.Example.ORG:443/v1/refresh', true],
     ['another port', 'https://rs.example.org:8443/v1/refresh', false],
     ['another path', 'https://rs.example.org/v1/token', false],
+    // RFC 3986 section 6.2.2.2: percent-encoded unreserved characters are the characters.
+    ['percent-encoded unreserved path characters', 'https://rs.example.org/%76%31/%72efresh', true],
+    ['lower-case hex in a percent-encoding', 'https://rs.example.org/v1/r%65fresh', true],
+    ['an encoded slash (reserved: not the same path)', 'https://rs.example.org/v1%2Frefresh', false],
   ])('compares the htu after normalisation: %s', async (_what, htu, ok) => {
     const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = k.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
     const verdict = await verifyDpopProof(proof(jwk, { ...good(), htu }, (d) => derToJose(sign('sha256', d, k.privateKey)), 'ES256'), want);
     expect(verdict.ok).toBe(ok);
+  });
+
+  it.each([
+    ['a string', '1900000000', 'iat must be a number (Unix seconds), got a string'],
+    ['null', null, 'iat must be a number (Unix seconds), got null'],
+    ['an array', [now], 'iat must be a number (Unix seconds), got an array'],
+    ['absent', undefined, 'iat missing'],
+  ])('says what is wrong with an iat that is %s', async (_what, iat, reason) => {
+    expect(await verifyDpopProof(proof(hugeJwk(2048), { ...good(), iat }), want)).toEqual({ ok: false, reason });
+  });
+
+  it.each([
+    [undefined, 'missing DPoP header'],
+    [[], 'missing DPoP header'],
+    [['a.b.c', 'd.e.f'], '2 DPoP headers; RFC 9449 section 4.3 allows exactly one proof per request'],
+  ])('tells a missing DPoP header from several: %j', (values, reason) => {
+    expect(oneDpopHeader(values)).toEqual({ ok: false, reason });
   });
 });

@@ -36,7 +36,7 @@ describe('OAuth 2.0 token endpoint', () => {
       token_endpoint: `${svc.url}/v1/token`,
       jwks_uri: `${svc.url}/.well-known/jwks.json`,
       grant_types_supported: ['refresh_token'],
-      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'EdDSA'],
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'Ed25519', 'EdDSA'],
     });
   });
 
