@@ -141,8 +141,9 @@ describe('client_credentials S-CRED from oidc-provider', () => {
       expect(down, JSON.stringify(down.body)).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
       expect(String(down.body['error_description'])).toContain("IdP 'cms-iam'");
       expect(down.headers.get('retry-after')).toBe('30');
-      // The OAuth token endpoint keeps the 503 too (not a 400 the client would take as final).
-      expect(await tokenGrant(svc.url, b.refresh_token, key)).toMatchObject({ status: 503, retryAfter: '30', body: { error: 'temporarily_unavailable' } });
+      // The OAuth token endpoint keeps the 503 too (not a 400 the client would take as final),
+      // with an RFC 6749 section 5.2 error code (temporarily_unavailable is not one of them).
+      expect(await tokenGrant(svc.url, b.refresh_token, key)).toMatchObject({ status: 503, retryAfter: '30', body: { error: 'invalid_request' } });
       ttl = 1200;
       await startIdp();
       await new Promise((r) => setTimeout(r, 1100)); // the source holds a failure for 1 s
