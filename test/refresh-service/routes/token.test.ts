@@ -1,5 +1,6 @@
 // POST /v1/token as a standard OAuth 2.0 client sees it: panva's oauth4webapi discovers the
-// service, and its refresh-token grant with DPoP works unchanged, twice in a row; errors are
+// service, and its refresh-token grant with DPoP works unchanged (ES256, RS256, Ed25519 keys),
+// twice in a row; errors are
 // RFC 6749 section 5.2 answers (400 with the error name, no DPoP challenge header).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oauth from 'oauth4webapi';
@@ -40,8 +41,9 @@ describe('OAuth 2.0 token endpoint', () => {
     });
   });
 
-  it("serves oauth4webapi's refresh-token grant with DPoP twice in a row: the S-CRED as access token, a rotated refresh token", async () => {
-    const dpop = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+  it.each(['ES256', 'RS256', 'Ed25519', 'EdDSA'])("serves oauth4webapi's refresh-token grant with DPoP (%s key) twice in a row: the S-CRED as access token, a rotated refresh token", async (alg) => {
+    // oauth4webapi signs with an Ed25519 key as alg "Ed25519" (RFC 9864) whichever name made it.
+    const dpop = oauth.DPoP(client, await oauth.generateKeyPair(alg));
     let token = await register();
     for (let i = 0; i < 2; i++) {
       const r = await grant(token, dpop);
