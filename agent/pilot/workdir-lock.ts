@@ -2,9 +2,9 @@
 // writes a lock record into its work dir right after creating it (before any secret): pid, the
 // pid's start time from /proc (a reused pid has another), boot id, pid namespace, host and uid.
 // At start a pilot wipes the work dirs under the same base whose owner is provably dead: same
-// uid as us (owner of the dir too), same host, and either another boot of it, or the same pid
-// namespace with no process of that pid and start time. A dir whose owner cannot be proven dead
-// (another host on a shared file system, another pid namespace, no or a bad record) is left alone.
+// uid as us (owner of the dir too), same host, same boot, same pid namespace, and no process of
+// that pid and start time. A dir whose owner cannot be proven dead (another host on a shared file
+// system, another boot id, another pid namespace, no or a bad record) is left alone and logged.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeSync, chmodSync, chownSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -86,12 +86,27 @@ function readLock(dir: string): LockRecord | undefined {
   }
 }
 
-/** 'dead' only when provable from here; 'unknown' when the owner lives where we cannot see. */
+/**
+ * 'dead' only when provable from here: the same uid, host, boot and pid namespace as ours, and
+ * no process of that pid and start time. 'unknown' when the owner lives where we cannot see:
+ * another boot id under the same hostname is as likely a container elsewhere that shares the
+ * name and the base dir as a crashed node, so it is not proof of death.
+ */
 export function ownerState(rec: LockRecord, self: LockRecord, procRoot = '/proc'): 'alive' | 'dead' | 'unknown' {
   if (rec.uid !== self.uid || rec.host !== self.host) return 'unknown';
-  if (rec.boot !== self.boot) return 'dead';
-  if (rec.pidns !== self.pidns) return 'unknown';
+  if (self.boot === 'unknown' || self.pidns === 'unknown' || self.start < 0) return 'unknown';
+  if (rec.boot !== self.boot || rec.pidns !== self.pidns) return 'unknown';
   return processStartTime(rec.pid, procRoot) === rec.start ? 'alive' : 'dead';
+}
+
+/** Why a dir whose owner is not provably dead is left, for the log line; null for a live owner. */
+function leftBecause(rec: LockRecord | undefined, self: LockRecord): string | null {
+  if (!rec) return 'no readable lock record';
+  if (rec.uid !== self.uid) return 'its record names another uid';
+  if (rec.host !== self.host) return 'its owner ran on another host';
+  if (rec.boot !== self.boot) return 'its owner ran under another boot id (another node or container with this hostname, or before a reboot)';
+  if (rec.pidns !== self.pidns) return 'its owner ran in another pid namespace';
+  return self.boot === 'unknown' || self.pidns === 'unknown' || self.start < 0 ? 'this pilot cannot read its own boot id or pid namespace' : null;
 }
 
 /** Take a dead pilot's job dirs back from their accounts before removing (as CredStore.wipe does). */
@@ -152,7 +167,12 @@ export async function removeDeadPilotsWorkdirs(o: StaleOptions): Promise<string[
     }
     if (!st.isDirectory() || st.uid !== self.uid) continue;
     const rec = readLock(dir);
-    if (!rec || ownerState(rec, self, o.procRoot) !== 'dead') continue;
+    const state = rec ? ownerState(rec, self, o.procRoot) : 'unknown';
+    if (!rec || state !== 'dead') {
+      const why = state === 'unknown' ? leftBecause(rec, self) : null;
+      if (why !== null) o.log.info('left a work dir whose owner is not provably dead', { dir, reason: why, ...(rec ? { pid: rec.pid, host: rec.host } : {}) });
+      continue;
+    }
     try {
       reclaimJobDirs(dir);
       await removeWorkdir(dir);

@@ -6,7 +6,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { join } from 'node:path';
 import { pilotScenarios, startAgent, summaryOf, waitFor } from '../fixtures/pilot/agent.ts';
 import { LOCK_FILE, ownerState, removeDeadPilotsWorkdirs, selfRecord, writeWorkdirLock, type LockRecord } from '../../agent/pilot/workdir-lock.ts';
-import { silentLogger } from '../../shared/log.ts';
+import { createLogger } from '../../shared/log.ts';
 import { IS_ROOT } from '../helpers/accounts.ts';
 
 const scenarios = pilotScenarios();
@@ -58,7 +58,8 @@ describe('ownerState and removeDeadPilotsWorkdirs', () => {
   it.each<[string, Partial<LockRecord>, 'alive' | 'dead' | 'unknown']>([
     ['this very process', {}, 'alive'],
     ['the same pid with another start time (reused pid)', { start: self.start - 1 }, 'dead'],
-    ['another boot of this host (node crash, reboot)', { boot: 'another-boot' }, 'dead'],
+    ['another boot id under this hostname (a container elsewhere sharing the name, or a reboot)', { boot: 'another-boot', start: 1 }, 'unknown'],
+    ['a dead pid under another boot id', { boot: 'another-boot', start: self.start - 1 }, 'unknown'],
     ['another host on a shared file system', { host: 'elsewhere.example', boot: 'x' }, 'unknown'],
     ['another pid namespace (a container)', { pidns: 'pid:[1]', start: 1 }, 'unknown'],
     ['another uid', { uid: self.uid + 1, start: 1 }, 'unknown'],
@@ -80,14 +81,25 @@ describe('ownerState and removeDeadPilotsWorkdirs', () => {
     mk('glide_live', {});
     mk('glide_norecord');
     mk('glide_far', { host: 'elsewhere.example' });
+    mk('glide_otherboot', { boot: 'another-boot', start: self.start - 1 });
+    mk('glide_otherns', { pidns: 'pid:[1]', start: self.start - 1 });
     mk('other_dead', { start: self.start - 1 });
     const target = mk('target_dead', { start: self.start - 1 });
     symlinkSync(target, join(base, 'glide_link'));
     if (IS_ROOT) chownSync(mk('glide_foreign', { start: self.start - 1 }), 65534, 65534);
     writeFileSync(join(base, 'glide_file'), 'x');
-    const removed = await removeDeadPilotsWorkdirs({ base, prefix: 'glide_', own, log: silentLogger });
+    const lines: string[] = [];
+    const log = createLogger({ format: 'json', level: 'debug', sink: { write: (l: string) => (lines.push(l), true) } });
+    const removed = await removeDeadPilotsWorkdirs({ base, prefix: 'glide_', own, log });
     expect(removed).toEqual([join(base, 'glide_dead')]);
-    expect(readdirSync(base).sort()).toEqual(['glide_far', 'glide_file', 'glide_link', 'glide_live', 'glide_norecord', 'glide_own', 'other_dead', 'target_dead', ...(IS_ROOT ? ['glide_foreign'] : [])].sort());
+    const left = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'left a work dir whose owner is not provably dead');
+    expect(left.map((l) => [String(l['dir']).slice(base.length + 1), l['reason']]).sort()).toEqual([
+      ['glide_far', 'its owner ran on another host'],
+      ['glide_norecord', 'no readable lock record'],
+      ['glide_otherboot', expect.stringContaining('another boot id')],
+      ['glide_otherns', 'its owner ran in another pid namespace'],
+    ]);
+    expect(readdirSync(base).sort()).toEqual(['glide_far', 'glide_file', 'glide_otherboot', 'glide_otherns', 'glide_link', 'glide_live', 'glide_norecord', 'glide_own', 'other_dead', 'target_dead', ...(IS_ROOT ? ['glide_foreign'] : [])].sort());
     expect(existsSync(join(target, LOCK_FILE))).toBe(true);
   });
 });
