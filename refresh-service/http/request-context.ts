@@ -113,10 +113,12 @@ export class RequestContext {
 
   /**
    * Per family AND key: a pilot hammering the service is slowed, but someone holding a copy of
-   * its token (without its key) cannot use up the honest pilot's allowance.
+   * its token (without its key) cannot use up the honest pilot's allowance. Status reports
+   * (heartbeats, the final report) have a bucket of their own, so a pilot whose refreshes used
+   * up its allowance can still say how it ended (issue 26 item 2).
    */
-  limitFamily(glideinId: string, jkt: string): void {
-    const wait = this.service.limits.family.take(`${glideinId} ${jkt}`);
+  limitFamily(glideinId: string, jkt: string, bucket: 'refresh' | 'status' = 'refresh'): void {
+    const wait = this.service.limits.family.take(bucket === 'refresh' ? `${glideinId} ${jkt}` : `${glideinId} ${jkt} status`);
     if (wait > 0) throw new HttpRefusal(429, 'rate_limited', 'too many requests for this glidein', 'rate_limited', wait);
   }
 

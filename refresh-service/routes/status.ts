@@ -30,7 +30,7 @@ async function status(ctx: RequestContext): Promise<unknown> {
   if (!family || family.jkt === null) throw refuse(undefined);
   const proof = await ctx.proof(STATUS_PATH);
   if (family.jkt !== proof.jkt) throw refuse(proof.jkt);
-  ctx.limitFamily(id, proof.jkt);
+  ctx.limitFamily(id, proof.jkt, 'status');
   if (!(await store.recordJti(proof.jti, proof.jtiExpiresAt, proof.now))) {
     ctx.security('DPoP proof replayed', { reason: 'jti seen before' });
     throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');
