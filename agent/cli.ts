@@ -3,8 +3,9 @@
 // returns an exit code or throws; errors are mapped to exit codes here (STYLE.md example 10).
 import { COMMAND_HELP, MAIN_HELP } from './help.ts';
 import type { CommandContext, CommandModule } from './command.ts';
-import { GlideinError, UsageError, isGlideinError } from '../shared/errors.ts';
-import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type Logger } from '../shared/log.ts';
+import { GlideinError, UsageError } from '../shared/errors.ts';
+import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type LogLevel, type Logger } from '../shared/log.ts';
+import { reportError } from './error-report.ts';
 import { VERSION } from '../shared/version.ts';
 import { closeInheritedDescriptors } from './sandbox/inherited-fds.ts';
 import { useLeanRuntime } from './pilot/lean-runtime.ts';
@@ -30,15 +31,19 @@ const SUBCOMMAND_GROUPS = new Set(['refresh-service']);
 
 interface GlobalOptions {
   logFormat: LogFormat | undefined;
-  logLevel: string | undefined;
+  logLevel: LogLevel | undefined;
   rest: string[];
+  /** A bad global flag: reported once the log format is known (a JSON line with --log-format json). */
+  error: UsageError | undefined;
 }
 
 /** Pull the global flags out of argv (anywhere before a literal `--`). */
 function extractGlobals(argv: readonly string[]): GlobalOptions {
   const rest: string[] = [];
   let logFormat: LogFormat | undefined;
-  let logLevel: string | undefined;
+  let logLevel: LogLevel | undefined;
+  let error: UsageError | undefined;
+  const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -48,19 +53,23 @@ function extractGlobals(argv: readonly string[]): GlobalOptions {
     const [flag, inline] = a.startsWith('--log-') ? a.split(/=(.*)/s, 2) : [a, undefined];
     if (flag === '--log-format' || flag === '--log-level') {
       const value = inline ?? argv[++i];
-      if (value === undefined) throw new UsageError(`${flag} needs a value`);
-      if (flag === '--log-format') {
-        if (value !== 'human' && value !== 'json') throw new UsageError(`--log-format '${value}' is not valid; expected human or json`);
-        logFormat = value;
+      if (value === undefined || (inline === undefined && value.startsWith('-'))) {
+        error ??= new UsageError(`${flag} needs a value (${flag === '--log-format' ? 'human or json' : 'debug, info, warn or error'})`);
+      } else if (given.has(flag)) {
+        error ??= new UsageError(`${flag} was given twice ('${given.get(flag)}' and '${value}'); it takes one value`);
+      } else if (flag === '--log-format') {
+        if (value === 'human' || value === 'json') logFormat = value;
+        else error ??= new UsageError(`--log-format '${value}' is not valid; expected human or json`);
       } else {
-        if (!parseLogLevel(value)) throw new UsageError(`--log-level '${value}' is not valid; expected debug, info, warn or error`);
-        logLevel = value;
+        logLevel = parseLogLevel(value);
+        if (!logLevel) error ??= new UsageError(`--log-level '${value}' is not valid; expected debug, info, warn or error`);
       }
+      if (value !== undefined) given.set(flag, value);
       continue;
     }
     rest.push(a);
   }
-  return { logFormat, logLevel, rest };
+  return { logFormat, logLevel, rest, error };
 }
 
 function wantsHelp(args: readonly string[]): boolean {
@@ -76,10 +85,11 @@ export interface MainIo {
 }
 
 export async function main(argv: readonly string[], io: MainIo): Promise<number> {
-  let log: Logger = createLogger({ format: defaultLogFormat(io.stderr), sink: io.stderr });
+  const globals = extractGlobals(argv);
+  const level = globals.logLevel ?? 'info';
+  const log: Logger = createLogger({ format: globals.logFormat ?? defaultLogFormat(io.stderr), level, sink: io.stderr });
   try {
-    const globals = extractGlobals(argv);
-    log = createLogger({ format: globals.logFormat ?? defaultLogFormat(io.stderr), level: parseLogLevel(globals.logLevel) ?? 'info', sink: io.stderr });
+    if (globals.error) throw globals.error;
     const args = globals.rest;
     const first = args[0];
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
@@ -114,16 +124,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     const mod = await load();
     return await mod.run(rest, { log, stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
   } catch (e) {
-    if (isGlideinError(e)) {
-      if (e.exitCode === 2) {
-        io.stderr.write(`glidein: ${e.message}\n`);
-      } else {
-        log.error(e.message, { code: e.code, ...(e.cause ? { cause: e.cause } : {}), ...e.details });
-      }
-      return e.exitCode;
-    }
-    log.error('internal error', { code: 'GLIDEIN_ERR_INTERNAL', error: e, stack: e instanceof Error ? e.stack : undefined });
-    return 1;
+    return reportError(e, { log, stderr: io.stderr, level, formatGiven: globals.logFormat !== undefined });
   }
 }
 

@@ -12,22 +12,54 @@ export interface ParsedArgs {
   rest: string[] | undefined;
 }
 
-/** Parse `argv` for command `command`; unknown flags and missing values name the flag. */
+/** The flag a node:util parseArgs message quotes ('--format <value>' → --format). */
+function quotedFlag(message: string): string | undefined {
+  return /'(-[^' ]*)/.exec(message)?.[1];
+}
+
+/** parseArgs' error in glidein's words: the flag and what was expected (issue 26 item 6). */
+function parseError(command: string, head: readonly string[], cause: unknown): UsageError {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: string }).code;
+  const flag = quotedFlag(message);
+  const help = `see 'glidein ${command} --help'`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) return new UsageError(`${command}: unknown flag ${flag}; ${help}`, { cause });
+  if (flag && /does not take an argument/.test(message)) return new UsageError(`${command}: ${flag} takes no value; ${help}`, { cause });
+  if (flag && /argument is ambiguous|argument missing/.test(message)) {
+    const next = head[head.indexOf(flag) + 1];
+    if (next === undefined || !/argument is ambiguous/.test(message)) return new UsageError(`${command}: ${flag} needs a value; ${help}`, { cause });
+    const what = /^-\d/.test(next) ? `'${next}' is taken for a flag, not a value (to give a value starting with '-', write ${flag}=${next})` : `the next argument '${next}' is a flag (to give a value starting with '-', write ${flag}=VALUE)`;
+    return new UsageError(`${command}: ${flag} needs a value; ${what}`, { cause });
+  }
+  return new UsageError(`${command}: ${flag ? `${flag} is not valid` : 'the arguments are not valid'}; ${help}`, { cause });
+}
+
+/** A single-value flag given twice would silently take the last value: refuse it, naming both. */
+function refuseRepeats(command: string, options: OptionSpec, tokens: readonly { kind: string; name?: string; value?: string | undefined }[]): void {
+  const seen = new Map<string, string | undefined>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.name === undefined) continue;
+    const spec = options[t.name];
+    if (!spec || spec.multiple || spec.type !== 'string') continue;
+    if (seen.has(t.name)) {
+      throw new UsageError(`${command}: --${t.name} was given twice ('${seen.get(t.name)}' and '${t.value}'); it takes one value`);
+    }
+    seen.set(t.name, t.value);
+  }
+}
+
+/** Parse `argv` for command `command`; unknown flags, missing values and repeated flags name the flag. */
 export function parseCommandArgs(command: string, argv: readonly string[], options: OptionSpec, maxPositionals = 0): ParsedArgs {
   const dashIndex = argv.indexOf('--');
   const head = dashIndex === -1 ? argv : argv.slice(0, dashIndex);
   const rest = dashIndex === -1 ? undefined : argv.slice(dashIndex + 1);
   let parsed;
   try {
-    parsed = parseArgs({ args: [...head], options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: [...head], options, strict: true, allowPositionals: true, tokens: true });
   } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    const flag = /'(-[^']*)'/.exec(message)?.[1];
-    if ((cause as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) {
-      throw new UsageError(`${command}: unknown flag ${flag}; see 'glidein ${command} --help'`, { cause });
-    }
-    throw new UsageError(`${command}: ${message.split('\n')[0]}`, { cause });
+    throw parseError(command, head, cause);
   }
+  refuseRepeats(command, options, parsed.tokens);
   if (parsed.positionals.length > maxPositionals) {
     throw new UsageError(`${command}: unexpected argument '${parsed.positionals[maxPositionals]}'; see 'glidein ${command} --help'`);
   }
