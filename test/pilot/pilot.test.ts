@@ -26,10 +26,10 @@ describe('glidein run', () => {
     const script = `cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.first; date +%s > ${out}.t1; sleep 26; cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.second; date +%s > ${out}.t2`;
     const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', script]);
     await waitFor(`${out}.t1`);
-    // An outage shorter than the credential's lifetime, covering the scheduled refresh.
-    await sleep(1500);
+    // An outage shorter than the credential's lifetime, covering the scheduled refresh: down
+    // until the agent has seen a refresh fail (the event, not a guess at how long that takes).
     await s.stop();
-    await sleep(12_000);
+    await waitForLog(agent, 'credential refresh failed', 1);
     await s.restart();
     const r = await agent.done;
     expect(r.code, r.stderr).toBe(0);

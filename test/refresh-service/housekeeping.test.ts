@@ -27,7 +27,8 @@ describe('heartbeat timeout', () => {
       const status = (p: { id: string; key: DpopKey }) => createDpopProof(p.key, { htm: 'POST', htu: `${s.url}/v1/status` }).then((dpop) => postJson(`${s.url}/v1/status`, { glidein_id: p.id, state: 'running' }, { dpop }));
       expect((await status(talks)).status).toBe(200);
       beat = setInterval(() => void status(talks), 500);
-      await new Promise((r) => setTimeout(r, 4500));
+      // Wait for the revocation itself (the housekeeping pass after the 2 s timeout), 20 s at most.
+      for (let i = 0; i < 200 && !lines.some((l) => l.includes('family revoked: no status heartbeat')); i++) await new Promise((r) => setTimeout(r, 100));
       clearInterval(beat);
       expect(await refresh(s.url, tokens.get('silent')!, silent.key)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
       expect((await refresh(s.url, tokens.get('talks')!, talks.key)).status).toBe(200);

@@ -80,7 +80,8 @@ describe('the spec channel', () => {
     const ch = await openSpecChannel(join(dir, `s${++n}.sock`), { owner: null, foreignPeer: true });
     const exchange = ch.exchange(SPEC);
     const wrapper = await client(ch.path, `${ch.secret}\n`);
-    await pause(100);
+    // Proved: the spec line arrives only after the secret was checked.
+    await until(() => wrapper.received().includes('\n'));
     const late = connect(ch.path);
     const lateResult = await new Promise<string>((r) => {
       late.on('error', (e: NodeJS.ErrnoException) => r(e.code ?? 'error'));

@@ -1,7 +1,7 @@
 // The sandbox end to end through the real CLI (`node agent/cli.ts exec`): real accounts,
 // real sudo, real tokens verified against a JWKS file, real processes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
@@ -163,14 +163,18 @@ describe.skipIf(!IS_ROOT)('glidein exec through the sandbox', () => {
   it("ending one job with background children leaves another pilot's job of the same account running", async () => {
     // Another pilot on the same node: a job of the same account started by a separate agent process.
     const w1 = fx.workdir(fx.users.b);
-    const survivor = fx.job({ id: 'other-pilot', executable: '/bin/sh', args: ['-c', 'sleep 4; echo survived'], cwd: w1, stdout: join(w1, 'out'), identity: await fx.token({ sub: 'bob' }) });
+    // It says it runs, then waits for the test's go (given once the other job has ended), so the
+    // sweep of the other job happens while it runs however fast or slow the machine is.
+    const survivor = fx.job({ id: 'other-pilot', executable: '/bin/sh', args: ['-c', 'touch running; while [ ! -e go ]; do sleep 0.05; done; echo survived'], cwd: w1, stdout: join(w1, 'out'), identity: await fx.token({ sub: 'bob' }) });
     const other = exec(survivor, fx.policies.setuid);
-    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 600 && !existsSync(join(w1, 'running')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(w1, 'running'))).toBe(true);
     const w2 = fx.workdir(fx.users.b);
     const job = fx.job({ id: 'bg-shared', executable: join(FIX, 'background.sh'), cwd: w2, stdout: join(w2, 'out'), identity: await fx.token({ sub: 'bob' }) });
     const r = await exec(job, fx.policies.setuid);
     expect(r.code, r.stderr).toBe(0);
     expect(userProcesses(fx.users.b.name)).not.toMatch(/sleep 30[012]/);
+    writeFileSync(join(w1, 'go'), '');
     const o = await other;
     expect(o.result, o.stderr).toMatchObject({ state: 'completed', exitCode: 0 });
     expect(readFileSync(join(w1, 'out'), 'utf8')).toContain('survived');

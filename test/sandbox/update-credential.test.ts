@@ -2,7 +2,7 @@
 // identity is refused; a fresher credential for the same iss,sub replaces the file and moves
 // the expiry deadline, so the job is not stopped at the old one.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IS_ROOT } from '../helpers/accounts.ts';
@@ -22,7 +22,8 @@ describe.skipIf(!IS_ROOT)('credential updates for a running job', () => {
 
   it('refuses another identity, accepts a fresher token for the same iss,sub, and the job outlives the old deadline', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const oldTok = await fx.token({ sub: 'alice-storage', exp: now + 4 });
+    // Its deadline (exp - 2 s grace) leaves a loaded machine 6 s to launch the job and update it.
+    const oldTok = await fx.token({ sub: 'alice-storage', exp: now + 8 });
     const w = fx.workdir(fx.users.a);
     const spec = parseJobSpec({
       id: 'update',
@@ -36,21 +37,22 @@ describe.skipIf(!IS_ROOT)('credential updates for a running job', () => {
     const handle = startJob(spec, { policy: await loadPolicy(fx.policies.setuid), store, log: silentLogger });
     // Wait until the credential file exists (the job is being launched).
     const file = join(store.jobsDir, 'update', 'storage');
-    for (let i = 0; i < 100 && !readdirSync(store.jobsDir).includes('update'); i++) await sleep(20);
-    await sleep(300);
+    for (let i = 0; i < 500 && !existsSync(file); i++) await sleep(20);
+    expect(readFileSync(file, 'utf8')).toBe(oldTok);
 
     const other = parseCredential({ purpose: 'storage', type: 'scitoken', token: await fx.token({ sub: 'mallory', exp: now + 3600 }) });
     expect(handle.updateCredential(other)).toMatchObject({ ok: false, reason: expect.stringContaining('different identity') });
-    const older = parseCredential({ purpose: 'storage', type: 'scitoken', token: await fx.token({ sub: 'alice-storage', exp: now + 3 }) });
+    const older = parseCredential({ purpose: 'storage', type: 'scitoken', token: await fx.token({ sub: 'alice-storage', exp: now + 7 }) });
     expect(handle.updateCredential(older)).toMatchObject({ ok: false });
 
     const fresh = parseCredential({ purpose: 'storage', type: 'scitoken', token: await fx.token({ sub: 'alice-storage', exp: now + 3600 }) });
     expect(handle.updateCredential(fresh)).toEqual({ ok: true });
-    await sleep(200);
+    // The new file is written in the background: wait for it, not for a fixed time.
+    for (let i = 0; i < 500 && readFileSync(file, 'utf8') !== fresh.token; i++) await sleep(20);
     expect(readFileSync(file, 'utf8')).toBe(fresh.token);
 
-    // Past the old deadline (exp - grace = now + 2) the job still runs; then cancel it.
-    while (Date.now() < (now + 3) * 1000) await sleep(100);
+    // Past the old deadline (exp - grace = now + 6) the job still runs; then cancel it.
+    while (Date.now() < (now + 7) * 1000) await sleep(100);
     handle.kill('cancelled');
     const r = await handle.result;
     expect(r).toMatchObject({ state: 'killed', uid: fx.users.a.uid });

@@ -26,7 +26,8 @@ describe('glidein refresh-service rotate-key', () => {
     expect(r.code, r.stderr).toBe(0);
     const { kid } = JSON.parse(r.stdout) as { kid: string; created_at: number };
     expect(before).not.toContain(kid);
-    await new Promise((res) => setTimeout(res, 1100));
+    // The service picks the key up at its next look (about a second): wait for it to publish it.
+    for (let i = 0; i < 150 && !(await jwksKids()).includes(kid); i++) await new Promise((res) => setTimeout(res, 100));
     const answer = await refreshAgain(svc.url, pilot);
     const scred = parseRefreshResponse(answer.body).credentials.find((c) => c.purpose === 'vo-service')!;
     expect(decodeJwtUnverified(scred.token).header['kid']).toBe(kid);

@@ -37,8 +37,12 @@ describe('readiness and process metrics (SQLite)', () => {
     // The per-entry gauge is recounted by the minute timer; a restart counts at once.
     await svc.close();
     svc = await startRefreshService({ stateDir: sb.stateDir, config: sb.config(), listen: '127.0.0.1:0' });
-    await new Promise((r) => setTimeout(r, 200));
-    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    // Counted as the service starts; wait for that count rather than for a fixed time.
+    let text = '';
+    for (let i = 0; i < 100 && !/^glidein_refresh_live_pilots\{entry="CE_M"\} 2$/m.test(text); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      text = await (await fetch(`${svc.url}/metrics`)).text();
+    }
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_open_fds', 'process_start_time_seconds']) {
       expect(text).toMatch(new RegExp(`^# TYPE ${name} (gauge|counter)\\n${name} [0-9.e+]+$`, 'm'));
     }
@@ -65,8 +69,12 @@ describe.skipIf(skipWithoutPostgres())('readiness on a shared PostgreSQL databas
   it('turns not ready, naming the store, when the database stops, while /healthz stays ok', async () => {
     expect((await getJson(`${svc.url}/readyz`)).status).toBe(200);
     await pg.stop();
-    await new Promise((r) => setTimeout(r, 1100));
-    const r = await getJson(`${svc.url}/readyz`);
+    // The store check runs at most once a second: wait for the answer to turn, 15 s at most.
+    let r = await getJson(`${svc.url}/readyz`);
+    for (let i = 0; i < 150 && r.status === 200; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      r = await getJson(`${svc.url}/readyz`);
+    }
     expect(r).toMatchObject({ status: 503, body: { status: 'not_ready' } });
     expect(String(r.body['reason'])).toMatch(/^state store (unreachable|did not answer)/);
     expect((await getJson(`${svc.url}/healthz`)).status).toBe(200);
