@@ -100,21 +100,35 @@ export async function readFileSafely(path: string, o: SafeOpenOptions): Promise<
     const chunks: Buffer[] = [];
     let got = 0;
     while (got <= o.maxBytes) {
-      const chunk = Buffer.alloc(Math.min(CHUNK, o.maxBytes + 1 - got));
+      const chunk = nextChunk(got, o);
       const { bytesRead } = await fh.read(chunk, 0, chunk.length, got).catch((cause: unknown) => {
-        throw refuse(path, o, 'unreadable', `cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
+        throw unreadable(path, o, cause);
       });
       if (bytesRead === 0) break;
       chunks.push(chunk.subarray(0, bytesRead));
       got += bytesRead;
     }
-    const bytes = Buffer.concat(chunks, got);
-    const after = contentProblem(path, bytes, o);
-    if (after) throw after;
-    return bytes;
+    return checkedContent(path, chunks, got, o);
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+// The bounded read loop's pieces, shared by the async and the sync reader: reading one byte past
+// maxBytes is how an over-long file is seen, so a chunk never asks for more than that.
+function nextChunk(got: number, o: SafeOpenOptions): Buffer {
+  return Buffer.alloc(Math.min(CHUNK, o.maxBytes + 1 - got));
+}
+
+function unreadable(path: string, o: SafeOpenOptions, cause: unknown): Error {
+  return refuse(path, o, 'unreadable', `cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
+}
+
+function checkedContent(path: string, chunks: Buffer[], got: number, o: SafeOpenOptions): Buffer {
+  const bytes = Buffer.concat(chunks, got);
+  const after = contentProblem(path, bytes, o);
+  if (after) throw after;
+  return bytes;
 }
 
 /** The same, synchronously (start-up paths and HTCondor hooks that are synchronous). */
@@ -131,21 +145,18 @@ export function readFileSafelySync(path: string, o: SafeOpenOptions): Buffer {
     const chunks: Buffer[] = [];
     let got = 0;
     while (got <= o.maxBytes) {
-      const chunk = Buffer.alloc(Math.min(CHUNK, o.maxBytes + 1 - got));
+      const chunk = nextChunk(got, o);
       let n: number;
       try {
         n = readSync(fd, chunk, 0, chunk.length, got);
       } catch (cause) {
-        throw refuse(path, o, 'unreadable', `cannot be read (${errnoCode(cause) ?? String(cause)})`, { cause });
+        throw unreadable(path, o, cause);
       }
       if (n === 0) break;
       chunks.push(chunk.subarray(0, n));
       got += n;
     }
-    const bytes = Buffer.concat(chunks, got);
-    const after = contentProblem(path, bytes, o);
-    if (after) throw after;
-    return bytes;
+    return checkedContent(path, chunks, got, o);
   } finally {
     closeSync(fd);
   }
