@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'refresh-service pilots': () => import('../refresh-service/commands/pilots.ts'),
   'refresh-service entries': () => import('../refresh-service/commands/entries.ts'),
   'refresh-service rotate-key': () => import('../refresh-service/commands/rotate-key.ts'),
+  'refresh-service init-key': () => import('../refresh-service/commands/init-key.ts'),
 };
 const SUBCOMMAND_GROUPS = new Set(['refresh-service']);
 

@@ -17,6 +17,7 @@ Usage:
   glidein refresh-service pilots --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
   glidein refresh-service entries --state DIR|--config FILE [--format table|json]
   glidein refresh-service rotate-key --state DIR|--config FILE
+  glidein refresh-service init-key [--config FILE]
   glidein demo
   glidein --version | --help | <command> --help
 
@@ -24,7 +25,7 @@ Commands:
   validate          check this worker node (cores, memory, disk, GPU, CVMFS, container, OS)
   exec              run one job spec through the payload sandbox, print the result
   run               run the pilot: validate, refresh credentials, run payloads
-  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate, pilots, entries, rotate-key)
+  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate, pilots, entries, rotate-key, init-key)
   demo              the whole system on this machine
 
 Global flags:
@@ -94,7 +95,7 @@ drain, max lifetime, batch end, the command exited 0); 1 validation failed, the 
 no valid credentials could be obtained, or the command failed; 2 bad flag or bundle (also a
 bundle already used by a pilot); 3 the command could not be started.
 `,
-  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate|pilots|entries|rotate-key ...
+  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate|pilots|entries|rotate-key|init-key ...
 
   serve     --state DIR [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
   register  --state DIR [--config FILE] --glidein-id ID --entry NAME [--url URL] [--lifetime SECONDS]
@@ -104,6 +105,7 @@ bundle already used by a pilot); 3 the command could not be started.
   pilots    --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
   entries   --state DIR|--config FILE [--format table|json]   per-entry health, black holes
   rotate-key --state DIR|--config FILE   a new S-CRED signing key (running services pick it up)
+  init-key  [--config FILE]    a new HTCondor POOL key at the config's poolSigningKeyFile
 
 Run 'glidein refresh-service <subcommand> --help' for details.
 `,
@@ -188,6 +190,13 @@ directory, or (--config with 'database') in the shared PostgreSQL database, seal
 POOL key. Running services sign with it within about a second; the previous keys stay
 published in the JWKS, so S-CREDs already issued keep verifying. Prints {"kid", "created_at"}.
 Exit 2: bad flag, or --state is not a directory.
+`,
+  'refresh-service init-key': `Usage: glidein refresh-service init-key [--config FILE]
+
+Make a new HTCondor POOL key (64 random bytes, scrambled as HTCondor stores them) at the
+config's poolSigningKeyFile (default /etc/condor/passwords.d/POOL), mode 0600, written
+atomically. For a new pool only: a pool that exists already has its key (copy that one).
+An existing file is never overwritten (exit 2). Prints {"poolSigningKeyFile"} on stdout.
 `,
   demo: `Usage: glidein demo
 

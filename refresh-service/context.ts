@@ -1,7 +1,8 @@
 // What serve, register and revoke share: the opened state store, the POOL key and the S-CRED
 // signing keys for one state directory and config.
 import { readFileSafely } from '../shared/safe-open.ts';
-import { readSigningKeyFile, type SigningKeyFile } from '../shared/idtoken.ts';
+import type { SigningKeyFile } from '../shared/idtoken.ts';
+import { readPoolKeyFile } from './pool-key-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { ServiceConfig } from './config.ts';
 import { fileKeySource, loadSigningKeys, type SigningKeySet, type SigningKeySource } from './signing-keys.ts';
@@ -38,7 +39,7 @@ export async function openStore(stateDir: string, config: StoreConfig, poolKey?:
 export async function openServiceContext(stateDir: string, config: ServiceConfig): Promise<ServiceContext> {
   await ensureStateDir(stateDir);
   // Key files first: a bad key must fail before anything is created or opened.
-  const poolKey = await readSigningKeyFile(config.poolSigningKeyFile);
+  const poolKey = await readPoolKeyFile(config.poolSigningKeyFile, 'poolSigningKeyFile');
   const entries = await openEntryRuntime(config, poolKey);
   let bundleCa: string | undefined;
   if (config.bundleCaFile !== '') {

@@ -4,7 +4,7 @@
 // connection is dropped and a bad config changes nothing. Keys that shape the state or the
 // service's identity need a restart and are refused if changed.
 import type { Server } from 'node:http';
-import { readSigningKeyFile } from '../shared/idtoken.ts';
+import { readPoolKeyFile } from './pool-key-file.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { ServiceConfig } from './config.ts';
 import { openEntryRuntime } from './entries/entry-runtime.ts';
@@ -29,7 +29,7 @@ export async function reloadService(service: ServiceRuntime, server: Server, nex
   const fixed = RESTART_KEYS.filter((k) => !same(k));
   if (fixed.length > 0) throw new ConfigError(`${fixed.join(', ')} cannot change while serving; restart the service to change ${fixed.length === 1 ? 'it' : 'them'}`);
   // Everything that can fail, before anything changes.
-  const poolKey = await readSigningKeyFile(next.poolSigningKeyFile);
+  const poolKey = await readPoolKeyFile(next.poolSigningKeyFile, 'poolSigningKeyFile');
   const entries = await openEntryRuntime(next, poolKey);
   const changed = (Object.keys(next) as (keyof ServiceConfig)[]).filter((k) => !same(k));
   service.config = next;

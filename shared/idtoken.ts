@@ -45,12 +45,12 @@ export interface SigningKeyFile {
  * Read an HTCondor signing key file as HTCondor does: it must be a regular file owned by this
  * user (or root) with no group/other permission bits. Errors name the file (GLIDEIN_ERR_KEY_FILE).
  */
-export async function readSigningKeyFile(path: string, kid: string = POOL_KEY_ID): Promise<SigningKeyFile> {
+export async function readSigningKeyFile(path: string, kid: string = POOL_KEY_ID, what = 'signing key file'): Promise<SigningKeyFile> {
   // HTCondor's rules (regular file, no symlink, no group/other bits, owned by us or root) through
   // safe-open: a FIFO or device is refused without blocking (issue 26 item 1).
   const uid = process.getuid?.();
   const bytes = await readFileSafely(path, {
-    code: 'GLIDEIN_ERR_KEY_FILE', what: 'signing key file', maxBytes: MAX_KEY_FILE_BYTES, noFollow: true, privateMode: true, nonEmpty: true,
+    code: 'GLIDEIN_ERR_KEY_FILE', what, maxBytes: MAX_KEY_FILE_BYTES, noFollow: true, privateMode: true, nonEmpty: true,
     ...(uid === undefined ? {} : { owners: [uid, 0] }),
   });
   return { kid, key: deriveIdtokenKey(bytes, kid) };
@@ -59,7 +59,9 @@ export async function readSigningKeyFile(path: string, kid: string = POOL_KEY_ID
 /** A new HTCondor key file: 64 random bytes, scrambled, mode 0600, written atomically. Refuses to overwrite. */
 export async function createPoolKeyFile(path: string): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600).catch((cause: unknown) => {
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `cannot create signing key file ${path}: its directory ${dirname(path)} ${errnoCode(cause) === 'ENOENT' ? 'does not exist' : `is not writable (${errnoCode(cause) ?? String(cause)})`}`, { cause });
+  });
   try {
     await fh.writeFile(scramble(randomBytes(64)));
     await fh.sync();

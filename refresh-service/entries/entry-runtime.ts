@@ -2,7 +2,8 @@
 // top-level keys), the POOL keys of every entry and CE collector (read once, when the service
 // context opens, so a bad key file fails before anything starts), and one cached
 // client-credentials token source per IdP (its secret read from a 0600 file).
-import { readSigningKeyFile, type SigningKeyFile } from '../../shared/idtoken.ts';
+import type { SigningKeyFile } from '../../shared/idtoken.ts';
+import { readPoolKeyFile } from '../pool-key-file.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import type { ServiceConfig } from '../config.ts';
 import { readSecretFile } from '../state-dir.ts';
@@ -35,9 +36,10 @@ export interface EntryRuntime {
 /** Read every entry's POOL key and every IdP secret; `topKey` is the top-level POOL key, already read. */
 export async function openEntryRuntime(config: ServiceConfig, topKey: SigningKeyFile): Promise<EntryRuntime> {
   const keys = new Map<string, SigningKeyFile>([[config.poolSigningKeyFile, topKey]]);
-  for (const e of Object.values(config.entries)) {
-    for (const path of [e.poolSigningKeyFile, e.ceCollector?.poolSigningKeyFile]) {
-      if (path !== undefined && !keys.has(path)) keys.set(path, await readSigningKeyFile(path));
+  for (const [name, e] of Object.entries(config.entries)) {
+    const files: [string | undefined, string][] = [[e.poolSigningKeyFile, 'poolSigningKeyFile'], [e.ceCollector?.poolSigningKeyFile, 'ceCollector.poolSigningKeyFile']];
+    for (const [path, key] of files) {
+      if (path !== undefined && !keys.has(path)) keys.set(path, await readPoolKeyFile(path, `entries.${name}.${key}`));
     }
   }
   const idps = new Map<string, ClientCredentialsSource>();

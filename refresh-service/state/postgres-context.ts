@@ -2,7 +2,7 @@
 // the store, the S-CRED signing keys (and where to re-read them), the admin token's hash.
 import { createHash } from 'node:crypto';
 import type { ScitokenSigningKey, SigningKeySet } from '../signing-keys.ts';
-import { readSigningKeyFile } from '../../shared/idtoken.ts';
+import { readPoolKeyFile } from '../pool-key-file.ts';
 import type { StateStore } from './store.ts';
 import { openPostgresStore, type DatabaseConfig } from './postgres-open.ts';
 import { PostgresSigningKeys } from './postgres-signing-keys.ts';
@@ -30,7 +30,7 @@ export async function openSharedState(config: DatabaseConfig, poolKey: Buffer): 
 
 /** Add a signing key to the shared database: every instance signs with it within about a second. */
 export async function rotateSharedSigningKey(config: DatabaseConfig & { poolSigningKeyFile: string }): Promise<ScitokenSigningKey> {
-  const poolKey = await readSigningKeyFile(config.poolSigningKeyFile);
+  const poolKey = await readPoolKeyFile(config.poolSigningKeyFile, 'poolSigningKeyFile');
   const { store, keySource } = await openSharedState(config, poolKey.key);
   try {
     return await keySource.rotate();
