@@ -6,7 +6,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { GlideinError } from '../shared/errors.ts';
+import { GlideinError, errnoCode } from '../shared/errors.ts';
+import { describeErrno } from '../shared/exclusive-create.ts';
 import { createSecretFile, readSecretFile } from './state-dir.ts';
 
 const PUBLISHED_KEYS = 3;
@@ -29,6 +30,14 @@ export function keyDir(stateDir: string): string {
   return join(stateDir, 'scitoken-keys');
 }
 
+async function ensureKeyDir(stateDir: string): Promise<void> {
+  try {
+    await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new GlideinError('GLIDEIN_ERR_STATE', `cannot create the signing key directory ${keyDir(stateDir)} (${describeErrno(cause)})`, { cause, details: { path: keyDir(stateDir), errno: errnoCode(cause) } });
+  }
+}
+
 /** A new P-256 key and its stored form (the private JWK with kid and created_at). */
 export async function generateSigningKey(): Promise<{ key: ScitokenSigningKey; stored: string }> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -43,9 +52,9 @@ export async function generateSigningKey(): Promise<{ key: ScitokenSigningKey; s
 
 /** Generate and store a new signing key; it becomes the active one. */
 export async function rotateSigningKey(stateDir: string): Promise<ScitokenSigningKey> {
-  await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+  await ensureKeyDir(stateDir);
   const { key, stored } = await generateSigningKey();
-  await createSecretFile(join(keyDir(stateDir), `${key.kid}.jwk`), stored + '\n');
+  await createSecretFile(join(keyDir(stateDir), `${key.kid}.jwk`), stored + '\n', 'S-CRED signing key');
   return key;
 }
 
@@ -57,6 +66,10 @@ export function signingKeySet(keys: ScitokenSigningKey[]): SigningKeySet {
 
 /** A key from its stored form (generateSigningKey's `stored`); `where` names it in the error. */
 export function parseStoredSigningKey(text: string, where: string): ScitokenSigningKey {
+  if (text.trim() === '') {
+    // What an older release left when a rotation hit a full disk (issue 26 item 2).
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `S-CRED signing key ${where} is empty (a write that failed, e.g. on a full disk): remove it; the other keys stay in use`);
+  }
   try {
     const j = JSON.parse(text) as JWK & { kid: string; created_at: number };
     const privateKey = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: j.x!, y: j.y!, d: j.d! }, format: 'jwk' });
@@ -69,7 +82,7 @@ export function parseStoredSigningKey(text: string, where: string): ScitokenSign
 
 /** Load the signing keys, generating the first one when there is none. */
 export async function loadSigningKeys(stateDir: string): Promise<SigningKeySet> {
-  await mkdir(keyDir(stateDir), { recursive: true, mode: 0o700 });
+  await ensureKeyDir(stateDir);
   let keys = await readKeys(stateDir);
   if (keys.length === 0) {
     await rotateSigningKey(stateDir);
@@ -83,13 +96,8 @@ async function readKeys(stateDir: string): Promise<ScitokenSigningKey[]> {
   for (const name of await readdir(keyDir(stateDir))) {
     if (!name.endsWith('.jwk')) continue;
     const path = join(keyDir(stateDir), name);
-    let text = await readSecretFile(path);
-    // A key being written by a concurrent first start: wait for it briefly.
-    for (let i = 0; i < 50 && text.trim() === ''; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      text = await readSecretFile(path);
-    }
-    out.push(parseStoredSigningKey(text, path));
+    // Keys are linked into place whole (createSecretFile), so there is no half-written one to wait for.
+    out.push(parseStoredSigningKey(await readSecretFile(path), path));
   }
   return out;
 }

@@ -1,10 +1,11 @@
 // The state directory: 0700, holding state.db, the S-CRED signing keys and admin.token, each
-// secret a 0600 file created exclusively (two processes starting at once agree on one value).
-import { mkdir, open, stat, chmod } from 'node:fs/promises';
-import { constants } from 'node:fs';
+// secret a 0600 file created exclusively and atomically (two processes starting at once agree
+// on one value; a failed write leaves nothing half-written).
+import { mkdir, stat, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GlideinError, errnoCode } from '../shared/errors.ts';
+import { createFileExclusively } from '../shared/exclusive-create.ts';
 import { readFileSafely } from '../shared/safe-open.ts';
 
 export async function ensureStateDir(dir: string): Promise<void> {
@@ -19,22 +20,13 @@ export async function ensureStateDir(dir: string): Promise<void> {
   }
 }
 
-/** Write `content` to a new 0600 file; false if it already exists (someone else won the race). */
-export async function createSecretFile(path: string, content: string): Promise<boolean> {
-  let fh;
-  try {
-    fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  } catch (cause) {
-    if (errnoCode(cause) === 'EEXIST') return false;
-    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `cannot create ${path} (${errnoCode(cause) ?? String(cause)})`, { cause });
-  }
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return true;
+/**
+ * Write `content` to a new 0600 file, whole or not at all (shared/exclusive-create.ts); false if
+ * it already exists (someone else won the race). A full disk gives GLIDEIN_ERR_STATE naming the
+ * file and ENOSPC, and leaves no file behind.
+ */
+export async function createSecretFile(path: string, content: string, what = 'secret file'): Promise<boolean> {
+  return createFileExclusively(path, content, { what });
 }
 
 /** Read a 0600 secret file, refusing group/other permission bits and symlinks. */
@@ -46,13 +38,9 @@ export async function readSecretFile(path: string): Promise<string> {
 /** The admin bearer token (`<state>/admin.token`), created on first use. */
 export async function ensureAdminToken(dir: string): Promise<string> {
   const path = join(dir, 'admin.token');
-  // A file written by a racing process may still be empty for a moment: retry briefly.
-  await createSecretFile(path, randomBytes(32).toString('base64url') + '\n');
-  for (let i = 0; i < 50; i++) {
-    const t = (await readSecretFile(path)).trim();
-    if (t.length >= 43) return t;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `${path} holds no admin token`);
+  // Created whole (linked into place) or not at all: a racing process sees it complete.
+  await createSecretFile(path, randomBytes(32).toString('base64url') + '\n', 'admin token');
+  const t = (await readSecretFile(path)).trim();
+  if (t.length >= 43) return t;
+  throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `${path} holds no admin token (${t.length} characters; expected 43): remove it and start 'serve' again to make a new one`);
 }
-

@@ -5,10 +5,8 @@
 // anything that needs to check a token against a pool key.
 import { decodeJwtUnverified } from './jwt-decode.ts';
 import { createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { open, link, unlink } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { GlideinError, errnoCode } from './errors.ts';
+import { GlideinError } from './errors.ts';
+import { createFileExclusively } from './exclusive-create.ts';
 import { readFileSafely } from './safe-open.ts';
 
 /** HTCondor's scrambling mask (condor_utils/simple_scramble): XOR with DE AD BE EF repeated. */
@@ -58,30 +56,9 @@ export async function readSigningKeyFile(path: string, kid: string = POOL_KEY_ID
 
 /** A new HTCondor key file: 64 random bytes, scrambled, mode 0600, written atomically. Refuses to overwrite. */
 export async function createPoolKeyFile(path: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600).catch((cause: unknown) => {
-    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `cannot create signing key file ${path}: its directory ${dirname(path)} ${errnoCode(cause) === 'ENOENT' ? 'does not exist' : `is not writable (${errnoCode(cause) ?? String(cause)})`}`, { cause });
-  });
-  try {
-    await fh.writeFile(scramble(randomBytes(64)));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  // link() fails with EEXIST instead of replacing: an existing key is never overwritten.
-  try {
-    await link(tmp, path);
-  } catch (cause) {
-    const code = errnoCode(cause);
-    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', code === 'EEXIST' ? `signing key file ${path} already exists; not overwriting it` : `cannot create signing key file ${path} (${code ?? String(cause)})`, { cause });
-  } finally {
-    await unlink(tmp);
-  }
-  const dh = await open(dirname(path), constants.O_RDONLY);
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
+  // Linked into place whole (shared/exclusive-create.ts): an existing key is never overwritten.
+  if (!(await createFileExclusively(path, scramble(randomBytes(64)), { code: 'GLIDEIN_ERR_KEY_FILE', what: 'signing key file' }))) {
+    throw new GlideinError('GLIDEIN_ERR_KEY_FILE', `signing key file ${path} already exists; not overwriting it`);
   }
 }
 
