@@ -98,6 +98,10 @@ const seaConfig = {
   // instead of up to 16 MiB keeps the agent's committed heap near what it uses (about 2.5 MiB
   // less resident after three spool jobs). Set here because V8 sizes the heap before any code runs.
   execArgv: ['--max-semi-space-size=1'],
+  // NODE_OPTIONS is never read (issue 21): HTCondor starts the job wrapper with the job's own
+  // environment, so a job's NODE_OPTIONS='--require ./evil.js' would otherwise run as the pilot.
+  // 'none' makes the executable take its options from execArgv above and nothing else.
+  execArgvExtension: 'none',
   assets: existsSync(ptyAddon) ? { 'pty.node': ptyAddon } : {},
 };
 writeFileSync(configTmp, JSON.stringify(seaConfig, null, 2));
