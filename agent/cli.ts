@@ -2,7 +2,8 @@
 // The entry point of the glidein executable. Only this file calls process.exit: every command
 // returns an exit code or throws; errors are mapped to exit codes here (STYLE.md example 10).
 import { COMMAND_HELP, MAIN_HELP } from './help.ts';
-import type { CommandContext, CommandModule } from './command.ts';
+import type { CommandContext } from './command.ts';
+import { COMMAND_GROUPS, expectedCommands, findCommand } from './command-table.ts';
 import { GlideinError, UsageError } from '../shared/errors.ts';
 import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type LogLevel, type Logger } from '../shared/log.ts';
 import { reportError } from './error-report.ts';
@@ -10,25 +11,6 @@ import { VERSION } from '../shared/version.ts';
 import { closeInheritedDescriptors } from './sandbox/inherited-fds.ts';
 import { useLeanRuntime } from './pilot/lean-runtime.ts';
 
-// Command modules load lazily so `--version` and `--help` stay as fast as a bare runtime start.
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
-  validate: () => import('./commands/validate.ts'),
-  exec: () => import('./commands/exec.ts'),
-  run: () => import('./commands/run.ts'),
-  demo: () => import('./commands/demo.ts'),
-  wrapper: () => import('./sandbox/wrapper-main.ts'),
-  'condor-job-wrapper': () => import('./commands/condor-job-wrapper.ts'),
-  'condor-prepare-job': () => import('./commands/condor-prepare-job.ts'),
-  'refresh-service serve': () => import('../refresh-service/commands/serve.ts'),
-  'refresh-service register': () => import('../refresh-service/commands/register.ts'),
-  'refresh-service revoke': () => import('../refresh-service/commands/revoke.ts'),
-  'refresh-service migrate': () => import('../refresh-service/commands/migrate.ts'),
-  'refresh-service pilots': () => import('../refresh-service/commands/pilots.ts'),
-  'refresh-service entries': () => import('../refresh-service/commands/entries.ts'),
-  'refresh-service rotate-key': () => import('../refresh-service/commands/rotate-key.ts'),
-  'refresh-service init-key': () => import('../refresh-service/commands/init-key.ts'),
-};
-const SUBCOMMAND_GROUPS = new Set(['refresh-service']);
 
 interface GlobalOptions {
   logFormat: LogFormat | undefined;
@@ -104,7 +86,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}; see 'glidein --help'`);
     let name = first;
     let rest = args.slice(1);
-    if (SUBCOMMAND_GROUPS.has(first)) {
+    if (COMMAND_GROUPS.has(first)) {
       const sub = rest[0];
       if (sub === undefined || sub === '--help' || sub === '-h') {
         io.stdout.write(COMMAND_HELP[first]!);
@@ -112,10 +94,10 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
       }
       name = `${first} ${sub}`;
       rest = rest.slice(1);
-      if (!(name in COMMANDS)) throw new UsageError(`unknown command '${name}'; expected ${first} serve, register or revoke`);
+      if (!findCommand(name)) throw new UsageError(`unknown command '${name}'; expected ${expectedCommands(first)}`);
     }
-    const load = COMMANDS[name];
-    if (!load) throw new UsageError(`unknown command '${first}'; see 'glidein --help'`);
+    const load = findCommand(name)?.load;
+    if (!load) throw new UsageError(`unknown command '${first}'; expected ${expectedCommands()}; see 'glidein --help'`);
     if (wantsHelp(rest)) {
       io.stdout.write(COMMAND_HELP[name] ?? MAIN_HELP);
       return 0;

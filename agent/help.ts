@@ -1,31 +1,21 @@
 // Help texts for every command, kept apart from the command code so `--help` loads nothing heavy.
+// The usage lists come from the command table (agent/command-table.ts).
+import { COMMAND_TABLE, subcommandNames, usageLine, type CommandRow } from './command-table.ts';
+
+const PUBLIC = COMMAND_TABLE.filter((c) => !c.internal);
+const usage = (rows: readonly CommandRow[]) => rows.map((c) => usageLine(c, '  ')).join('\n');
 
 export const MAIN_HELP = `glidein — pilot agent for grid worker nodes and its credential refresh service
 
 Usage:
-  glidein validate [--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR]
-                   [--policy FILE [--as ACCOUNT]...]
-  glidein exec --job FILE [--policy FILE]
-  glidein run --bundle FILE [--workdir DIR] [--policy FILE] [--idle-timeout SECONDS]
-              (--spool DIR | --condor [DIR] | -- COMMAND [ARG...])
-  glidein refresh-service serve --state DIR [--config FILE] [--listen HOST:PORT]
-                                [--tls-cert FILE --tls-key FILE]
-  glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
-                                [--url URL] [--lifetime SECONDS]
-  glidein refresh-service revoke --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
-  glidein refresh-service migrate --config FILE
-  glidein refresh-service pilots --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
-  glidein refresh-service entries --state DIR|--config FILE [--format table|json]
-  glidein refresh-service rotate-key --state DIR|--config FILE
-  glidein refresh-service init-key [--config FILE]
-  glidein demo
+${usage(PUBLIC)}
   glidein --version | --help | <command> --help
 
 Commands:
   validate          check this worker node (cores, memory, disk, GPU, CVMFS, container, OS)
   exec              run one job spec through the payload sandbox, print the result
   run               run the pilot: validate, refresh credentials, run payloads
-  refresh-service   the factory-side credential refresh service (serve, register, revoke, migrate, pilots, entries, rotate-key, init-key)
+  refresh-service   the factory-side credential refresh service (${subcommandNames('refresh-service').join(', ')})
   demo              the whole system on this machine
 
 Global flags:
@@ -95,17 +85,9 @@ drain, max lifetime, batch end, the command exited 0); 1 validation failed, the 
 no valid credentials could be obtained, or the command failed; 2 bad flag or bundle (also a
 bundle already used by a pilot); 3 the command could not be started.
 `,
-  'refresh-service': `Usage: glidein refresh-service serve|register|revoke|migrate|pilots|entries|rotate-key|init-key ...
+  'refresh-service': `Usage: glidein refresh-service ${subcommandNames('refresh-service').join('|')} ...
 
-  serve     --state DIR [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]
-  register  --state DIR [--config FILE] --glidein-id ID --entry NAME [--url URL] [--lifetime SECONDS]
-            prints the pilot bundle (JSON) on stdout
-  revoke    --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
-  migrate   --config FILE      create or upgrade the shared PostgreSQL schema (config 'database')
-  pilots    --state DIR|--config FILE [--entry NAME] [--status STATUS] [--format table|json]
-  entries   --state DIR|--config FILE [--format table|json]   per-entry health, black holes
-  rotate-key --state DIR|--config FILE   a new S-CRED signing key (running services pick it up)
-  init-key  [--config FILE]    a new HTCondor POOL key at the config's poolSigningKeyFile
+${PUBLIC.filter((c) => c.name.startsWith('refresh-service ')).map((c) => `${usageLine(c, '  ')}\n      ${c.summary.replaceAll('`', "'")}`).join('\n')}
 
 Run 'glidein refresh-service <subcommand> --help' for details.
 `,
