@@ -246,7 +246,7 @@ export class CondorSource implements PayloadSource {
     if (this.#invalidation) return this.#invalidation;
     if (!this.#dirs || !this.#ctx || !exitedForGood(this.#final.startd)) return Promise.resolve();
     const { root } = this.#dirs;
-    this.#invalidation = invalidateStartdAds({ bin: this.#p.install.bin, configFile: join(root, CONFIG_FILE), dir: root, daemon: daemonName(this.#p.bundle.glideinId), env: this.#ctx.env, log: this.#ctx.log.child({ component: 'condor' }) });
+    this.#invalidation = invalidateStartdAds({ sbin: this.#p.install.sbin, bin: this.#p.install.bin, configFile: join(root, CONFIG_FILE), dir: root, daemon: daemonName(this.#p.bundle.glideinId), env: this.#ctx.env, log: this.#ctx.log.child({ component: 'condor' }) });
     return this.#invalidation;
   }
 

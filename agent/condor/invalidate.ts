@@ -6,8 +6,10 @@
 // CLASSAD_LIFETIME, 15 min by default. After such an exit the agent sends the invalidation itself
 // with `condor_advertise INVALIDATE_STARTD_ADS`, through the glidein's own config: its C-CRED
 // carries ADVERTISE_STARTD, which is what the collector asks of an invalidation. Best effort.
+// A stock HTCondor install (RPM, tarball) puts condor_advertise in sbin/, some in bin/: both are
+// looked in, sbin first (issue 27 section 2).
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
 import { masterEnv } from './master.ts';
@@ -22,16 +24,31 @@ export function invalidationAds(daemon: string): { targetType: string; text: str
   return ['Machine', 'StartD'].map((targetType) => ({ targetType, text: `MyType = "Query"\nTargetType = "${targetType}"\nRequirements = ${requirements}\n` }));
 }
 
-function advertise(bin: string, file: string, env: Record<string, string>): Promise<string | null> {
+/** The first executable condor_advertise in `dirs` (the install's sbin, then bin), or null. */
+export function findCondorAdvertise(dirs: readonly string[]): string | null {
+  for (const dir of dirs) {
+    const path = join(dir, 'condor_advertise');
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      /* not here: the next dir */
+    }
+  }
+  return null;
+}
+
+function advertise(program: string, file: string, env: Record<string, string>): Promise<string | null> {
   return new Promise((resolve) => {
-    execFile(join(bin, 'condor_advertise'), ['INVALIDATE_STARTD_ADS', file], { env, timeout: ADVERTISE_TIMEOUT_MS }, (e, _out, err) => {
+    execFile(program, ['INVALIDATE_STARTD_ADS', file], { env, timeout: ADVERTISE_TIMEOUT_MS }, (e, _out, err) => {
       resolve(e ? `${e.message.split('\n')[0]}${err ? `: ${String(err).trim().split('\n').slice(-1)[0]}` : ''}` : null);
     });
   });
 }
 
 export interface InvalidateOptions {
-  /** The HTCondor install's bin dir (condor_advertise). */
+  /** The HTCondor install's sbin and bin dirs, where condor_advertise is looked for in this order. */
+  sbin: string;
   bin: string;
   /** The glidein's condor_config (collector, token dir, security). */
   configFile: string;
@@ -45,6 +62,11 @@ export interface InvalidateOptions {
 /** Send the invalidations; logs what happened and never throws. */
 export async function invalidateStartdAds(o: InvalidateOptions): Promise<boolean> {
   const env = masterEnv(o.env, o.configFile, 'invalidate');
+  const program = findCondorAdvertise([o.sbin, o.bin]);
+  if (program === null) {
+    o.log.warn('startd invalidation not sent: no condor_advertise in the HTCondor install; its ads stay in the collector until they expire', { looked: [o.sbin, o.bin] });
+    return false;
+  }
   let ok = true;
   for (const ad of invalidationAds(o.daemon)) {
     const file = join(o.dir, `invalidate-${ad.targetType}.ad`);
@@ -54,10 +76,10 @@ export async function invalidateStartdAds(o: InvalidateOptions): Promise<boolean
       o.log.warn('cannot write the startd invalidation', { file, error: e });
       return false;
     }
-    const error = await advertise(o.bin, file, env);
+    const error = await advertise(program, file, env);
     if (error) {
       ok = false;
-      o.log.warn('startd invalidation not sent or refused; its ads stay in the collector until they expire', { targetType: ad.targetType, condorAdvertise: join(o.bin, 'condor_advertise'), error });
+      o.log.warn('startd invalidation not sent or refused; its ads stay in the collector until they expire', { targetType: ad.targetType, condorAdvertise: program, error });
     }
   }
   if (ok) o.log.info('startd ads invalidated at the collector', { daemon: o.daemon });
