@@ -71,7 +71,7 @@ payloads from a spool directory or one command, then clean up.
   -- COMMAND [ARG...]      run one payload as the pilot's own identity
   --failure-delay SECONDS  stay this long after a failed validation before exiting 1
                            (anti-black-hole; default 1200, 0 allowed)
-  --heartbeat-interval SECONDS  status reports to the factory (default 300)
+  --heartbeat-interval SECONDS  status reports to the factory (default 300, at least 1)
   --keep-workdir           keep the work dir at exit (the credential store is always wiped)
 
 A bundle whose credentials expired in the queue is refreshed before anything else.
@@ -116,7 +116,8 @@ Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
                        Repeat it (at most 8) for several instances of the service: the
                        bundle lists them in this order and the pilot fails over between
                        them. Each must be that instance's publicUrl (its DPoP htu base).
-  --lifetime SECONDS   the pilot's maximum lifetime (default: config refreshFamilyLifetime)
+  --lifetime SECONDS   the pilot's maximum lifetime, 60 to 31622400 (366 days)
+                       (default: config refreshFamilyLifetime)
 
 The entry's HTCondor keys (collector, condorConfig, ccb, site) go into the bundle as
 collector, condor_config, ccb and site, for 'glidein run --condor'.
