@@ -181,7 +181,7 @@ export class CredStore {
     const path = this.pilotPath(name);
     await atomicWriteFile(path, data, { mode: 0o600 });
     this.expiry.set(`pilot/${name}`, expiresAt);
-    this.#log.debug('credential stored', { entry: `pilot/${name}`, expiresAt });
+    this.#log.debug('credential stored', { storePath: `pilot/${name}`, expiresAt });
     return path;
   }
 
@@ -207,7 +207,7 @@ export class CredStore {
     const path = join(this.idtokenDir, name);
     await atomicWriteFile(path, jwt + '\n', { mode: 0o600 });
     this.expiry.set(`idtokens/${name}`, expiresAt);
-    this.#log.debug('idtoken stored', { entry: `idtokens/${name}`, expiresAt });
+    this.#log.debug('idtoken stored', { storePath: `idtokens/${name}`, expiresAt });
     return path;
   }
 
@@ -254,7 +254,7 @@ export class CredStore {
     const fileOwner = owner ?? dirOwner;
     await atomicWriteFile(path, data, { mode: 0o600, ...(fileOwner.uid === euid() && fileOwner.gid === egid() ? {} : { owner: fileOwner }) });
     this.expiry.set(`jobs/${jobId}/${name}`, expiresAt);
-    this.#log.debug('job credential stored', { jobId, entry: name, expiresAt });
+    this.#log.debug('job credential stored', { jobId, storePath: `jobs/${jobId}/${name}`, expiresAt });
     return path;
   }
 

@@ -153,7 +153,7 @@ export class ExpiryIndex {
         try {
           s.cb({ key, expiresAt });
         } catch (e) {
-          this.#log.error('expiry subscriber failed', { entry: key, error: e });
+          this.#log.error('expiry subscriber failed', { storePath: key, error: e });
         }
       }
     }
