@@ -91,19 +91,24 @@ ${PUBLIC.filter((c) => c.name.startsWith('refresh-service ')).map((c) => `${usag
 
 Run 'glidein refresh-service <subcommand> --help' for details.
 `,
-  'refresh-service serve': `Usage: glidein refresh-service serve --state DIR [--config FILE] [--listen HOST:PORT]
+  'refresh-service serve': `Usage: glidein refresh-service serve --state DIR [--init] [--config FILE] [--listen HOST:PORT]
                                      [--tls-cert FILE --tls-key FILE]
 
 Serve the refresh protocol (POST /v1/refresh) and its other endpoints.
 
-  --state DIR        state directory (SQLite database, signing keys, admin token)
+  --state DIR        state directory (SQLite database, signing keys, admin token); it must
+                     exist and be writable by this account (exit 2 naming it otherwise)
+  --init             create --state DIR if it does not exist (a new service identity: new
+                     signing keys and admin token, logged at warn level). An existing empty
+                     dir needs no --init.
   --config FILE      service config (JSON)
   --listen HOST:PORT address to listen on (default 127.0.0.1:8443)
   --tls-cert FILE    TLS certificate chain (PEM); with --tls-key serves HTTPS
   --tls-key FILE     TLS private key (PEM)
 
 Prints {"url", "public_url"} on stdout once listening. SIGTERM or SIGINT: finish the
-requests in flight, then exit 0. Exit 2: bad flag, config key, key file, or busy address.
+requests in flight, then exit 0. Exit 2: bad flag, config key, key file, busy address, or a
+state dir that is missing (without --init) or not writable.
 `,
   'refresh-service register': `Usage: glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
                                         [--url URL]... [--lifetime SECONDS]

@@ -10,7 +10,8 @@ import { openServiceContext } from './context.ts';
 import { SigningKeyWatcher } from './signing-keys.ts';
 import { Metrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { ensureAdminToken } from './state-dir.ts';
+import { adminTokenPath, ensureAdminToken } from './state-dir.ts';
+import { existsSync } from 'node:fs';
 import { adminTokenHashFor } from './state/postgres-context.ts';
 import { answerClientErrors, createLimitedServer, listenOn, parseListen, type TlsFiles } from './http/listener.ts';
 import { checkServeTransport } from './transport-policy.ts';
@@ -32,6 +33,8 @@ export interface StartOptions {
   listen?: string;
   tls?: TlsFiles;
   log?: Logger;
+  /** Make a missing state dir (default true; 'serve' gives false unless --init). */
+  createStateDir?: boolean;
 }
 
 export interface RunningService {
@@ -46,13 +49,29 @@ export interface RunningService {
   reload(config: ServiceConfig): Promise<string[]>;
 }
 
+/**
+ * A state dir that got new keys or a new admin token is a new service identity: pilots
+ * registered elsewhere cannot refresh here, and admin clients need the new token. Say so
+ * loudly, so a mistyped --state is noticed at once (issue 26 item 4).
+ */
+function warnOfNewIdentity(log: Logger, stateDir: string, made: { stateDir: boolean; signingKey: boolean }, adminToken: boolean, kid: string): void {
+  const what = [made.stateDir ? 'state directory' : '', made.signingKey ? `S-CRED signing key ${kid}` : '', adminToken ? `admin token ${adminTokenPath(stateDir)}` : ''].filter((w) => w !== '');
+  if (what.length === 0) return;
+  log.warn('new service identity made', {
+    state: stateDir,
+    made: what,
+    hint: 'bundles registered with another state dir or database will not refresh here; if --state was meant to name an existing service, stop and correct it',
+  });
+}
+
 export async function startRefreshService(options: StartOptions): Promise<RunningService> {
   const { config, stateDir } = options;
   const listen = options.listen ?? DEFAULT_LISTEN;
   const log = (options.log ?? silentLogger).child({ component: 'refresh-service' });
   checkServeTransport(config, { given: listen, host: parseListen(listen).host }, options.tls !== undefined);
   const server = await createLimitedServer(config, options.tls);
-  const ctx = await openServiceContext(stateDir, config);
+  const ctx = await openServiceContext(stateDir, config, { createStateDir: options.createStateDir !== false });
+  const hadAdminToken = existsSync(adminTokenPath(stateDir));
   let adminTokenHash: Buffer;
   try {
     // With a shared database, the hash the first instance published (state/postgres-context.ts).
@@ -93,6 +112,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
 
   const stopHousekeeping = startHousekeeping(service);
 
+  warnOfNewIdentity(log, stateDir, ctx.made, !hadAdminToken, ctx.signingKeys.active.kid);
   log.info('refresh service listening', { url, publicUrl, issuer, kid: ctx.signingKeys.active.kid });
   let closing: Promise<void> | undefined;
   return {

@@ -80,6 +80,15 @@ export function parseStoredSigningKey(text: string, where: string): ScitokenSign
   }
 }
 
+/** Whether the state dir holds a signing key already (a first start makes one). */
+export async function hasStoredSigningKeys(stateDir: string): Promise<boolean> {
+  try {
+    return (await readdir(keyDir(stateDir))).some((n) => n.endsWith('.jwk'));
+  } catch {
+    return false;
+  }
+}
+
 /** Load the signing keys, generating the first one when there is none. */
 export async function loadSigningKeys(stateDir: string): Promise<SigningKeySet> {
   await ensureKeyDir(stateDir);

@@ -15,6 +15,7 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     listen: { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    init: { type: 'boolean' },
   });
   const stateDir = requiredStringFlag(COMMAND, args, 'state', 'the state directory');
   const cert = stringFlag(args, 'tls-cert');
@@ -27,6 +28,8 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     ...(stringFlag(args, 'listen') === undefined ? {} : { listen: stringFlag(args, 'listen')! }),
     ...(cert === undefined || key === undefined ? {} : { tls: { cert, key } }),
     log: ctx.log,
+    // A mistyped --state must not silently become a new service (issue 26 item 4).
+    createStateDir: args.values['init'] === true,
   });
   ctx.stdout.write(`${JSON.stringify({ url: service.url, public_url: service.publicUrl })}\n`);
   const stopReloading = reloadOnSighup(service, stringFlag(args, 'config'), ctx.log);

@@ -42,7 +42,7 @@ export async function startBenchService({ exe, dir, lifetimeS = 60 }) {
   const configFile = join(dir, 'service.json');
   writeFileSync(configFile, JSON.stringify(raw));
   const stateDir = join(dir, 'state');
-  const child = spawn(exe, ['refresh-service', 'serve', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(exe, ['refresh-service', 'serve', '--init', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.setEncoding('utf8');
   await new Promise((resolve, reject) => {
     child.stdout.once('data', resolve);

@@ -96,7 +96,7 @@ async function startService(name) {
   const stateDir = join(dir, name);
   const [cmd, args] = values.floor
     ? [process.execPath, [join(root, 'scripts', 'bench', 'floor-server.mjs'), stateDir, configFile, String(port)]]
-    : [values.exe, ['refresh-service', 'serve', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`, '--log-format', 'json']];
+    : [values.exe, ['refresh-service', 'serve', '--init', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`, '--log-format', 'json']];
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
   await new Promise((resolve, reject) => {

@@ -24,7 +24,7 @@ interface Serving {
 }
 
 async function serve(args: string[]): Promise<Serving> {
-  const child = spawn(EXE, ['refresh-service', 'serve', ...args, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(EXE, ['refresh-service', 'serve', '--init', ...args, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
@@ -160,7 +160,7 @@ describe('glidein refresh-service (built executable)', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const r = await runCli(['refresh-service', 'serve', '--state', join(sb.dir, 'busy-state'), '--config', configFile, '--listen', `127.0.0.1:${port}`]);
+      const r = await runCli(['refresh-service', 'serve', '--init', '--state', join(sb.dir, 'busy-state'), '--config', configFile, '--listen', `127.0.0.1:${port}`]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`127.0.0.1:${port}`);
     } finally {

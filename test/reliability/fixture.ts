@@ -85,7 +85,7 @@ export async function startServiceProcess(extra: Record<string, unknown> = {}): 
     log: [],
     agent: new Agent({ keepAlive: true, maxSockets: 64 }),
     async start() {
-      const child = spawn(EXE, ['--log-format', 'json', 'refresh-service', 'serve', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(EXE, ['--log-format', 'json', 'refresh-service', 'serve', '--init', '--state', stateDir, '--config', configFile, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
       s.child = child;
       let partial = '';
       child.stderr!.on('data', (d: Buffer) => {

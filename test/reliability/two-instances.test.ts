@@ -64,7 +64,7 @@ function post(inst: Instance, path: string, body: string, headers: Record<string
 
 async function startInstance(inst: Instance): Promise<void> {
   const port = new URL(inst.base).port;
-  const child = spawn(EXE, ['--log-format', 'json', 'refresh-service', 'serve', '--state', join(dir, `state-${inst.name}`), '--config', inst.configFile, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(EXE, ['--log-format', 'json', 'refresh-service', 'serve', '--init', '--state', join(dir, `state-${inst.name}`), '--config', inst.configFile, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PGPASSWORD: pg!.password },
   });

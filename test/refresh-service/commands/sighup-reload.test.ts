@@ -26,7 +26,7 @@ beforeAll(async () => {
   sb = await makeSandbox();
   configFile = join(sb.dir, 'service.json');
   await writeFile(configFile, JSON.stringify({ ...base(), scitokenLifetime: 600 }));
-  child = spawn(NODE, [CLI_TS, 'refresh-service', 'serve', '--state', sb.stateDir, '--config', configFile, '--listen', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(NODE, [CLI_TS, 'refresh-service', 'serve', '--init', '--state', sb.stateDir, '--config', configFile, '--listen', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
 });
 afterAll(async () => {

@@ -31,7 +31,7 @@ const register = (config: string, id: string, entry: string, url = 'http://127.0
 
 /** `refresh-service serve` on a free loopback port; resolves with its URL and a stop function. */
 async function serve(config: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
-  const child = spawn(EXE, ['refresh-service', 'serve', '--state', sb.stateDir, '--config', config, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(EXE, ['refresh-service', 'serve', '--init', '--state', sb.stateDir, '--config', config, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
