@@ -105,7 +105,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     // The pilot process itself, not a test that calls main(), runs on V8's interpreter only.
     if (name === 'run' && isProcessEntry) useLeanRuntime();
     const mod = await load();
-    return await mod.run(rest, { log, stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
+    return await mod.run(rest, { log, ...(globals.logLevel ? { logLevel: globals.logLevel } : {}), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
   } catch (e) {
     return reportError(e, { log, stderr: io.stderr, level, formatGiven: globals.logFormat !== undefined });
   }

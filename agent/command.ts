@@ -1,8 +1,10 @@
 // What a command module looks like, and the context the entry point hands it.
-import type { Logger } from '../shared/log.ts';
+import type { LogLevel, Logger } from '../shared/log.ts';
 
 export interface CommandContext {
   log: Logger;
+  /** The --log-level given on the command line, if one was (a command with a quieter default of its own honours it). */
+  logLevel?: LogLevel;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;

@@ -5,6 +5,6 @@ import { demoLogger, runDemo } from '../pilot/demo.ts';
 
 export async function run(argv: string[], ctx: CommandContext): Promise<number> {
   parseCommandArgs('demo', argv, {});
-  const outcome = await runDemo({ stdout: ctx.stdout, stderr: ctx.stderr, env: ctx.env, signal: ctx.signal, log: demoLogger(ctx.stderr, ctx.log.format) });
+  const outcome = await runDemo({ stdout: ctx.stdout, stderr: ctx.stderr, env: ctx.env, signal: ctx.signal, log: demoLogger(ctx.stderr, ctx.log.format, ctx.logLevel) });
   return outcome.exitCode;
 }

@@ -6,7 +6,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../shared/log.ts';
+import { createLogger, type LogLevel, type Logger } from '../../shared/log.ts';
+import { planIdentityChecks } from '../validate/identity-plan.ts';
 import { decodeJwtUnverified } from '../../shared/jwt-decode.ts';
 import { createPoolKeyFile, loadServiceConfig, registerPilot, startRefreshService, type RunningService, type ServiceConfig } from '../../refresh-service/index.ts';
 import { lookupAccount } from '../sandbox/account.ts';
@@ -154,7 +155,10 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
     mkdirSync(siteDir, { mode: 0o755 });
     const site = await createDemoSite({ dir: siteDir, identity: nobody ? 'setuid' : 'none', accounts: { alice: 'nobody', bob: 'nobody' } });
     const policy = await loadPolicy(site.policyPath);
-    out(`site policy: identity ${policy.identity}${nobody ? ' (payloads mapped to nobody)' : ' (not root: payloads run as this user)'}`);
+    // The node validation tests this policy's identity switch, as 'glidein validate --policy' does:
+    // the line printed here and the table's identity row tell the same story.
+    const identity = await planIdentityChecks(site.policyPath, [], io.log);
+    out(`site policy: identity ${policy.identity}${nobody ? ' (payloads mapped to nobody; the node validation tests the switch)' : ' (not root: payloads run as this user, no switch to test)'}`);
     const { spool, outDir } = await writeDemoJobs(root, site, nobody);
     const work = join(root, 'work');
     mkdirSync(work, { mode: 0o711 });
@@ -170,7 +174,7 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
       env: io.env,
       log: io.log,
       signal: io.signal,
-      validate: makeValidate(io.signal),
+      validate: makeValidate(io.signal, identity),
       onEvent: eventPrinter(out, elapsed, outDir, counter),
     });
   } finally {
@@ -185,7 +189,7 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
   return { exitCode: ok ? 0 : 1, summary, refreshesShown: counter.refreshes, durationMs, leftBehind };
 }
 
-/** The demo's own quiet logger: warnings and errors only, so the story stays readable. */
-export function demoLogger(stderr: NodeJS.WritableStream, format: 'human' | 'json'): Logger {
-  return createLogger({ format, level: 'warn', sink: stderr });
+/** The demo's logger: warnings and errors only unless --log-level says otherwise, so the story stays readable. */
+export function demoLogger(stderr: NodeJS.WritableStream, format: 'human' | 'json', level: LogLevel = 'warn'): Logger {
+  return createLogger({ format, level, sink: stderr });
 }

@@ -2,6 +2,7 @@
 // as `glidein validate` (JSON report, OSGTestResult XML for the factory, the table for humans).
 import { GlideinError, isGlideinError } from '../../shared/errors.ts';
 import { parseRequirements, runValidation, formatXml, formatTable } from '../validate/index.ts';
+import type { RunValidationOptions } from '../validate/runner.ts';
 
 /** The validation report of `glidein validate --format json` (DESIGN.md section 5). */
 export interface ValidationReport {
@@ -35,9 +36,10 @@ export function checkBundleRequirements(items: string[], bundlePath: string): vo
   }
 }
 
-export function makeValidate(signal?: AbortSignal): ValidateFn {
+/** `identity`: the identity and permissions checks' plan (agent/validate/identity-plan.ts); without it they are skipped. */
+export function makeValidate(signal?: AbortSignal, identity?: Pick<RunValidationOptions, 'identityTest' | 'identityAccounts'>): ValidateFn {
   return async (requirements, workdir, env) => {
-    const report = await runValidation({ requirements: parseRequirements(requirements), workdir, env, ...(signal ? { signal } : {}) });
+    const report = await runValidation({ requirements: parseRequirements(requirements), workdir, env, ...(signal ? { signal } : {}), ...identity });
     return {
       report,
       xml: formatXml(report, { cwd: workdir, clientName: 'glidein', cmd: 'glidein run' }),
