@@ -9,18 +9,26 @@
 // also recorded for the agent, which makes this slot refuse the job and its submitter from then
 // on (START), so it matches elsewhere and not here again. Without an identity policy the job
 // is exec'd as it is, as the pilot.
+//
+// Issue 21: the wrapper runs as the pilot, so nothing the job controls may reach it. The job's
+// environment arrives sealed by the prepare-job hook (job-env.ts) and is given back only to the
+// switched job; the token is found only from the starter's facts (job-token.ts); and before the
+// wrapper exits (the starter then transfers the output as the pilot) the account's access is
+// taken back and every link the job left is removed (scratch-scrub.ts).
 import { mkdtempSync, readlinkSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
 import { CredStore } from '../store/index.ts';
 import { loadPolicy, parseJobSpec, startJob, type JobResult, type Policy } from '../sandbox/index.ts';
 import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
+import { JOB_FACTS_VARIABLE, openFacts, readFactsKey, type JobFacts } from './job-env.ts';
 import { identifyJob } from './job-token.ts';
-import { shareScratchDir } from './sandbox-share.ts';
-import { jobKey, readJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
+import { revokeScratchDir, shareScratchDir, type ShareTarget } from './sandbox-share.ts';
+import { scrubScratchDir } from './scratch-scrub.ts';
+import { jobKey, readJobAd, writeWrapperEvent, type JobAdFacts, type WrapperConfig } from './wrapper-config.ts';
 
-/** Variables of the starter's environment the switched job does not get. */
-const DROP_FROM_JOB = new Set(['_CONDOR_WRAPPER_ERROR_FILE', '_CONDOR_CREDS', 'LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE', 'BEARER_TOKEN']);
+/** Variables the switched job does not get (DESIGN.md 7.3 and the wrapper's own). */
+const DROP_FROM_JOB = new Set(['_CONDOR_WRAPPER_ERROR_FILE', '_CONDOR_CREDS', JOB_FACTS_VARIABLE, 'LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE', 'BEARER_TOKEN']);
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
 
 export interface WrapperRun {
@@ -40,9 +48,13 @@ function fdPath(fd: number): string | null {
   }
 }
 
-function jobEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+/**
+ * The switched job's environment: its own (from the hook's facts), then the starter's variables
+ * over it (HTCondor merges PublishToEnv last), less DROP_FROM_JOB.
+ */
+export function jobEnv(facts: JobFacts, starterEnv: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
+  for (const [k, v] of [...Object.entries(facts.env), ...Object.entries(starterEnv)]) {
     if (v !== undefined && !DROP_FROM_JOB.has(k) && /^[A-Za-z_][A-Za-z0-9_]{0,255}$/.test(k) && !v.includes('\0')) out[k] = v;
   }
   return out;
@@ -61,13 +73,13 @@ function exitCode(r: JobResult): number {
   return r.state === 'killed' ? 143 : 1;
 }
 
-async function runSwitched(w: WrapperRun, policy: Policy, key: string): Promise<JobResult | LaunchError> {
-  const env = w.env;
-  const who = await identifyJob({ credsDir: env['_CONDOR_CREDS'], scratchDir: env['_CONDOR_SCRATCH_DIR'], fileName: policy.condorTokenFile }, policy);
+async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: string): Promise<JobResult | LaunchError> {
+  const who = await identifyJob({ scratchDir: facts.scratchDir, oauth: facts.oauth, fileName: policy.condorTokenFile }, policy);
   if ('stage' in who) return who;
   const cwd = process.cwd();
-  if (who.account) {
-    const shared = await shareScratchDir({ dir: cwd, account: who.account });
+  const share: ShareTarget | null = who.account ? { dir: facts.scratchDir, account: who.account } : null;
+  if (share) {
+    const shared = await shareScratchDir(share);
     if (!shared.ok) return shared.error;
   }
   const exe = w.argv[0]!;
@@ -76,7 +88,7 @@ async function runSwitched(w: WrapperRun, policy: Policy, key: string): Promise<
       id: key,
       executable: isAbsolute(exe) ? exe : resolve(cwd, exe),
       args: w.argv.slice(1),
-      env: jobEnv(env),
+      env: jobEnv(facts, w.env),
       cwd,
       stdin: fdPath(0),
       stdout: fdPath(1),
@@ -89,12 +101,13 @@ async function runSwitched(w: WrapperRun, policy: Policy, key: string): Promise<
   const storeDir = mkdtempSync(join(w.config.storeParent, `${key}-`));
   chmodSync(storeDir, 0o711);
   const store = await CredStore.open(storeDir, { log: w.log });
+  let result: JobResult;
   try {
-    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: env });
+    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env });
     const forward = () => handle.kill('cancelled');
     for (const s of FORWARDED) process.on(s, forward);
     try {
-      return await handle.result;
+      result = await handle.result;
     } finally {
       for (const s of FORWARDED) process.off(s, forward);
     }
@@ -102,11 +115,39 @@ async function runSwitched(w: WrapperRun, policy: Policy, key: string): Promise<
     await store.wipeAll().catch(() => undefined);
     rmSync(storeDir, { recursive: true, force: true });
   }
+  return share ? afterJob(w, share, result) : result;
+}
+
+/** The job has ended: take the scratch dir back and remove what could lead the transfer outside it. */
+async function afterJob(w: WrapperRun, share: ShareTarget, result: JobResult): Promise<JobResult | LaunchError> {
+  const revoked = await revokeScratchDir(share);
+  const scrub = scrubScratchDir(share.dir, share.account.uid);
+  if (scrub.removed.length > 0) w.log.warn('removed what the job left in its scratch dir that could lead output transfer outside it', { dir: share.dir, removed: scrub.removed.slice(0, 20), count: scrub.removed.length });
+  const problems = [...(revoked ? [`cannot take the scratch dir back from ${share.account.name}: ${revoked}`] : []), ...scrub.problems];
+  if (problems.length === 0) return result;
+  // The output must not go home unchecked: fail the attempt (the job's submitter is not at fault).
+  return launchError('wrapper', 'SCRATCH_UNSAFE', `the job's scratch dir cannot be made safe for output transfer: ${problems.slice(0, 3).join('; ')}`, false);
+}
+
+/** The hook's facts for this job, or a launch error: without them the job's environment may have reached us. */
+function trustedFacts(w: WrapperRun): JobFacts | LaunchError {
+  let key: Buffer;
+  try {
+    key = readFactsKey(w.config.factsKey);
+  } catch (e) {
+    return launchError('wrapper', 'BAD_SPEC', (e as Error).message, false);
+  }
+  const facts = openFacts(w.env[JOB_FACTS_VARIABLE], key);
+  if (facts === null) return launchError('wrapper', 'NO_HOOK', `the prepare-job hook did not vouch for this job (no ${JOB_FACTS_VARIABLE} sealed by this pilot): STARTER_JOB_HOOK_KEYWORD and GLIDEIN_HOOK_PREPARE_JOB must name glidein's hook`, false);
+  if (facts.scratchDir !== w.env['_CONDOR_SCRATCH_DIR']) return launchError('wrapper', 'NO_HOOK', `the prepare-job hook's facts are for the scratch dir ${facts.scratchDir}, not this job's ${w.env['_CONDOR_SCRATCH_DIR'] ?? '(unset)'}`, false);
+  return facts;
 }
 
 /** Run one HTCondor job; returns the wrapper's exit code (the job's, or 1 after a launch error). */
 export async function runCondorJob(w: WrapperRun): Promise<number> {
-  const ad = readJobAd(w.env['_CONDOR_JOB_AD']);
+  const facts = trustedFacts(w);
+  // The job ad's facts from the hook when it ran; else the starter's file, for the record only.
+  const ad: JobAdFacts = 'stage' in facts ? readJobAd(w.env['_CONDOR_JOB_AD']) : facts;
   const key = jobKey(ad, String(process.pid));
   const fail = (e: LaunchError): number => {
     reportLaunchError(w.env, e);
@@ -123,16 +164,19 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
   }
   writeWrapperEvent(w.config, key, { event: 'start' });
   if (policy.identity === 'none') {
-    // No identity switching configured: the job runs as the pilot (the agent logged this once).
+    // No identity switching configured: the job runs as the pilot (the agent logged this once),
+    // with its own environment when the hook carried it here.
+    const env = 'stage' in facts ? w.env : { ...facts.env, ...withoutFacts(w.env) };
     try {
-      process.execve!(w.argv[0]!, w.argv, w.env as Record<string, string>);
+      process.execve!(w.argv[0]!, w.argv, env as Record<string, string>);
     } catch (e) {
       return fail(launchError('exec', (e as NodeJS.ErrnoException).code ?? 'EIO', `cannot exec ${w.argv[0]}: ${(e as Error).message}`));
     }
   }
+  if ('stage' in facts) return fail(facts);
   let r: JobResult | LaunchError;
   try {
-    r = await runSwitched(w, policy, key);
+    r = await runSwitched(w, policy, facts, key);
   } catch (e) {
     // An error of ours, not the job's: the attempt fails, the job and its submitter stay welcome.
     r = launchError('wrapper', 'INTERNAL', (e as Error).message, false);
@@ -141,4 +185,9 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
   if (r.launchError && r.state !== 'completed') return fail(r.launchError);
   writeWrapperEvent(w.config, key, { event: 'end', state: r.state, reason: r.reason });
   return exitCode(r);
+}
+
+function withoutFacts(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { [JOB_FACTS_VARIABLE]: _facts, ...rest } = env;
+  return rest;
 }

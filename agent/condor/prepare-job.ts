@@ -7,11 +7,11 @@
 // accept (no token, unverifiable, unmapped, no such account) holds the job with the reason,
 // instead of failing the attempt and sending it back to Idle. Everything else (the launch itself,
 // transient failures) stays with the job wrapper.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../../shared/log.ts';
 import { loadPolicy, type Policy } from '../sandbox/index.ts';
-import type { LaunchError } from '../sandbox/launch-error.ts';
+import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
+import { adHas, jobEnvironment } from './condor-env-syntax.ts';
+import { environmentUpdate, readFactsKey, sealFacts, type JobFacts } from './job-env.ts';
 import { identifyJob } from './job-token.ts';
 import { jobKey, parseJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
 
@@ -19,6 +19,8 @@ import { jobKey, parseJobAd, writeWrapperEvent, type WrapperConfig } from './wra
 export const HOLD_SUBCODE_IDENTITY = 1;
 /** HoldReasonSubCode: the site policy cannot be loaded (the pilot is misconfigured). */
 export const HOLD_SUBCODE_POLICY = 2;
+/** HoldReasonSubCode: the job's Environment cannot be parsed (HTCondor could not start it either). */
+export const HOLD_SUBCODE_ENVIRONMENT = 3;
 
 export interface PrepareRun {
   /** The job ad the starter wrote on the hook's stdin. */
@@ -38,32 +40,55 @@ export function holdOutput(subcode: number, e: LaunchError): string {
   return `HookStatusCode = ${subcode}\nHookStatusMessage = ${classAdString(`glidein: ${e.code}: ${e.message}`)}\n`;
 }
 
+/** The facts of the job, from the ad the starter gave the hook and the starter's own environment. */
+function jobFacts(run: PrepareRun): JobFacts | LaunchError {
+  const ad = parseJobAd(run.adText);
+  let env: Record<string, string>;
+  try {
+    env = jobEnvironment(run.adText);
+  } catch (e) {
+    return launchError('wrapper', 'BAD_SPEC', `the job's Environment cannot be parsed: ${(e as Error).message}`, true);
+  }
+  return { v: 1, env, oauth: adHas(run.adText, 'OAuthServicesNeeded'), scratchDir: run.env['_CONDOR_SCRATCH_DIR'] ?? '', ...ad };
+}
+
 /** The job's identity, checked as the wrapper will check it; a permanent refusal, or null to go on. */
-async function identityRefusal(run: PrepareRun, policy: Policy): Promise<LaunchError | null> {
-  const iwd = run.env['_CONDOR_JOB_IWD'] ?? run.env['_CONDOR_SCRATCH_DIR'];
-  // The starter makes the per-job credential dir before the transfer; the hook's env lacks _CONDOR_CREDS.
-  const creds = run.env['_CONDOR_CREDS'] ?? (iwd && existsSync(join(iwd, '.condor_creds')) ? join(iwd, '.condor_creds') : undefined);
-  const who = await identifyJob({ credsDir: creds, scratchDir: iwd, fileName: policy.condorTokenFile }, policy);
+async function identityRefusal(facts: JobFacts, policy: Policy): Promise<LaunchError | null> {
+  const who = await identifyJob({ scratchDir: facts.scratchDir, oauth: facts.oauth, fileName: policy.condorTokenFile }, policy);
   return 'stage' in who && who.permanent ? who : null;
 }
 
-/** Run the hook; returns what it prints on stdout (empty: the job goes on). */
-export async function prepareCondorJob(run: PrepareRun): Promise<string> {
+function hold(run: PrepareRun, subcode: number, refusal: LaunchError): string {
   const ad = parseJobAd(run.adText);
-  let policy: Policy;
-  try {
-    policy = await loadPolicy(run.config.policy ?? undefined);
-  } catch (e) {
-    run.log.error('prepare-job: the site policy cannot be loaded', { job: ad.globalJobId, error: e });
-    return holdOutput(HOLD_SUBCODE_POLICY, { stage: 'wrapper', code: 'BAD_SPEC', message: `the site policy cannot be loaded: ${(e as Error).message}`, permanent: true });
-  }
-  if (policy.identity === 'none') return '';
-  const refusal = await identityRefusal(run, policy);
-  if (refusal === null) return '';
   const key = jobKey(ad, `hook-${process.pid}`);
   // Held, the job cannot come back; its submitter's other jobs may carry tokens that map, so
   // only the job is refused here (the wrapper refuses the submitter too: its refusals are not holds).
   writeWrapperEvent(run.config, key, { event: 'end', state: 'held', reason: `${refusal.code}: ${refusal.message}`, refuse: { job: ad.globalJobId, user: null } });
   run.log.warn('HTCondor job held by the prepare-job hook', { job: ad.globalJobId, code: refusal.code, reason: refusal.message });
-  return holdOutput(HOLD_SUBCODE_IDENTITY, refusal);
+  return holdOutput(subcode, refusal);
+}
+
+/**
+ * Run the hook; returns what it prints on stdout: a hold, or the update ad that replaces the
+ * job's environment with its sealed facts (job-env.ts), so that nothing of the job's
+ * environment reaches the wrapper, which runs as the pilot.
+ */
+export async function prepareCondorJob(run: PrepareRun): Promise<string> {
+  const ad = parseJobAd(run.adText);
+  let policy: Policy;
+  let key: Buffer;
+  try {
+    policy = await loadPolicy(run.config.policy ?? undefined);
+    key = readFactsKey(run.config.factsKey);
+  } catch (e) {
+    run.log.error('prepare-job: the site policy or the wrapper key cannot be loaded', { job: ad.globalJobId, error: e });
+    return holdOutput(HOLD_SUBCODE_POLICY, { stage: 'wrapper', code: 'BAD_SPEC', message: `the pilot's configuration cannot be loaded: ${(e as Error).message}`, permanent: true });
+  }
+  const facts = jobFacts(run);
+  if ('stage' in facts) return hold(run, HOLD_SUBCODE_ENVIRONMENT, facts);
+  if (policy.identity !== 'none') {
+    const refusal = await identityRefusal(facts, policy);
+    if (refusal !== null) return hold(run, HOLD_SUBCODE_IDENTITY, refusal);
+  }
+  return environmentUpdate(sealFacts(facts, key));
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { selfCommand } from '../../shared/self-command.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { shellQuote } from './config-values.ts';
+import { writeFactsKey } from './job-env.ts';
 
 export interface WrapperConfig {
   v: 1;
@@ -19,6 +20,8 @@ export interface WrapperConfig {
   events: string;
   /** The wrapper's log (JSON lines): the job's stderr is the job's, not ours. */
   logFile: string;
+  /** The key (0600) the prepare-job hook seals the job's facts with for the wrapper (job-env.ts). */
+  factsKey: string;
 }
 
 export interface WrapperEvent {
@@ -43,11 +46,13 @@ function writeLauncher(path: string, comment: string, argv: string): void {
  * Write the wrapper's config and the two launchers HTCondor runs: the job wrapper
  * (USER_JOB_WRAPPER) and the prepare-job hook (prepare-job.ts); returns their paths.
  */
-export function installWrapper(root: string, config: Omit<WrapperConfig, 'v'>, command: readonly string[] = selfCommand()): { wrapper: string; prepareHook: string } {
+export function installWrapper(root: string, config: Omit<WrapperConfig, 'v' | 'factsKey'>, command: readonly string[] = selfCommand()): { wrapper: string; prepareHook: string } {
   mkdirSync(config.storeParent, { recursive: true, mode: 0o711 });
   mkdirSync(config.events, { recursive: true, mode: 0o700 });
   const configPath = join(root, 'job-wrapper.json');
-  writeFileSync(configPath, JSON.stringify({ v: 1, ...config }) + '\n', { mode: 0o644 });
+  const factsKey = join(root, 'job-facts.key');
+  writeFactsKey(factsKey);
+  writeFileSync(configPath, JSON.stringify({ v: 1, ...config, factsKey }) + '\n', { mode: 0o644 });
   const wrapper = join(root, 'glidein-job-wrapper');
   writeLauncher(wrapper, "HTCondor's USER_JOB_WRAPPER for glidein: the job's command line follows.", `${[...command, WRAPPER_COMMAND, '--config', configPath, '--'].map(shellQuote).join(' ')} "$@"`);
   const prepareHook = join(root, 'glidein-prepare-job');
@@ -63,8 +68,8 @@ export function readWrapperConfig(path: string): WrapperConfig {
     throw new GlideinError('GLIDEIN_ERR_CONFIG', `condor-job-wrapper: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   const c = v as Partial<WrapperConfig>;
-  if (c.v !== 1 || typeof c.storeParent !== 'string' || typeof c.events !== 'string' || typeof c.logFile !== 'string' || (c.policy !== null && typeof c.policy !== 'string')) {
-    throw new GlideinError('GLIDEIN_ERR_CONFIG', `condor-job-wrapper: ${path} is not a job wrapper config (v 1, policy, storeParent, events, logFile)`);
+  if (c.v !== 1 || typeof c.storeParent !== 'string' || typeof c.events !== 'string' || typeof c.logFile !== 'string' || typeof c.factsKey !== 'string' || (c.policy !== null && typeof c.policy !== 'string')) {
+    throw new GlideinError('GLIDEIN_ERR_CONFIG', `condor-job-wrapper: ${path} is not a job wrapper config (v 1, policy, storeParent, events, logFile, factsKey)`);
   }
   return c as WrapperConfig;
 }

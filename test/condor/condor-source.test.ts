@@ -121,8 +121,8 @@ describe('glidein run --condor: the payload source', () => {
     expect(cfg).toContain('COLLECTOR_HOST = 127.0.0.1:9618');
 
     // The job wrapper records a permanent launch error: the job and its submitter are refused here.
-    writeWrapperEvent({ v: 1, policy: null, storeParent: '', events: join(workdir, 'condor', 'wrapper-events'), logFile: '' }, 'condor-1.0-9', { event: 'start' });
-    writeWrapperEvent({ v: 1, policy: null, storeParent: '', events: join(workdir, 'condor', 'wrapper-events'), logFile: '' }, 'condor-1.0-9', { event: 'end', state: 'held', reason: 'UNMAPPED: no mapping', refuse: { job: 'schedd#1.0#17', user: 'mallory@example.org' } });
+    writeWrapperEvent({ v: 1, policy: null, storeParent: '', events: join(workdir, 'condor', 'wrapper-events'), logFile: '', factsKey: '' }, 'condor-1.0-9', { event: 'start' });
+    writeWrapperEvent({ v: 1, policy: null, storeParent: '', events: join(workdir, 'condor', 'wrapper-events'), logFile: '', factsKey: '' }, 'condor-1.0-9', { event: 'end', state: 'held', reason: 'UNMAPPED: no mapping', refuse: { job: 'schedd#1.0#17', user: 'mallory@example.org' } });
     await until('the refusal reconfig', () => rec().includes('refusedJobs="schedd#1.0#17" refusedUsers="mallory@example.org"'));
     expect(src.counts()).toMatchObject({ started: 1, held: 1, running: 0 });
 

@@ -1,89 +1,26 @@
 // glidein's USER_JOB_WRAPPER (issue 14, item 4), run the way HTCondor's starter runs it: as a
 // non-root pilot account, in a scratch dir of that account with the job's stdout/stderr files,
-// a real _CONDOR_WRAPPER_ERROR_FILE, a fake _CONDOR_CREDS dir and a job ad; real accounts,
-// sudo as the site helper, setfacl to hand the scratch dir to the mapped account.
+// a real _CONDOR_WRAPPER_ERROR_FILE, a .condor_creds dir and a job ad, after the prepare-job
+// hook (wrapper-fixture.ts); real accounts, sudo as the site helper, setfacl to hand the scratch
+// dir to the mapped account.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chownSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
-import { CLI_TS, NODE } from '../helpers/paths.ts';
 import { skipWithoutTool } from '../helpers/system-tools.ts';
 import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { events, lastJob, prepareHook as hookOf, runJob, scratch as scratchOf, type Scratch, type ScratchOptions } from './wrapper-fixture.ts';
 
 let fx: SandboxFixture;
 let pilot: NonRootPilot | undefined;
 let root: string;
-let n = 0;
 
-interface Scratch {
-  dir: string;
-  errorFile: string;
-  events: string;
-  config: string;
-  stdout: () => string;
-  stderr: () => string;
+const scratch = (policy: string | null, token: string | null, o?: ScratchOptions): Scratch => scratchOf(pilot!, root, policy, token, o);
+function wrapper(s: Scratch, job: string[], extraEnv: Record<string, string> = {}): { done: Promise<number | null>; pid: Promise<number> } {
+  const started = runJob(pilot!, s, job, extraEnv);
+  return { done: started.then((w) => w.done), pid: started.then((w) => w.pid) };
 }
-
-/** A condor dir, wrapper config and one job's scratch dir, all owned by the pilot account. */
-function scratch(policy: string | null, token: string | null): Scratch {
-  const id = ++n;
-  const own = (p: string) => chownSync(p, pilot!.account.uid, pilot!.account.gid);
-  const base = join(root, `c${id}`);
-  for (const [d, mode] of [[base, 0o711], [join(base, 'stores'), 0o711], [join(base, 'events'), 0o700], [join(base, 'execute'), 0o711], [join(base, 'execute', 'dir_1'), 0o700]] as const) {
-    mkdirSync(d, { mode });
-    own(d);
-  }
-  const dir = join(base, 'execute', 'dir_1');
-  const config = join(base, 'job-wrapper.json');
-  writeFileSync(config, JSON.stringify({ v: 1, policy, storeParent: join(base, 'stores'), events: join(base, 'events'), logFile: join(base, 'JobWrapperLog') }));
-  const creds = join(dir, '.condor_creds');
-  mkdirSync(creds, { mode: 0o700 });
-  own(creds);
-  if (token !== null) {
-    writeFileSync(join(creds, 'scitokens.use'), token + '\n', { mode: 0o600 });
-    own(join(creds, 'scitokens.use'));
-  }
-  writeFileSync(join(dir, '.job.ad'), `ClusterId = 5\nProcId = ${id}\nGlobalJobId = "schedd.test#5.${id}#1700000000"\nUser = "alice@test.example"\n`);
-  for (const f of ['.job.ad', '_condor_stdout', '_condor_stderr']) {
-    if (!existsSync(join(dir, f))) writeFileSync(join(dir, f), '', { mode: 0o644 });
-    own(join(dir, f));
-  }
-  return {
-    dir, config, errorFile: join(base, '.job_wrapper_failure'), events: join(base, 'events'),
-    stdout: () => readFileSync(join(dir, '_condor_stdout'), 'utf8'),
-    stderr: () => readFileSync(join(dir, '_condor_stderr'), 'utf8'),
-  };
-}
-
-/** Start the wrapper as the starter does: as the pilot, in the scratch dir, stdout/stderr on its files. */
-function wrapper(s: Scratch, job: string[], extraEnv: Record<string, string> = {}) {
-  const out = openSync(join(s.dir, '_condor_stdout'), 'a');
-  const err = openSync(join(s.dir, '_condor_stderr'), 'a');
-  const p = spawn(NODE, [CLI_TS, 'condor-job-wrapper', '--config', s.config, '--', ...job], {
-    uid: pilot!.account.uid, gid: pilot!.account.gid, cwd: s.dir, stdio: ['ignore', out, err],
-    env: { PATH: '/usr/bin:/bin', _CONDOR_CREDS: join(s.dir, '.condor_creds'), _CONDOR_WRAPPER_ERROR_FILE: s.errorFile, _CONDOR_SCRATCH_DIR: s.dir, _CONDOR_JOB_AD: join(s.dir, '.job.ad'), HOME: s.dir, ...extraEnv },
-  });
-  closeSync(out);
-  closeSync(err);
-  return { pid: p.pid!, done: new Promise<number | null>((r) => p.on('close', (code) => r(code))) };
-}
-
-/** Run the prepare-job hook as the starter does: as the pilot, the job ad on stdin, _CONDOR_JOB_IWD set, no _CONDOR_CREDS. */
-function prepareHook(s: Scratch): Promise<{ code: number | null; stdout: string }> {
-  const p = spawn(NODE, [CLI_TS, 'condor-prepare-job', '--config', s.config], {
-    uid: pilot!.account.uid, gid: pilot!.account.gid, cwd: '/', stdio: ['pipe', 'pipe', 'ignore'],
-    env: { PATH: '/usr/bin:/bin', _CONDOR_JOB_IWD: s.dir, BATCH_SYSTEM: 'HTCondor' },
-  });
-  let stdout = '';
-  p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stdin!.end(readFileSync(join(s.dir, '.job.ad')));
-  return new Promise((r) => p.on('close', (code) => r({ code, stdout })));
-}
-
-function events(s: Scratch): Record<string, unknown>[] {
-  return readdirSync(s.events).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(s.events, f), 'utf8')) as Record<string, unknown>);
-}
+const prepareHook = (s: Scratch) => hookOf(pilot!, s);
 
 describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
   beforeAll(async () => {
@@ -125,7 +62,7 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     expect(readFileSync(s.errorFile, 'utf8')).toMatch(/^glidein: UNMAPPED: .*permanent/);
     expect(s.stdout()).toBe('');
     const end = events(s).find((e) => e['event'] === 'end')!;
-    expect(end).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: 'alice@test.example' } });
+    expect(end).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${lastJob()}#1700000000`, user: 'alice@test.example' } });
   }, 60_000);
 
   it('turns away a job that carries no identity token (NO_IDENTITY), and one with a forged token (UNVERIFIED)', async (ctx) => {
@@ -143,7 +80,7 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
     expect(await wrapper(s, [join(s.dir, 'condor_exec.exe')]).done).toBe(1);
     expect(readFileSync(s.errorFile, 'utf8')).toMatch(/^glidein: ENOENT: /);
-    expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: null } });
+    expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${lastJob()}#1700000000`, user: null } });
   }, 60_000);
 
   it('runs the job when TMPDIR lies deep in the execute dir, as HTCondor sets it (a socket there would pass the 108-byte limit)', async (ctx) => {
@@ -188,7 +125,7 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     const w = wrapper(s, ['/bin/sh', '-c', 'trap "echo got-TERM; exit 7" TERM; echo started; sleep 60 & wait']);
     for (let i = 0; i < 300 && !s.stdout().includes('started'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(s.stdout()).toContain('started');
-    process.kill(w.pid, 'SIGTERM');
+    process.kill(await w.pid, 'SIGTERM');
     await w.done;
     expect(s.stdout()).toContain('got-TERM');
   }, 60_000);
@@ -200,11 +137,13 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     expect(s.stdout().trim()).toBe(String(pilot.account.uid));
   }, 60_000);
 
-  it('the prepare-job hook lets a job whose token maps go on (prints nothing)', async (ctx) => {
+  it('the prepare-job hook lets a job whose token maps go on (only its environment is replaced)', async (ctx) => {
     if (!pilot) return ctx.skip();
     const s = scratch(pilot.policy(), await fx.token({ sub: 'alice' }));
     const r = await prepareHook(s);
-    expect(r).toEqual({ code: 0, stdout: '' });
+    expect(r.code).toBe(0);
+    // It goes on with its environment replaced by the sealed facts (job-env.ts), nothing else.
+    expect(r.stdout).toMatch(/^Environment = "GLIDEIN_CONDOR_JOB=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"\n$/);
     expect(events(s)).toEqual([]);
   }, 60_000);
 
@@ -214,21 +153,21 @@ describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
     const r = await prepareHook(s);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^HookStatusCode = 1\nHookStatusMessage = "glidein: UNMAPPED: [^"\n]*"\n$/);
-    expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${n}#1700000000`, user: null } });
+    expect(events(s).find((e) => e['event'] === 'end')).toMatchObject({ state: 'held', refuse: { job: `schedd.test#5.${lastJob()}#1700000000`, user: null } });
   }, 60_000);
 
-  it('the prepare-job hook holds a job without a token, finding .condor_creds through _CONDOR_JOB_IWD', async (ctx) => {
+  it("the prepare-job hook holds a job without a token, finding .condor_creds in the starter's _CONDOR_SCRATCH_DIR", async (ctx) => {
     if (!pilot) return ctx.skip();
     const none = await prepareHook(scratch(pilot.policy(), null));
     expect(none.stdout).toMatch(/^HookStatusCode = 1\nHookStatusMessage = "glidein: NO_IDENTITY: .*\.condor_creds holds no \*\.use token"/);
     const named = scratch(pilot.policy({ condorTokenFile: 'job.jwt' }), null);
     writeFileSync(join(named.dir, 'job.jwt'), (await fx.token({ sub: 'alice' })) + '\n', { mode: 0o600 });
     chownSync(join(named.dir, 'job.jwt'), pilot.account.uid, pilot.account.gid);
-    expect((await prepareHook(named)).stdout).toBe('');
+    expect((await prepareHook(named)).stdout).toMatch(/^Environment = "GLIDEIN_CONDOR_JOB=/);
   }, 60_000);
 
-  it('the prepare-job hook does nothing without an identity policy (jobs run as the pilot)', async (ctx) => {
+  it('the prepare-job hook holds nothing without an identity policy (jobs run as the pilot), and still carries the environment', async (ctx) => {
     if (!pilot) return ctx.skip();
-    expect(await prepareHook(scratch(null, null))).toEqual({ code: 0, stdout: '' });
+    expect(await prepareHook(scratch(null, null))).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Environment = "GLIDEIN_CONDOR_JOB=[^"\n]*"\n$/) });
   }, 60_000);
 });
