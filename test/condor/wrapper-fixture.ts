@@ -83,7 +83,7 @@ export function scratch(pilot: NonRootPilot, root: string, policy: string | null
 /** The starter's own variables (PublishToEnv) for this job. */
 function starterEnv(s: Scratch): Record<string, string> {
   // The starter sets _CONDOR_CREDS when it made the creds dir (an OAuth job); glidein ignores it.
-  const creds = /^OAuthServicesNeeded/m.test(s.ad) ? { _CONDOR_CREDS: join(s.dir, '.condor_creds') } : {};
+  const creds: Record<string, string> = /^OAuthServicesNeeded/m.test(s.ad) ? { _CONDOR_CREDS: join(s.dir, '.condor_creds') } : {};
   return { _CONDOR_WRAPPER_ERROR_FILE: s.errorFile, _CONDOR_SCRATCH_DIR: s.dir, _CONDOR_JOB_AD: join(s.dir, '.job.ad'), BATCH_SYSTEM: 'HTCondor', ...creds };
 }
 
