@@ -2,6 +2,7 @@
 // the agent receives from outside: the bundle file and the service's responses.
 import { GlideinError, type ErrorCode } from './errors.ts';
 import { parseCredential, type Credential } from './credential.ts';
+import { parseContainerEntry, type ContainerEntry } from './container-entry.ts';
 
 export const BUNDLE_VERSION = 1;
 export const REFRESH_PATH = '/v1/refresh';
@@ -22,6 +23,8 @@ export interface BundleWire {
   expires_at: number;
   /** Optional requirements the pilot validates the node against (`--require` syntax). */
   requirements?: string[];
+  /** The factory entry's container use (issue 22): {mode, defaultImage}. */
+  container?: { mode?: string; defaultImage?: string };
 }
 
 export interface Bundle {
@@ -40,6 +43,8 @@ export interface Bundle {
   requirements: string[];
   /** Entry parameters (ProjectId, VMId, VMType …; issue 15), exported to validation as GLIDEIN_<name>. */
   parameters: Readonly<Record<string, string>>;
+  /** The entry's container mode and default image (GlideinWMS GLIDEIN_Singularity_Use). */
+  container: ContainerEntry;
 }
 
 export interface RefreshResponseWire {
@@ -159,6 +164,7 @@ export function parseBundle(value: unknown, where = 'bundle'): Bundle {
     expiresAt: exp,
     requirements: reqs as string[],
     parameters: parameterMap(b['parameters'], code, where),
+    container: parseContainerEntry(b['container'], code, where),
   };
 }
 

@@ -3,6 +3,7 @@
 // (refresher, status reporter, payload source, supervisor); a source never ends the pilot
 // itself, it resolves `done` and the supervisor decides.
 import type { Logger } from '../../shared/log.ts';
+import type { ContainerEntry } from '../../shared/container-entry.ts';
 import type { CredStore } from '../store/index.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { Clock } from './clock.ts';
@@ -36,6 +37,8 @@ export interface PayloadContext {
   signal: AbortSignal;
   /** Job events for the pilot's listener (the demo prints them). */
   onJobStart(name: string): void;
+  /** The bundle's container entry (issue 22): mode and default image; absent: optional, none. */
+  container?: ContainerEntry;
   onJobEnd(name: string, result: SpoolJobResult): void;
 }
 

@@ -1,6 +1,7 @@
 // The pilot's options, events and summary (DESIGN.md section 10), shared by runPilot and the
 // parts it wires.
 import type { Logger } from '../../shared/log.ts';
+import type { ContainerEntry } from '../../shared/container-entry.ts';
 import type { CredStore } from '../store/index.ts';
 import type { Clock } from './clock.ts';
 import type { RefresherEvent, RetryPolicy } from './refresher.ts';
@@ -16,6 +17,8 @@ export interface LaunchContext {
   signal: AbortSignal;
   workdir: string;
   env: NodeJS.ProcessEnv;
+  /** The bundle's container entry (mode, default image); absent: optional, none. */
+  container?: ContainerEntry;
 }
 
 export type PilotEndReason =

@@ -251,6 +251,7 @@ export class PilotRun {
       log: this.#log,
       clock: this.#clock,
       validation: outcome.report,
+      container: this.#bundle.container,
       credentials: () => refresher.credentials(),
       signal: this.#drainController.signal,
       onJobStart: (name) => {

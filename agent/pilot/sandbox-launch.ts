@@ -18,7 +18,7 @@ function killReason(reason: string): KillReason {
 export function makeSandboxLaunch(policy: Policy): (ctx: LaunchContext) => LaunchFn {
   return (ctx) => (value, where) => {
     const spec = parseJobSpec(value, where);
-    const handle = startJob(spec, { policy, store: ctx.store, log: ctx.log, signal: ctx.signal, agentEnv: ctx.env });
+    const handle = startJob(spec, { policy, store: ctx.store, log: ctx.log, signal: ctx.signal, agentEnv: ctx.env, ...(ctx.container ? { container: ctx.container } : {}) });
     return {
       result: handle.result,
       kill: (reason) => handle.kill(killReason(reason)),

@@ -36,7 +36,7 @@ export class SpoolSource implements PayloadSource {
   }
 
   async start(ctx: PayloadContext): Promise<void> {
-    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env });
+    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, ...(ctx.container ? { container: ctx.container } : {}) });
     const slots = this.#o.slots ?? usableCores(ctx.validation) ?? 1;
     this.#spool = new Spool({
       dir: this.#o.dir,

@@ -21,6 +21,7 @@ import { readSync } from 'node:fs';
 import { launchError, parseLaunchRecord, type LaunchError } from './launch-error.ts';
 import type { IdentityMode } from './policy.ts';
 import type { StdioPaths } from './stdio.ts';
+import type { WrapperContainer } from './wrapper-container.ts';
 
 /** What the wrapper needs: all of it decided by the agent; credentials only when the wrapper must write them. */
 export interface WrapperSpec {
@@ -40,6 +41,8 @@ export interface WrapperSpec {
   credentials: { name: string; data: string }[] | null;
   /** Which credential BEARER_TOKEN_FILE names when the wrapper writes them. */
   bearerName: string | null;
+  /** Run the payload in this container (issue 22); null: bare. */
+  container?: WrapperContainer | null;
 }
 
 export const MAX_SPEC_BYTES = 4 * 1024 * 1024;

@@ -2,6 +2,7 @@
 // checked; a bad field is GLIDEIN_ERR_JOB_SPEC naming the field (exit 2).
 import { GlideinError, isGlideinError } from '../../shared/errors.ts';
 import { parseCredential, type Credential } from '../../shared/credential.ts';
+import { parseJobContainer, type JobContainer } from '../../shared/container-entry.ts';
 
 export interface JobSpec {
   readonly id: string;
@@ -17,6 +18,8 @@ export interface JobSpec {
   /** The identity JWT (iss + sub decide the account); null only in `none` mode. */
   readonly identity: string | null;
   readonly credentials: readonly Credential[];
+  /** The image the job asks for and its own binds (issue 22); null: it names none. */
+  readonly container: JobContainer | null;
 }
 
 // A job id becomes a path component (cred.d/jobs/<id>) and a log field: no '/', no leading '.'.
@@ -39,7 +42,7 @@ export const MAX_JOB_SPEC_BYTES = 4 * 1024 * 1024;
 /** Variables a job may not set: they would let it change how the sandbox's programs behave, or
  * (BEARER_TOKEN, which outranks BEARER_TOKEN_FILE in WLCG token discovery) which token its tools use. */
 export const FORBIDDEN_JOB_ENV: ReadonlySet<string> = new Set(['LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE', 'BEARER_TOKEN']);
-const KNOWN_FIELDS = new Set(['id', 'executable', 'args', 'env', 'cwd', 'stdin', 'stdout', 'stderr', 'tty', 'limits', 'identity', 'credentials']);
+const KNOWN_FIELDS = new Set(['id', 'executable', 'args', 'env', 'cwd', 'stdin', 'stdout', 'stderr', 'tty', 'limits', 'identity', 'credentials', 'container']);
 
 function fail(where: string, field: string, expected: string): never {
   throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${where}: field '${field}' ${expected}`, { details: { field } });
@@ -147,5 +150,6 @@ export function parseJobSpec(value: unknown, where = 'job spec'): JobSpec {
     limits: { wallclockSeconds },
     identity: identityRaw as string | null,
     credentials,
+    container: parseJobContainer(raw['container'], 'GLIDEIN_ERR_JOB_SPEC', where),
   };
 }

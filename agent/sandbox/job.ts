@@ -2,6 +2,7 @@
 // spec → launch attempts with backoff (job-launch.ts) → every process of the job gone
 // (job-reap.ts) → credentials wiped → one result. Timers and credential updates: job-supervision.ts.
 import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/log.ts';
@@ -19,6 +20,10 @@ import type { JobResult, KillReason } from './result.ts';
 import type { StartJobOptions, UpdateResult } from './start-job.ts';
 import { attemptLaunch, type ChildProc } from './job-launch.ts';
 import { cleanupJob, signalJobProcesses } from './job-reap.ts';
+import { DEFAULT_CONTAINER_ENTRY } from '../../shared/container-entry.ts';
+import { planContainer, type PlannedContainer } from './container-plan.ts';
+import { findContainerRuntime } from './container-find.ts';
+import { INSIDE_CREDENTIALS, INSIDE_WORKDIR } from './container-runtime.ts';
 import { armExpiryTimer, clearTimers, credentialDeadline, updateJobCredential } from './job-supervision.ts';
 
 const KILL_REASON_TEXT: Record<KillReason, string> = {
@@ -56,6 +61,8 @@ export class Job {
   /** Cleared when the job ends: the kill grace and the wallclock limit. */
   readonly timers: NodeJS.Timeout[] = [];
   expiryTimer: NodeJS.Timeout | null = null;
+  /** The container the job runs in (issue 22); null: bare. */
+  container: PlannedContainer | null = null;
   #escalated = false;
 
   constructor(spec: JobSpec, opts: StartJobOptions) {
@@ -160,6 +167,12 @@ export class Job {
     if (deadline && deadline.at <= Date.now()) {
       return { done: this.held(launchError('credentials', 'CREDENTIAL_EXPIRED', `credential '${deadline.purpose}' expires within the policy's ${policy.credentialGraceSeconds} s grace; not started`, true)) };
     }
+    const plan = planContainer({
+      job: this.spec.container, entry: this.opts.container ?? DEFAULT_CONTAINER_ENTRY, policy: policy.containers, workdir: this.spec.cwd,
+      alwaysForbidden: [this.opts.store.root], findRuntime: () => findContainerRuntime(policy.containers.runtime, this.opts.agentEnv ?? process.env),
+    });
+    if (plan.kind === 'held') return { done: this.held(plan.error) };
+    this.container = plan.kind === 'container' ? plan.container : null;
     if (this.killReason) return { done: this.killedResult() };
     return { ptyMod };
   }
@@ -186,7 +199,12 @@ export class Job {
     const { policy } = this.opts;
     // No cwd given: the account's home (or / when it has none), or the agent's own cwd in none mode.
     const cwd = this.spec.cwd ?? (this.account ? (existsSync(this.account.home) ? this.account.home : '/') : process.cwd());
-    const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user: this.account, jobEnv: this.spec.env, cwd, bearerTokenFile: bearer, tty: this.spec.tty, jobMark: this.jobMark });
+    const c = this.container;
+    // In a container: /srv is the cwd and HOME, and the token is seen at its inside path.
+    const user = this.account && c ? { name: this.account.name, home: INSIDE_WORKDIR } : this.account;
+    const bearerTokenFile = c && bearer ? `${INSIDE_CREDENTIALS}/${basename(bearer)}` : bearer;
+    const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user, jobEnv: this.spec.env, cwd: c ? INSIDE_WORKDIR : cwd, bearerTokenFile, tty: this.spec.tty, jobMark: this.jobMark });
+    if (c) env['HOME'] = INSIDE_WORKDIR;
     return {
       v: 1,
       jobId: this.spec.id,
@@ -200,6 +218,7 @@ export class Job {
       stdio: this.spec.tty ? null : { stdin: this.spec.stdin, stdout: this.spec.stdout, stderr: this.spec.stderr },
       credentials: !this.agentWritesCredentials && this.credentials.length > 0 ? this.credentials.map((c) => ({ name: c.purpose, data: c.token })) : null,
       bearerName: this.credentials[0]?.purpose ?? null,
+      container: c ? { ...c, credentialDir: bearer ? dirname(bearer) : null } : null,
     };
   }
 

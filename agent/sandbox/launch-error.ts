@@ -16,9 +16,13 @@ const PERMANENT = new Set([
   'ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'ENOEXEC', 'ELOOP', 'ENAMETOOLONG', 'EISDIR', 'E2BIG', 'ELIBBAD', 'EINVAL',
   'UNMAPPED', 'UNVERIFIED', 'NO_IDENTITY', 'NO_ACCOUNT', 'ROOT_REFUSED', 'BAD_SPEC', 'NOT_ROOT', 'CAN_REGAIN_ROOT',
   'WRONG_IDENTITY', 'HELPER_REFUSED', 'CREDENTIAL_EXPIRED', 'PTY_UNAVAILABLE', 'NOT_A_FILE',
+  // Containers (issue 22): the image, binds and mode are the same on every retry here.
+  'IMAGE_NOT_ALLOWED', 'IMAGE_MISSING', 'IMAGE_FORMAT', 'BIND_FORBIDDEN', 'BIND_MISSING', 'CONTAINER_NOT_ALLOWED', 'CONTAINER_REQUIRED', 'NO_CONTAINER_RUNTIME',
 ]);
 /** Resource shortages and timeouts: worth another try after a pause. */
-const TRANSIENT = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE', 'ETXTBSY', 'EINTR', 'EBUSY', 'HELPER_TIMEOUT', 'WRAPPER_EXIT', 'EIO']);
+const TRANSIENT = new Set(['EAGAIN', 'ENOMEM', 'EMFILE', 'ENFILE', 'ETXTBSY', 'EINTR', 'EBUSY', 'HELPER_TIMEOUT', 'WRAPPER_EXIT', 'EIO',
+  // The runtime failed before the sandbox existed (user namespaces off, runtime crashed): a node problem.
+  'CONTAINER_RUNTIME_FAILED']);
 
 /** Whether a code is permanent; unknown codes count as transient (retried, but only a few times). */
 export function isPermanentCode(code: string): boolean {

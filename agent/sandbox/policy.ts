@@ -2,6 +2,7 @@
 // template, mapfile, issuer keys, grace periods. Parsed and defaulted in one place.
 import { readJsonFile } from '../../shared/json-file.ts';
 import { GlideinError } from '../../shared/errors.ts';
+import { parseContainerPolicy, type ContainerPolicy } from './container-policy.ts';
 
 export type IdentityMode = 'none' | 'setuid' | 'helper';
 
@@ -31,6 +32,8 @@ export interface Policy {
   readonly allowPilotIdentity: boolean;
   /** HTCondor mode: the file (one name) holding a job's identity token, in _CONDOR_CREDS or the job's scratch dir; null: the one *.use file. */
   readonly condorTokenFile: string | null;
+  /** Containers (issue 22): runtime, allowed image roots, forced and forbidden binds, test image. */
+  readonly containers: ContainerPolicy;
   /** Where the policy came from, for messages. */
   readonly source: string;
 }
@@ -39,7 +42,7 @@ export const DEFAULT_HELPER = ['sudo', '-n', '-u', '{user}', '--'] as const;
 
 const KNOWN = new Set([
   'identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts',
-  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile',
+  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile', 'containers',
 ]);
 const SCOPE_ITEM = /^[\x21-\x7e]{1,256}$/;
 
@@ -138,6 +141,7 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     requiredScope: requiredScope(where, raw),
     allowPilotIdentity,
     condorTokenFile: condorTokenFile as string | null,
+    containers: parseContainerPolicy(raw['containers'], where),
     source: where,
   };
 }

@@ -9,6 +9,7 @@ import type { CredStore } from '../store/index.ts';
 import type { JobSpec } from './job-spec.ts';
 import type { Policy } from './policy.ts';
 import type { JobResult, KillReason } from './result.ts';
+import type { ContainerEntry } from '../../shared/container-entry.ts';
 import { Job } from './job.ts';
 
 export interface StartJobOptions {
@@ -22,6 +23,8 @@ export interface StartJobOptions {
   /** How to start `glidein wrapper`; default: this same program (shared/self-command.ts). The
    * benchmarks pass the built executable so an in-process measurement uses the production wrapper. */
   wrapperCommand?: readonly string[];
+  /** The factory entry's container mode and default image (bundle field `container`); default: optional, none. */
+  container?: ContainerEntry;
 }
 
 export type UpdateResult = { ok: true } | { ok: false; reason: string };

@@ -7,13 +7,15 @@ import { isPurpose } from '../../shared/credential.ts';
 import { connect, type Socket } from 'node:net';
 import { writeSync, mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { atomicWriteFile } from '../store/index.ts';
 import { GlideinError, errnoCode } from '../../shared/errors.ts';
 import { MAX_SPEC_BYTES, readChannelSecret, type WrapperSpec } from './channel.ts';
 import { placePayloadStdio } from './stdio.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 import { preflightExec } from './preflight.ts';
+import { startInContainer } from './wrapper-container.ts';
+import { INSIDE_CREDENTIALS } from './container-runtime.ts';
 
 class WrapperFailure extends Error {
   readonly record: LaunchError;
@@ -163,7 +165,8 @@ export async function runWrapper(socketPath: string): Promise<number> {
 
     const env = { ...spec.env };
     const bearer = await placeCredentials(spec);
-    if (bearer) env['BEARER_TOKEN_FILE'] = bearer;
+    // In a container the token is seen at its inside path (the agent's own: already in env).
+    if (bearer) env['BEARER_TOKEN_FILE'] = spec.container ? `${INSIDE_CREDENTIALS}/${basename(bearer)}` : bearer;
     // Opened here, as the account, with the account's rights only (issue 11, items 1 and 4).
     const stdioError = spec.stdio ? placePayloadStdio(spec.stdio) : null;
     if (stdioError) throw new WrapperFailure(stdioError);
@@ -174,6 +177,12 @@ export async function runWrapper(socketPath: string): Promise<number> {
       failWith('cwd', errnoCode(e) ?? 'EIO', `cannot enter the working directory ${spec.cwd}: ${(e as Error).message}`);
     }
     process.umask(spec.umask);
+    if (spec.container) {
+      const credentialDir = spec.container.credentialDir ?? (bearer ? dirname(bearer) : null);
+      const r = await startInContainer({ c: spec.container, workdir: spec.cwd, credentialDir, env, argv: spec.argv, started: () => sock.end() });
+      if ('exitCode' in r) return r.exitCode;
+      throw new WrapperFailure(r);
+    }
     const pre = preflightExec(spec.executable);
     if (!pre.ok) failWith('exec', pre.code, pre.message);
     process.execve!(spec.executable, spec.argv, env);

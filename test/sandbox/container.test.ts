@@ -1,0 +1,210 @@
+// Payloads in containers (issue 22) through the real CLI (`node agent/cli.ts exec`), with the real
+// bubblewrap, a busybox image the test builds (no download), real accounts (setuid mode as root),
+// real tokens. Skips, saying why, without bwrap or busybox; CI installs both (.ci/run).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { IS_ROOT } from '../helpers/accounts.ts';
+import { findExecutable, skipWithout, skipWithoutTool } from '../helpers/system-tools.ts';
+import { runCli } from '../helpers/run-cli.ts';
+import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
+
+const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => findExecutable(p) !== undefined && isStatic(p));
+const APPLETS = ['sh', 'true', 'id', 'ls', 'cat', 'echo', 'sleep', 'env', 'pwd', 'ps', 'test', 'tty', 'kill'];
+
+function isStatic(p: string): boolean {
+  try {
+    // A dynamic busybox would need the host's libc inside the image.
+    return !readFileSync(p).subarray(0, 65536).includes(Buffer.from('ld-linux'));
+  } catch {
+    return false;
+  }
+}
+
+function noBwrap(): boolean {
+  return skipWithoutTool('bwrap', 'install bubblewrap (apt-get install bubblewrap / dnf install bubblewrap)')
+    || skipWithout('a static busybox', BUSYBOX !== undefined, 'install busybox-static (apt-get install busybox-static)');
+}
+
+/** A directory image: /bin with busybox and its applets, /cvmfs as a mount point. */
+function buildImage(dir: string): string {
+  mkdirSync(join(dir, 'bin'), { recursive: true, mode: 0o755 });
+  copyFileSync(BUSYBOX!, join(dir, 'bin', 'busybox'));
+  chmodSync(join(dir, 'bin', 'busybox'), 0o755);
+  for (const a of APPLETS) symlinkSync('busybox', join(dir, 'bin', a));
+  mkdirSync(join(dir, 'cvmfs'), { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+let fx: SandboxFixture;
+let images: string;
+let image: string;
+
+async function exec(job: string, policy: string, extra: string[] = [], env: NodeJS.ProcessEnv = process.env) {
+  const r = await runCli(['exec', '--job', job, '--policy', policy, '--log-format', 'json', ...extra], { source: true, env });
+  let result: Record<string, unknown> = {};
+  try {
+    result = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    /* asserted by the caller */
+  }
+  return { ...r, result };
+}
+
+function userProcesses(user: string): string[] {
+  try {
+    return execFileSync('ps', ['-u', user, '-o', 'stat=,pid=,args=']).toString().split('\n').filter((l) => l.trim() && !l.trim().startsWith('Z'));
+  } catch {
+    return [];
+  }
+}
+
+describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
+  let skip = false;
+  let policy: string;
+  beforeAll(async () => {
+    skip = noBwrap();
+    fx = await makeFixture(['glctralice', 'glctrbob']);
+    images = join(fx.dir, 'images');
+    mkdirSync(images, { mode: 0o755 });
+    if (!skip) image = buildImage(join(images, 'busybox'));
+    policy = fx.policy({ identity: 'setuid', containers: { runtime: 'bwrap', allowedImageRoots: [images] } });
+  });
+  afterAll(() => fx?.cleanup());
+
+  it('the job runs as the mapped account with /srv as cwd and HOME, reads its token, and sees nothing of the pilot', async (ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.a);
+    const other = fx.workdir(fx.users.a);
+    writeFileSync(join(other, 'secret'), 'other job');
+    const jcred = await fx.token({ sub: 'alice-storage' });
+    const script = [
+      'echo "cwd=$(pwd) home=$HOME uid=$(id -u)"',
+      'echo "token=$(cat "$BEARER_TOKEN_FILE")"',
+      'echo "btf=$BEARER_TOKEN_FILE"',
+      `test -e ${other} && echo SEES-OTHER-JOB`,
+      `test -e ${fx.dir} && echo SEES-PILOT-DIR`,
+      'echo "root=$(ls / | tr "\\n" " ")"',
+      'echo "procs=$(ls /proc | grep -c "^[0-9]")"',
+      'env | sort',
+    ].join('; ');
+    const job = fx.job({
+      id: 'ctr-basic', executable: '/bin/sh', args: ['-c', script], cwd: w, stdout: join(w, 'out'), stderr: join(w, 'err'),
+      env: { JOBVAR: 'from-the-job' }, identity: await fx.token({ sub: 'alice' }),
+      credentials: [{ purpose: 'storage', type: 'scitoken', token: jcred }], container: { image },
+    });
+    const r = await exec(job, policy, [], { ...process.env, PILOT_ONLY_VARIABLE: 'leak' });
+    expect(r.result, r.stderr).toMatchObject({ state: 'completed', exitCode: 0, uid: fx.users.a.uid });
+    const out = readFileSync(join(w, 'out'), 'utf8');
+    expect(out).toContain(`cwd=/srv home=/srv uid=${fx.users.a.uid}`);
+    expect(out).toContain(`token=${jcred}`);
+    expect(out).toContain('btf=/glidein/credentials/');
+    expect(out).not.toContain('SEES-');
+    expect(out).toContain('JOBVAR=from-the-job');
+    expect(out).not.toContain('PILOT_ONLY_VARIABLE');
+    // Own pid namespace: bwrap's init, the shell and its children; no pilot, no other process.
+    const procs = Number(/procs=(\d+)/.exec(out)?.[1]);
+    expect(procs).toBeGreaterThan(0);
+    expect(procs).toBeLessThan(6);
+    expect(out).toMatch(/root=.*bin/);
+    expect(out).not.toMatch(/root=.*(etc|home|root|var) /);
+  });
+
+  it('the exit code of the payload is the result', async (ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.a);
+    const job = fx.job({ id: 'ctr-exit', executable: '/bin/sh', args: ['-c', 'exit 7'], cwd: w, identity: await fx.token({ sub: 'alice' }), container: { image } });
+    const r = await exec(job, policy);
+    expect(r.result, r.stderr).toMatchObject({ state: 'failed', exitCode: 7 });
+    expect(r.code).toBe(7);
+  });
+
+  it('a double-forking payload in the container is ended with the job: 0 processes left', async (ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.b);
+    const job = fx.job({
+      id: 'ctr-fork', executable: '/bin/sh', args: ['-c', '(sleep 1000 &); (sleep 1001 &); sleep 1002'], cwd: w,
+      limits: { wallclockSeconds: 2 }, identity: await fx.token({ sub: 'bob' }), container: { image },
+    });
+    const r = await exec(job, policy);
+    expect(r.result, r.stderr).toMatchObject({ state: 'killed' });
+    expect(String(r.result['reason'])).toMatch(/^timeout/);
+    expect(userProcesses(fx.users.b.name)).toEqual([]);
+  });
+
+  it('a tty payload in the container has a terminal', async (ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.a);
+    const job = fx.job({ id: 'ctr-tty', executable: '/bin/sh', args: ['-c', 'test -t 0 && test -t 1 && echo is-a-tty; pwd'], tty: true, cwd: w, stdout: join(w, 'out'), identity: await fx.token({ sub: 'alice' }), container: { image } });
+    const r = await exec(job, policy);
+    if (r.result['launchError'] && (r.result['launchError'] as { code: string }).code === 'PTY_UNAVAILABLE') return ctx.skip();
+    expect(r.result, r.stderr).toMatchObject({ state: 'completed', exitCode: 0 });
+    const out = readFileSync(join(w, 'out'), 'utf8');
+    expect(out).toContain('is-a-tty');
+    expect(out).toContain('/srv');
+  });
+
+  it.for([
+    ['an image outside the allowed roots (reached through a symlink under one)', 'escape', 'IMAGE_NOT_ALLOWED', 'allowedImageRoots'],
+    ['a missing image', 'missing', 'IMAGE_MISSING', 'cannot be resolved'],
+    ['a bind of a parent of a forbidden path', 'bind', 'BIND_FORBIDDEN', 'forbids'],
+    ['an executable the image lacks', 'noexe', 'ENOENT', 'in image'],
+  ])('%s is held, permanent, with the rule in the reason', async ([, kind, code, words], ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.a);
+    const outside = join(fx.dir, `outside-${kind}`);
+    if (kind === 'escape') {
+      buildImage(outside);
+      symlinkSync(outside, join(images, `link-${kind}`));
+    }
+    const img = kind === 'escape' ? join(images, `link-${kind}`) : kind === 'missing' ? join(images, 'no-such-image') : image;
+    const container = kind === 'bind' ? { image, binds: [`${fx.dir}:/data:ro`] } : { image: img };
+    const forbidding = fx.policy({ identity: 'setuid', containers: { runtime: 'bwrap', allowedImageRoots: [images], forbiddenBinds: [join(fx.dir, 'jwks.json')] } });
+    const exe = kind === 'noexe' ? '/usr/bin/python3' : '/bin/true';
+    const job = fx.job({ id: `ctr-held-${kind}`, executable: exe, cwd: w, identity: await fx.token({ sub: 'alice' }), container });
+    const r = await exec(job, forbidding);
+    expect(r.code).toBe(3);
+    expect(r.result, r.stderr).toMatchObject({ state: 'held', launchError: { code, permanent: true } });
+    expect(String(r.result['reason'])).toContain(words);
+    expect(r.stderr).not.toContain('retrying launch');
+  });
+
+  it.for<[string, string[], Record<string, unknown>, string | null]>([
+    ['required, no job image: runs in the default image', ['--container-mode', 'required', '--default-image', '@image'], { state: 'completed' }, 'cwd=/srv'],
+    ['preferred, no job image: runs in the default image', ['--container-mode', 'preferred', '--default-image', '@image'], { state: 'completed' }, 'cwd=/srv'],
+    ['optional, no job image: runs bare', ['--container-mode', 'optional', '--default-image', '@image'], { state: 'completed' }, 'cwd=@workdir'],
+    ['required without any image: held', ['--container-mode', 'required'], { state: 'held', launchError: { code: 'CONTAINER_REQUIRED', permanent: true } }, null],
+  ])('entry mode %s', async ([, flags, expected, line], ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.a);
+    const job = fx.job({ id: `ctr-mode-${flags[1]}-${flags.length}`, executable: '/bin/sh', args: ['-c', 'echo "cwd=$(pwd)"'], cwd: w, stdout: join(w, 'out'), identity: await fx.token({ sub: 'alice' }) });
+    const r = await exec(job, policy, flags.map((f) => (f === '@image' ? image : f)));
+    expect(r.result, r.stderr).toMatchObject(expected);
+    if (line) expect(readFileSync(join(w, 'out'), 'utf8')).toContain(line.replace('@workdir', w));
+  });
+
+  it("a job naming an image under the entry's mode 'never' is held", async (ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.a);
+    const job = fx.job({ id: 'ctr-never', executable: '/bin/true', cwd: w, identity: await fx.token({ sub: 'alice' }), container: { image } });
+    const r = await exec(job, policy, ['--container-mode', 'never']);
+    expect(r.result, r.stderr).toMatchObject({ state: 'held', launchError: { code: 'CONTAINER_NOT_ALLOWED', permanent: true } });
+    expect(String(r.result['reason'])).toContain("'never'");
+  });
+
+  it('a runtime that fails before the sandbox exists is transient: retried, then failed, not held', async (ctx) => {
+    if (skip) return ctx.skip();
+    // A bwrap that fails as bubblewrap does with user namespaces off.
+    const bin = join(fx.dir, 'broken-bin');
+    mkdirSync(bin, { mode: 0o755 });
+    writeFileSync(join(bin, 'bwrap'), '#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n', { mode: 0o755 });
+    const w = fx.workdir(fx.users.a);
+    const job = fx.job({ id: 'ctr-broken', executable: '/bin/true', cwd: w, identity: await fx.token({ sub: 'alice' }), container: { image } });
+    const retrying = fx.policy({ identity: 'setuid', launchAttempts: 2, containers: { runtime: 'bwrap', allowedImageRoots: [images] } });
+    const r = await exec(job, retrying, [], { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}` });
+    expect(r.result, r.stderr).toMatchObject({ state: 'failed', launchError: { stage: 'container', code: 'CONTAINER_RUNTIME_FAILED', permanent: false } });
+    expect(r.stderr).toContain('retrying launch');
+  });
+});
