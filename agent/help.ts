@@ -44,13 +44,19 @@ Check what this worker node offers to this pilot and whether it meets the requir
 
 Exit: 0 all requirements met; 1 a requirement or check failed; 2 bad flag, requirement or policy.
 `,
-  exec: `Usage: glidein exec --job FILE [--policy FILE]
+  exec: `Usage: glidein exec --job FILE [--policy FILE] [--container-mode MODE] [--default-image IMAGE]
 
 Run one job spec through the payload sandbox (the same path 'glidein run' uses) and print
 its result object on stdout.
 
   --job FILE      the job spec (JSON)
-  --policy FILE   the site policy (JSON): identity switching mode, mapfile, issuers
+  --policy FILE   the site policy (JSON): identity switching mode, mapfile, issuers,
+                  containers (runtime, allowedImageRoots, binds, forbiddenBinds, testImage)
+  --container-mode never|optional|preferred|required
+                  what a factory entry's bundle field container.mode says (default optional:
+                  a container only when the job spec's "container": {"image", "binds"} names one)
+  --default-image IMAGE
+                  the entry's default image (used under preferred and required)
 
 Exit: the job's exit code; 1 if killed; 3 if held or not launched; 2 bad spec or policy.
 `,
