@@ -1,0 +1,69 @@
+// docs/formats.md's examples are parsed with glidein's own parsers, so the documented job spec,
+// site policy and bundle cannot drift from the code (issue 27 section 2). A `<… JWT>` placeholder
+// becomes a real token, as it would be in a real file.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { parseJobSpec } from '../agent/sandbox/job-spec.ts';
+import { loadPolicy } from '../agent/sandbox/policy.ts';
+import { loadBundle } from '../agent/pilot/bundle.ts';
+import { parseCondorBundleFields } from '../agent/condor/bundle-fields.ts';
+import { checkFactoryConfig } from '../agent/condor/factory-config.ts';
+import { parseRequirements } from '../agent/validate/index.ts';
+import { docBlock } from './helpers/doc-blocks.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gldocs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const EXP = 1796653965;
+const jwt = (sub: string) => new SignJWT({ scope: 'compute.create' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://cms-auth.web.cern.ch/').setSubject(sub).setExpirationTime(EXP).sign(new Uint8Array(32).fill(1));
+
+/** The block, with every "<… JWT>" string replaced by a token that expires at EXP. */
+async function example(name: string): Promise<{ text: string; value: Record<string, unknown> }> {
+  let text = docBlock('docs/formats.md', name);
+  for (const placeholder of new Set(text.match(/"<[^">]* JWT>"/g) ?? [])) text = text.replaceAll(placeholder, JSON.stringify(await jwt(placeholder)));
+  return { text, value: JSON.parse(text) as Record<string, unknown> };
+}
+
+describe('docs/formats.md', () => {
+  it('the job spec example is a valid job spec, every field set as shown', async () => {
+    const { value } = await example('job-spec');
+    const spec = parseJobSpec(value, 'docs job spec');
+    expect(spec).toMatchObject({ id: 'job-1', executable: '/usr/bin/id', args: ['-u'], env: { A: '1' }, cwd: '/scratch/job-1', stdout: '/scratch/job-1/out', tty: false, limits: { wallclockSeconds: 3600 } });
+    expect(spec.credentials).toEqual([expect.objectContaining({ purpose: 'storage', type: 'scitoken', expiresAt: EXP })]);
+    expect(Object.keys(value).sort()).toEqual(['args', 'credentials', 'cwd', 'env', 'executable', 'id', 'identity', 'limits', 'stderr', 'stdin', 'stdout', 'tty']);
+  });
+
+  it('the policy example loads with loadPolicy, and an empty policy has the documented defaults', async () => {
+    const { text } = await example('policy');
+    const file = join(dir, 'policy.json');
+    writeFileSync(file, text);
+    const policy = await loadPolicy(file);
+    expect(policy).toMatchObject({
+      identity: 'helper', helper: ['sudo', '-n', '-u', '{user}', '--'], mapfile: '/etc/glidein/mapfile',
+      issuers: { 'https://cms-auth.web.cern.ch/': { jwksFile: '/etc/glidein/cms-jwks.json' } },
+      audience: ['https://ce01.site.example:9619'], requiredScope: ['compute.create'], allowPilotIdentity: false,
+      credentialGraceSeconds: 300, killGraceSeconds: 30, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, condorTokenFile: 'scitokens.use',
+    });
+    // The defaults the table states.
+    writeFileSync(join(dir, 'empty.json'), '{}');
+    expect(await loadPolicy(join(dir, 'empty.json'))).toMatchObject({
+      identity: 'none', helper: ['sudo', '-n', '-u', '{user}', '--'], credentialGraceSeconds: 300, killGraceSeconds: 20, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, allowPilotIdentity: false, condorTokenFile: null,
+    });
+  });
+
+  it('the bundle example loads with loadBundle (0600) and carries valid HTCondor fields', async () => {
+    const { text, value } = await example('bundle');
+    const file = join(dir, 'bundle.json');
+    writeFileSync(file, text, { mode: 0o600 });
+    const bundle = loadBundle(file, EXP - 3600);
+    expect(bundle).toMatchObject({ glideinId: 'g-0001', entry: 'CE_Site_A', refreshUrls: ['https://rs.example.org:8443'], trustDomain: 'pool.example.org', expiresAt: 1797255165, parameters: { ProjectId: 'cms-prod' } });
+    expect(bundle.credentials.map((c) => `${c.type}/${c.purpose}`)).toEqual(['idtoken/collector', 'scitoken/vo-service']);
+    parseRequirements(bundle.requirements);
+    const condor = parseCondorBundleFields(value, 'docs bundle');
+    expect(condor).toMatchObject({ collectors: ['cm.example.org:9618'], ccb: false, site: 'T2_XX_Site' });
+    checkFactoryConfig(condor.condorConfig, 'docs bundle');
+  });
+});
