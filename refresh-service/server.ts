@@ -20,6 +20,7 @@ import { Router } from './http/router.ts';
 import { ROUTES } from './routes/index.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { reloadService } from './reload.ts';
+import { WriteWatch, watchWrites } from './state/write-watch.ts';
 
 export { parseListen };
 
@@ -89,9 +90,12 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
   const url = `${options.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const publicUrl = config.publicUrl !== '' ? config.publicUrl : url;
   const issuer = effectiveIssuer(config, publicUrl);
+  const writes = new WriteWatch();
+  const store = watchWrites(ctx.store, writes);
   const service: ServiceRuntime = {
     config,
-    store: ctx.store,
+    store,
+    writes,
     log,
     metrics,
     limits: {
@@ -100,7 +104,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
       client: new RateLimiter({ rate: config.rateLimit.clientPerSecond, burst: config.rateLimit.clientBurst }),
     },
     keys: new SigningKeyWatcher(ctx.keySource, ctx.signingKeys),
-    mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store: ctx.store, entries: ctx.entries },
+    mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store, entries: ctx.entries },
     publicUrl,
     issuer,
     adminTokenHash,

@@ -9,13 +9,17 @@ import type { MintContext } from '../mint.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { SigningKeyWatcher } from '../signing-keys.ts';
 import type { StateStore } from '../state/store.ts';
+import type { WriteWatch } from '../state/write-watch.ts';
 import { readJsonBody } from './body.ts';
 import { HttpRefusal } from './refusal.ts';
 
 /** The parts of a running service that handlers share. */
 export interface ServiceRuntime {
   config: ServiceConfig;
+  /** The state store, its writes watched by `writes`. */
   store: StateStore;
+  /** The outcome of the store's last failed write, for /readyz (state/write-watch.ts). */
+  writes: WriteWatch;
   log: Logger;
   metrics: Metrics;
   /** Global, per family and key, and per client address (charged by refusals, checked first). */

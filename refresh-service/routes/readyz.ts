@@ -1,8 +1,12 @@
-// GET /readyz: ready for traffic: the state store answers (one indexed look-up, within
-// PROBE_TIMEOUT_MS) and the signing keys are loaded; 503 while draining or when either fails.
-// The verdict is kept for CACHE_MS so a flood of probes costs at most one look-up a second.
+// GET /readyz: ready for traffic: the state store answers (one indexed look-up) and commits a
+// write (StateStore.probeWrite), both within PROBE_TIMEOUT_MS, and the signing keys are loaded;
+// 503 with the reason while draining or when any fails. A look-up alone said "ready" while every
+// refresh failed on a full disk or a read-only state.db (issue 26 item 4): a refresh is a write.
+// The verdict is kept for CACHE_MS so a flood of probes costs at most one look-up and one small
+// commit a second.
 import { Reply, type RequestContext, type ServiceRuntime } from '../http/request-context.ts';
 import type { Route } from '../http/router.ts';
+import { describeStoreError } from '../state/write-watch.ts';
 
 const PROBE_TIMEOUT_MS = 2000;
 const CACHE_MS = 1000;
@@ -19,15 +23,34 @@ async function probe(service: ServiceRuntime): Promise<Verdict> {
   if (!service.keys.current.active) return { at, problem: 'no signing key loaded' };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`state store did not answer within ${PROBE_TIMEOUT_MS} ms`), PROBE_TIMEOUT_MS)));
-  const lookup = service.store.getFamily('').then(
-    () => undefined,
-    (e: unknown) => `state store unreachable: ${(e as Error).message}`,
-  );
+  const lookup = storeProblem(service);
   try {
     return { at, problem: await Promise.race([lookup, timeout]) };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A probe as large as several refresh commits (each a handful of 4 KiB pages). */
+const RECOVERY_PROBE_BYTES = 64 * 1024;
+
+/** Why the store cannot serve a refresh now, or undefined when it read and wrote. */
+async function storeProblem(service: ServiceRuntime): Promise<string | undefined> {
+  try {
+    await service.store.getFamily('');
+  } catch (e) {
+    return `state store unreachable: ${describeStoreError(e)}`;
+  }
+  // After a failed real write, only a write as large as a refresh's proves the space is back.
+  const failure = service.writes.lastFailure;
+  try {
+    await service.store.probeWrite(failure === undefined ? 0 : RECOVERY_PROBE_BYTES);
+  } catch (e) {
+    const last = failure === undefined ? '' : `; the last ${failure.method} failed at ${new Date(failure.at).toISOString()}: ${failure.message}`;
+    return `state store cannot write: ${describeStoreError(e)}${last}`;
+  }
+  if (failure !== undefined) service.writes.cleared();
+  return undefined;
 }
 
 async function readyz(ctx: RequestContext): Promise<unknown> {

@@ -6,6 +6,7 @@
 // (glidein_settle, postgres-schema.ts): one round trip. Every commit is durable (the server's
 // synchronous_commit, on by default) before a method returns, so an answer sent after is never lost.
 import { createHash } from 'node:crypto';
+import { WRITE_PROBE_NAME } from './store.ts';
 import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { isRetryable, stateError, type Sql, type Tx } from './postgres-connect.ts';
@@ -179,6 +180,11 @@ export class PostgresStateStore implements StateStore {
     const sealed = sealVoToken(this.#sealKey, v.name, v.token);
     await this.#q((sql) => sql`INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (${v.name}, ${sealed}, ${v.expiresAt}, ${v.updatedAt})
       ON CONFLICT (name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at`);
+  }
+
+  async probeWrite(): Promise<void> {
+    // The database server keeps its own disk; proving one committed write is what readiness needs.
+    await this.nextRoundRobin(WRITE_PROBE_NAME);
   }
 
   async nextRoundRobin(name: string): Promise<number> {

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS round_robin (
   name TEXT PRIMARY KEY,
   next INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS write_probe (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  at INTEGER NOT NULL,
+  pad BLOB NOT NULL
+) STRICT;
 `;
 
 /** Columns added after the first release: added to an older state.db when it is opened. */
@@ -153,6 +158,7 @@ export class SqliteStateStore implements StateStore {
       counts: p('SELECT entry, hour, ok, failed FROM refresh_counts WHERE hour >= ? ORDER BY entry, hour'),
       putVo: p('INSERT INTO vo_credentials (name, token, expires_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at'),
       getVo: p('SELECT * FROM vo_credentials WHERE name = ? AND expires_at > ?'),
+      writeProbe: p('INSERT INTO write_probe (id, at, pad) VALUES (1, ?, zeroblob(?)) ON CONFLICT(id) DO UPDATE SET at = excluded.at, pad = excluded.pad'),
       roundRobin: p('INSERT INTO round_robin (name, next) VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET next = next + 1 RETURNING next - 1 AS n'),
       pruneJti: p('DELETE FROM dpop_jti WHERE expires_at < ?'),
       pruneFamilies: p('DELETE FROM families WHERE expires_at < ?'),
@@ -323,6 +329,12 @@ export class SqliteStateStore implements StateStore {
   async putVoCredential(v: VoCredentialRecord): Promise<void> {
     // A VO token is a bearer credential: sealed, so reading state.db does not give it away.
     this.#s['putVo']!.run(v.name, sealVoToken(this.#sealKey, v.name, v.token), v.expiresAt, v.updatedAt);
+  }
+
+  async probeWrite(bytes = 0): Promise<void> {
+    // zeroblob(N) is N bytes of real pages in the WAL: a probe as large as a refresh's commit
+    // needs the space that commit needs (a one-page write fits in a failed commit's leftovers).
+    this.#s['writeProbe']!.run(Date.now(), bytes);
   }
 
   async nextRoundRobin(name: string): Promise<number> {

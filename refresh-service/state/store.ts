@@ -3,6 +3,9 @@
 // same methods. Every method is async so a networked store fits without changing callers.
 // Refresh tokens appear here only as SHA-256 hashes.
 
+/** The round-robin counter the write probe advances: a name no entry parameter can have (a space). */
+export const WRITE_PROBE_NAME = ' readyz write probe';
+
 export interface FamilyRecord {
   glideinId: string;
   entry: string;
@@ -147,6 +150,12 @@ export interface StateStore {
    * after a restart, each get the next item.
    */
   nextRoundRobin(name: string): Promise<number>;
+  /**
+   * Prove that the store can commit a write now (GET /readyz, issue 26 item 4): one committed
+   * write, of about `bytes` (default: tiny), to a row no feature reads. Rejects with the store's
+   * error when it cannot (a full disk, a read-only file or database).
+   */
+  probeWrite(bytes?: number): Promise<void>;
   /** The latest VO credential under `name` if it is still valid at `now`. */
   getVoCredential(name: string, now: number): Promise<VoCredentialRecord | undefined>;
   /**

@@ -3,50 +3,25 @@
 // ENOSPC (no stack), leaves every key as it was and no half-written file, and 'serve' starts
 // afterwards with the old key. The state dir lives on a 512 KiB tmpfs (root only).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { IS_ROOT } from '../../helpers/accounts.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 import { skipWithout } from '../../helpers/system-tools.ts';
+import { mountSmallTmpfs, type SmallTmpfs } from '../../helpers/tmpfs.ts';
 import { makeSandbox, type Sandbox } from '../fixture.ts';
 import { startServe } from './serve-process.ts';
 
 let sb: Sandbox;
-let mnt: string;
-let mounted = false;
-let why = '';
+let fs: SmallTmpfs;
 
 beforeAll(async () => {
   sb = await makeSandbox();
-  mnt = await mkdtemp(join(tmpdir(), 'glidein-full-'));
-  if (!IS_ROOT) {
-    why = 'mounting a tmpfs needs root';
-    return;
-  }
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k,mode=0700', 'tmpfs', mnt], { stdio: 'pipe' });
-    mounted = true;
-  } catch (e) {
-    why = `mount -t tmpfs failed: ${(e as Error).message}`;
-  }
+  fs = await mountSmallTmpfs();
 });
 afterAll(async () => {
-  if (mounted) execFileSync('umount', [mnt]);
-  await rm(mnt, { recursive: true, force: true });
+  await fs?.unmount();
   await sb?.cleanup();
 });
-
-/** Fill the file system until a write fails with ENOSPC. */
-async function fill(path: string): Promise<void> {
-  await writeFile(path, Buffer.alloc(1024 * 1024)).then(
-    () => {
-      throw new Error('1 MiB fitted on a 512 KiB tmpfs');
-    },
-    (e: NodeJS.ErrnoException) => expect(e.code).toBe('ENOSPC'),
-  );
-}
 
 async function keyFiles(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -56,7 +31,8 @@ async function keyFiles(dir: string): Promise<Record<string, string>> {
 
 describe('a full disk under the refresh service state', () => {
   it('rotate-key exits 1 with GLIDEIN_ERR_STATE and ENOSPC, the old key intact, and serve starts afterwards', async (t) => {
-    if (skipWithout('a tmpfs mount', mounted, `${why}; run the tests as root`)) return t.skip();
+    if (skipWithout('a tmpfs mount', fs.dir !== undefined, `${fs.why}; run the tests as root`)) return t.skip();
+    const mnt = fs.dir!;
     const stateDir = join(mnt, 'state');
     await mkdir(stateDir, { mode: 0o700 });
     const config = join(sb.dir, 'rs.json');
@@ -70,7 +46,7 @@ describe('a full disk under the refresh service state', () => {
     const stateBefore = (await readdir(stateDir)).sort();
     expect(Object.keys(before)).toHaveLength(1);
 
-    await fill(join(mnt, 'filler'));
+    const filler = await fs.fill();
     const r = await runCli(['refresh-service', 'rotate-key', '--state', stateDir, '--log-format', 'json'], { source: true });
     expect(r.code, r.stderr).toBe(1);
     const line = JSON.parse(r.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -81,7 +57,7 @@ describe('a full disk under the refresh service state', () => {
     expect(await keyFiles(keyDir)).toEqual(before);
     expect((await readdir(stateDir)).sort()).toEqual(stateBefore);
 
-    await rm(join(mnt, 'filler'));
+    await rm(filler);
     const again = await startServe(serveArgs);
     expect(again.url, again.stderr()).toBeDefined();
     const jwks = (await (await fetch(`${again.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
