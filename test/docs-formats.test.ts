@@ -33,7 +33,8 @@ describe('docs/formats.md', () => {
     const spec = parseJobSpec(value, 'docs job spec');
     expect(spec).toMatchObject({ id: 'job-1', executable: '/usr/bin/id', args: ['-u'], env: { A: '1' }, cwd: '/scratch/job-1', stdout: '/scratch/job-1/out', tty: false, limits: { wallclockSeconds: 3600 } });
     expect(spec.credentials).toEqual([expect.objectContaining({ purpose: 'storage', type: 'scitoken', expiresAt: EXP })]);
-    expect(Object.keys(value).sort()).toEqual(['args', 'credentials', 'cwd', 'env', 'executable', 'id', 'identity', 'limits', 'stderr', 'stdin', 'stdout', 'tty']);
+    expect(Object.keys(value).sort()).toEqual(['args', 'container', 'credentials', 'cwd', 'env', 'executable', 'id', 'identity', 'limits', 'stderr', 'stdin', 'stdout', 'tty']);
+    expect(spec.container).toEqual({ image: '/cvmfs/unpacked.cern.ch/images/el9', binds: [{ source: '/data/cms', target: '/data', readOnly: true }] });
   });
 
   it('the policy example loads with loadPolicy, and an empty policy has the documented defaults', async () => {
@@ -46,6 +47,7 @@ describe('docs/formats.md', () => {
       issuers: { 'https://cms-auth.web.cern.ch/': { jwksFile: '/etc/glidein/cms-jwks.json' } },
       audience: ['https://ce01.site.example:9619'], requiredScope: ['compute.create'], allowPilotIdentity: false,
       credentialGraceSeconds: 300, killGraceSeconds: 30, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, condorTokenFile: 'scitokens.use',
+      containers: { runtime: 'auto', allowedImageRoots: ['/cvmfs/unpacked.cern.ch/'], binds: [{ source: '/cvmfs', target: '/cvmfs', readOnly: true }], forbiddenBinds: ['/etc/glidein'] },
     });
     // The defaults the table states.
     writeFileSync(join(dir, 'empty.json'), '{}');
@@ -59,7 +61,7 @@ describe('docs/formats.md', () => {
     const file = join(dir, 'bundle.json');
     writeFileSync(file, text, { mode: 0o600 });
     const bundle = loadBundle(file, EXP - 3600);
-    expect(bundle).toMatchObject({ glideinId: 'g-0001', entry: 'CE_Site_A', refreshUrls: ['https://rs.example.org:8443'], trustDomain: 'pool.example.org', expiresAt: 1797255165, parameters: { ProjectId: 'cms-prod' } });
+    expect(bundle).toMatchObject({ glideinId: 'g-0001', entry: 'CE_Site_A', refreshUrls: ['https://rs.example.org:8443'], trustDomain: 'pool.example.org', expiresAt: 1797255165, parameters: { ProjectId: 'cms-prod' }, container: { mode: 'preferred', defaultImage: '/cvmfs/unpacked.cern.ch/images/el9' } });
     expect(bundle.credentials.map((c) => `${c.type}/${c.purpose}`)).toEqual(['idtoken/collector', 'scitoken/vo-service']);
     parseRequirements(bundle.requirements);
     const condor = parseCondorBundleFields(value, 'docs bundle');
