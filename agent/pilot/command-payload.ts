@@ -30,17 +30,27 @@ export interface CommandOptions {
   extraEnv: Record<string, string>;
   log: Logger;
   clock: Clock;
+  /** In a container (command-container.ts): the environment is extraEnv alone, nothing of the pilot's. */
+  cleanEnv?: boolean;
+  /** A descriptor the runtime reports on (bwrap's --json-status-fd): a pipe, drained. */
+  statusFd?: number | null;
 }
 
 export function startCommand(o: CommandOptions): CommandPayload {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(o.env)) if (v !== undefined && !DROP_ENV.test(k)) env[k] = v;
+  if (!o.cleanEnv) for (const [k, v] of Object.entries(o.env)) if (v !== undefined && !DROP_ENV.test(k)) env[k] = v;
+  const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit'];
+  if (o.statusFd) {
+    while (stdio.length < o.statusFd) stdio.push('ignore');
+    stdio.push('pipe');
+  }
   Object.assign(env, o.extraEnv);
   let child: ChildProcess;
   let killedFor: string | null = null;
   let exited = false;
   const done = new Promise<CommandOutcome>((resolve) => {
-    child = spawn(o.argv[0]!, o.argv.slice(1), { cwd: o.cwd, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    child = spawn(o.argv[0]!, o.argv.slice(1), { cwd: o.cwd, env, stdio, detached: true });
+    if (o.statusFd) (child.stdio[o.statusFd] as NodeJS.ReadableStream | null)?.resume();
     child.once('error', (e) => {
       exited = true;
       resolve({ exitCode: null, signal: null, launchError: `${o.argv[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, killedFor });

@@ -5,6 +5,8 @@ import { startCommand, type CommandOutcome, type CommandPayload } from './comman
 import type { JobCounts } from './status-client.ts';
 import type { CredStore } from '../store/index.ts';
 import type { Credential } from '../../shared/credential.ts';
+import type { ContainerPolicy } from '../sandbox/container-policy.ts';
+import { commandContainer } from './command-container.ts';
 
 export class CommandSource implements PayloadSource {
   readonly kind = 'command';
@@ -16,20 +18,33 @@ export class CommandSource implements PayloadSource {
   #ctx: PayloadContext | undefined;
   #recorded = false;
 
-  constructor(argv: string[]) {
+  readonly #containers: ContainerPolicy | undefined;
+
+  /** `containers`: the site policy's container rules (--policy), for the bundle's container entry. */
+  constructor(argv: string[], containers?: ContainerPolicy) {
     this.#argv = argv;
+    this.#containers = containers;
     this.done = new Promise((r) => (this.#resolve = r));
   }
 
   async start(ctx: PayloadContext): Promise<void> {
     this.#ctx = ctx;
+    const extraEnv = commandEnv(ctx.store, ctx.credentials(), ctx.workdir);
+    const c = commandContainer({ argv: this.#argv, entry: ctx.container, policy: this.#containers, workdir: ctx.workdir, store: ctx.store, bearerFile: extraEnv['BEARER_TOKEN_FILE'] ?? null, env: ctx.env });
+    if (c.kind === 'held') {
+      this.#record({ exitCode: null, signal: null, launchError: c.error, killedFor: null });
+      this.#resolve({ kind: 'launch-failed', error: c.error });
+      return;
+    }
+    if (c.kind === 'container') ctx.log.info('the payload runs in a container', { runtime: c.runtime, image: c.image });
     this.#payload = startCommand({
-      argv: this.#argv,
-      cwd: ctx.workdir,
+      argv: c.kind === 'container' ? c.argv : this.#argv,
+      cwd: c.kind === 'container' ? c.cwd : ctx.workdir,
       env: ctx.env,
-      extraEnv: commandEnv(ctx.store, ctx.credentials(), ctx.workdir),
+      extraEnv: c.kind === 'container' ? c.env : extraEnv,
       log: ctx.log,
       clock: ctx.clock,
+      ...(c.kind === 'container' ? { cleanEnv: true, statusFd: c.statusFd } : {}),
     });
     this.#counts.started++;
     this.#counts.running = 1;

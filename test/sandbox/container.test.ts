@@ -2,41 +2,13 @@
 // bubblewrap, a busybox image the test builds (no download), real accounts (setuid mode as root),
 // real tokens. Skips, saying why, without bwrap or busybox; CI installs both (.ci/run).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
-import { findExecutable, skipWithout, skipWithoutTool } from '../helpers/system-tools.ts';
+import { buildBusyboxImage as buildImage, skipWithoutBwrap as noBwrap } from '../helpers/container-image.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
-
-const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => findExecutable(p) !== undefined && isStatic(p));
-const APPLETS = ['sh', 'true', 'id', 'ls', 'cat', 'echo', 'sleep', 'env', 'pwd', 'ps', 'test', 'tty', 'kill'];
-
-function isStatic(p: string): boolean {
-  try {
-    // A dynamic busybox would need the host's libc inside the image.
-    return !readFileSync(p).subarray(0, 65536).includes(Buffer.from('ld-linux'));
-  } catch {
-    return false;
-  }
-}
-
-function noBwrap(): boolean {
-  return skipWithoutTool('bwrap', 'install bubblewrap (apt-get install bubblewrap / dnf install bubblewrap)')
-    || skipWithout('a static busybox', BUSYBOX !== undefined, 'install busybox-static (apt-get install busybox-static)');
-}
-
-/** A directory image: /bin with busybox and its applets, /cvmfs as a mount point. */
-function buildImage(dir: string): string {
-  mkdirSync(join(dir, 'bin'), { recursive: true, mode: 0o755 });
-  copyFileSync(BUSYBOX!, join(dir, 'bin', 'busybox'));
-  chmodSync(join(dir, 'bin', 'busybox'), 0o755);
-  for (const a of APPLETS) symlinkSync('busybox', join(dir, 'bin', a));
-  mkdirSync(join(dir, 'cvmfs'), { mode: 0o755 });
-  chmodSync(dir, 0o755);
-  return dir;
-}
 
 let fx: SandboxFixture;
 let images: string;
