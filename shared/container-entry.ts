@@ -40,9 +40,10 @@ function isPath(v: unknown): v is string {
   return typeof v === 'string' && v.startsWith('/') && v.length <= MAX_PATH && !v.includes('\0') && !v.includes(':');
 }
 
-/** An image: an absolute path to an unpacked directory tree or a .sif file (no docker:// URLs). */
+/** An image: an absolute path to an unpacked directory tree or a .sif file (no docker:// URLs).
+ * A ':' is allowed: the OSG layout names images by tag (`…/opensciencegrid/osgvo-el9:latest`). */
 export function isImagePath(v: unknown): v is string {
-  return isPath(v) && !/[\u0000-\u001f]/.test(v);
+  return typeof v === 'string' && v.startsWith('/') && v.length <= MAX_PATH && !/[\u0000-\u001f]/.test(v);
 }
 
 /** `/host`, `/host:/inside` or `/host:/inside:ro|rw` (Apptainer's --bind syntax). */
@@ -68,7 +69,7 @@ export function parseContainerEntry(value: unknown, code: ErrorCode, where: stri
   const mode = raw['mode'] ?? 'optional';
   if (!CONTAINER_MODES.includes(mode as ContainerMode)) fail(code, where, 'container.mode', `must be one of ${CONTAINER_MODES.join(', ')}`);
   const img = raw['defaultImage'] ?? null;
-  if (img !== null && !isImagePath(img)) fail(code, where, 'container.defaultImage', "must be an absolute path (a directory image or a .sif file; no ':')");
+  if (img !== null && !isImagePath(img)) fail(code, where, 'container.defaultImage', "must be an absolute path (a directory image or a .sif file)");
   return { mode: mode as ContainerMode, defaultImage: img as string | null };
 }
 
@@ -79,7 +80,7 @@ export function parseJobContainer(value: unknown, code: ErrorCode, where: string
   const raw = { ...(value as Record<string, unknown>) };
   for (const k of Object.keys(raw)) if (k !== 'image' && k !== 'binds') fail(code, where, `container.${k}`, 'is not a container field (image, binds)');
   const image = raw['image'] ?? null;
-  if (image !== null && !isImagePath(image)) fail(code, where, 'container.image', "must be an absolute path (a directory image or a .sif file; no ':')");
+  if (image !== null && !isImagePath(image)) fail(code, where, 'container.image', "must be an absolute path (a directory image or a .sif file)");
   const bindsRaw = raw['binds'] ?? [];
   if (!Array.isArray(bindsRaw) || bindsRaw.length > MAX_BINDS) fail(code, where, 'container.binds', `must be an array of at most ${MAX_BINDS} "/host[:/inside[:ro]]" strings`);
   const binds = bindsRaw.map((b: unknown, i: number) => {
