@@ -34,7 +34,7 @@ Check what this worker node offers to this pilot and whether it meets the requir
 
   --format FORMAT      table (default), json, classad (startd attributes) or xml (OSGTestResult)
   --require KEY=VALUE  a requirement; repeatable. Keys: cores=N, memory=SIZE, disk=SIZE,
-                       gpus=N, cvmfs=REPO[,REPO...], container=any|apptainer|singularity.
+                       gpus=N, cvmfs=REPO[,REPO...], container=any|apptainer|singularity|bwrap.
                        SIZE like 512MiB, 8GiB, 2GB.
   --workdir DIR        the work directory whose free space is checked (default: current dir)
   --policy FILE        also test the site policy's identity switch: a test payload runs as each

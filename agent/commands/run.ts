@@ -58,7 +58,7 @@ export async function run(argvIn: string[], ctx: CommandContext): Promise<number
     log: ctx.log,
     signal: signals.signal,
     fastDrain: signals.fast,
-    validate: makeValidate(signals.signal),
+    validate: makeValidate(signals.signal, undefined, policy?.containers.testImage ?? null),
     checkRequirements: checkBundleRequirements,
     batchEnd: detectBatchEnd({ env: ctx.env, nowS: Math.floor(Date.now() / 1000) }),
   };

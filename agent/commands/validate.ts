@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../shared/errors.ts';
 import { parseCommandArgs, stringFlag, stringListFlag } from '../../shared/cli-args.ts';
 import type { CommandContext } from '../command.ts';
+import { loadPolicy } from '../sandbox/policy.ts';
 import {
   formatClassad, formatJson, formatTable, formatXml, parseRequirements, planIdentityChecks, runValidation,
   tableFooter, tableHeader, tableRow,
@@ -38,6 +39,8 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const asNames = stringListFlag(args, 'as');
   if (asNames.length > 0 && policyPath === undefined) throw new UsageError('validate: --as needs --policy FILE (the site policy whose identity switch is tested)');
   const identity = policyPath === undefined ? {} : await planIdentityChecks(policyPath, asNames, ctx.log);
+  // The container check's test image (issue 22): without one the runtime is reported untested.
+  const containerTestImage = policyPath === undefined ? null : (await loadPolicy(policyPath)).containers.testImage;
 
   const live = (format as Format) === 'table' && ctx.stdout.isTTY === true;
   const timings: Record<string, number> = {};
@@ -48,6 +51,7 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
     env: ctx.env,
     signal: ctx.signal,
     ...identity,
+    ...(containerTestImage ? { containerTestImage } : {}),
     onCheck: (result, timing) => {
       timings[result.name] = timing.durationMs;
       if (live) ctx.stdout.write(tableRow(result, timing.durationMs));

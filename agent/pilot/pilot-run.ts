@@ -114,7 +114,7 @@ export class PilotRun {
     try {
       const parts = await this.#setup();
       if (!(await this.#validCredentials(parts, 'before-validation'))) return this.#summary();
-      const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, { ...this.#o.env, ...parameterEnv(this.#bundle.parameters) });
+      const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, { ...this.#o.env, ...parameterEnv(this.#bundle.parameters) }, this.#bundle.container.defaultImage);
       this.#validation = outcome.report.status;
       this.#emit({ type: 'validation', outcome });
       // A drain signal during validation: an interrupted check is no verdict on the node.

@@ -18,7 +18,8 @@ export interface ValidationOutcome {
   table: string;
 }
 
-export type ValidateFn = (requirements: string[], workdir: string, env: NodeJS.ProcessEnv) => Promise<ValidationOutcome>;
+/** `defaultImage`: the bundle's container default image, the container check's test image unless the policy names one. */
+export type ValidateFn = (requirements: string[], workdir: string, env: NodeJS.ProcessEnv, defaultImage?: string | null) => Promise<ValidationOutcome>;
 
 /** The usable cores from the validation report (the `cores` check's value). */
 export function usableCores(report: ValidationReport): number | undefined {
@@ -37,9 +38,10 @@ export function checkBundleRequirements(items: string[], bundlePath: string): vo
 }
 
 /** `identity`: the identity and permissions checks' plan (agent/validate/identity-plan.ts); without it they are skipped. */
-export function makeValidate(signal?: AbortSignal, identity?: Pick<RunValidationOptions, 'identityTest' | 'identityAccounts'>): ValidateFn {
-  return async (requirements, workdir, env) => {
-    const report = await runValidation({ requirements: parseRequirements(requirements), workdir, env, ...(signal ? { signal } : {}), ...identity });
+export function makeValidate(signal?: AbortSignal, identity?: Pick<RunValidationOptions, 'identityTest' | 'identityAccounts'>, testImage?: string | null): ValidateFn {
+  return async (requirements, workdir, env, defaultImage) => {
+    const containerTestImage = testImage ?? defaultImage ?? null;
+    const report = await runValidation({ requirements: parseRequirements(requirements), workdir, env, ...(signal ? { signal } : {}), ...identity, ...(containerTestImage ? { containerTestImage } : {}) });
     return {
       report,
       xml: formatXml(report, { cwd: workdir, clientName: 'glidein', cmd: 'glidein run' }),

@@ -6,7 +6,7 @@ import type { ContainerRequirement, Requirements } from './types.ts';
 
 const KEYS = ['cores', 'memory', 'disk', 'gpus', 'cvmfs', 'container'] as const;
 type Key = (typeof KEYS)[number];
-const KEYS_TEXT = 'cores=N, memory=SIZE, disk=SIZE, gpus=N, cvmfs=REPO[,REPO...] or container=any|apptainer|singularity';
+const KEYS_TEXT = 'cores=N, memory=SIZE, disk=SIZE, gpus=N, cvmfs=REPO[,REPO...] or container=any|apptainer|singularity|bwrap';
 
 /** A CVMFS repository name: a DNS-style name, nothing that could leave /cvmfs. */
 const REPO = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i;
@@ -55,7 +55,7 @@ export function parseRequirements(items: readonly string[]): Requirements {
         break;
       }
       case 'container':
-        if (value !== 'any' && value !== 'apptainer' && value !== 'singularity') throw bad(item, 'container=any, container=apptainer or container=singularity');
+        if (value !== 'any' && value !== 'apptainer' && value !== 'singularity' && value !== 'bwrap') throw bad(item, 'container=any, container=apptainer, container=singularity or container=bwrap');
         req.container = value as ContainerRequirement;
         break;
     }

@@ -22,6 +22,8 @@ export interface RunValidationOptions {
   identityAccounts?: IdentityAccount[];
   /** The identity-switch self-test (`validate --policy`); the identity check runs only when given. */
   identityTest?: IdentityTestPlan;
+  /** The container check's test image (policy containers.testImage, or the bundle's default image). */
+  containerTestImage?: string | null;
   /** Called as each check completes (the live table uses it). */
   onCheck?: (result: CheckResult, timing: CheckTiming) => void;
   /** Fixture roots and clocks (tests). */
@@ -66,6 +68,7 @@ export async function runValidation(options: RunValidationOptions = {}): Promise
       const collected = v.collect({
         host, requirements, workdir, identityAccounts,
         ...(options.identityTest ? { identityTest: options.identityTest } : {}),
+        ...(options.containerTestImage ? { containerTestImage: options.containerTestImage } : {}),
         signal: controller.signal,
         probeTimeoutMs: Math.min(options.probeTimeouts?.[v.name] ?? v.probeTimeoutMs, deadline),
       });

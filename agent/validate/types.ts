@@ -30,7 +30,7 @@ export interface ValidationReport {
   attributes: Record<string, AttributeValue>;
 }
 
-export type ContainerRequirement = 'any' | 'apptainer' | 'singularity';
+export type ContainerRequirement = 'any' | 'apptainer' | 'singularity' | 'bwrap';
 
 /** Parsed `--require KEY=VALUE` items; absent keys are not required. */
 export interface Requirements {

@@ -12,6 +12,8 @@ export interface CollectContext {
   identityAccounts: readonly IdentityAccount[];
   /** The identity-switch self-test to run (`validate --policy`); absent: the check is skipped. */
   identityTest?: IdentityTestPlan;
+  /** The image the container check's test container runs /bin/true in (issue 22); absent: untested. */
+  containerTestImage?: string | null;
   /** Aborted at the check's deadline: collectors pass it to their child processes. */
   signal: AbortSignal;
   /** Deadline for one helper program (nvidia-smi, apptainer, a CVMFS probe). */

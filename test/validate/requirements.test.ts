@@ -58,7 +58,7 @@ describe('requirements', () => {
     [['disk=lots'], /'disk=lots'.*512MiB/],
     [['cvmfs=../etc'], /'cvmfs=\.\.\/etc'.*repository names/],
     [['cvmfs='], /repository names/],
-    [['container=docker'], /'container=docker'.*any, container=apptainer or container=singularity/],
+    [['container=docker'], /'container=docker'.*any, container=apptainer, container=singularity or container=bwrap/],
     [['cores=2', 'cores=4'], /'cores=4'.*already required/],
   ])('%j is a usage error that names the input and what was expected', (items, message) => {
     const e = usageError(items);

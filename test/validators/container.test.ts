@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,8 @@ import { parseRuntimeVersion } from '../../agent/validate/facts/container.ts';
 import { resolveHost, type HostOptions } from '../../agent/validate/host.ts';
 import type { Requirements } from '../../agent/validate/types.ts';
 import { IS_ROOT } from '../helpers/accounts.ts';
+import { findExecutable } from '../helpers/system-tools.ts';
+import { buildBusyboxImage, skipWithoutBwrap } from '../helpers/container-image.ts';
 import { collectContext, fixtureHost, FIXTURES } from '../validate/fixture.ts';
 
 const APPTAINER_DIR = join(FIXTURES, 'bin-apptainer');
@@ -51,7 +53,9 @@ describe('container', () => {
     expect(result.value).toBe(`apptainer 1.3.4-1.el9 (${userNamespacesHere ? 'unprivileged' : 'unusable'})`);
     expect(attributes?.HAS_UNPRIVILEGED_USER_NAMESPACES).toBe(userNamespacesHere);
     if (userNamespacesHere) {
-      expect(attributes).toMatchObject({ HAS_SINGULARITY: true, GWMS_SINGULARITY_VERSION: 'apptainer 1.3.4-1.el9', GWMS_SINGULARITY_MODE: 'unprivileged' });
+      // Found but no test image: untested, so HAS_SINGULARITY is not claimed (issue 22).
+      expect(attributes).toMatchObject({ HAS_SINGULARITY: false, GLIDEIN_Container_Runtime: 'apptainer', GWMS_SINGULARITY_VERSION: 'apptainer 1.3.4-1.el9', GWMS_SINGULARITY_MODE: 'unprivileged' });
+      expect(result.detail).toContain('untested');
     }
   });
 
@@ -90,15 +94,17 @@ describe('container', () => {
   });
 
   it('with no runtime and none required is a skip; required, a WN_Resource failure', async () => {
-    const none = await run({ PATH: '/usr/bin:/bin' });
+    const empty = join(tmp, 'empty-bin');
+    mkdirSync(empty, { recursive: true });
+    const none = await run({ PATH: empty });
     expect(none.result).toMatchObject({ status: 'skip', value: 'none', failure: null });
     expect(none.attributes?.HAS_SINGULARITY).toBe(false);
-    expect((await run({ PATH: '/usr/bin:/bin' }, { container: 'any' })).result).toMatchObject({ status: 'fail', failure: 'WN_Resource' });
+    expect((await run({ PATH: empty }, { container: 'any' })).result).toMatchObject({ status: 'fail', failure: 'WN_Resource' });
   });
 
   it('on this machine reports what is installed and the real unshare -U outcome', async () => {
     const facts = await container.collect(collectContext(resolveHost()));
-    const onPath = spawnSync('sh', ['-c', 'command -v apptainer || command -v singularity']).status === 0;
+    const onPath = spawnSync('sh', ['-c', 'command -v apptainer || command -v singularity || command -v bwrap']).status === 0;
     expect(facts.path !== null).toBe(onPath || Boolean(process.env.APPTAINER_BIN) || Boolean(process.env.SINGULARITY_BIN));
     expect(facts.userNamespaces).toBe(userNamespacesHere);
   });
@@ -107,8 +113,65 @@ describe('container', () => {
     ['apptainer version 1.2.5', { flavor: 'apptainer', version: '1.2.5' }],
     ['singularity-ce version 4.1.0-jammy', { flavor: 'singularity', version: '4.1.0-jammy' }],
     ['singularity version 3.8.7-1.el7', { flavor: 'singularity', version: '3.8.7-1.el7' }],
+    ['bubblewrap 0.8.0', { flavor: 'bwrap', version: '0.8.0' }],
     ['something else', null],
   ])('parses the version line %j', (line, expected) => {
     expect(parseRuntimeVersion(line)).toEqual(expected);
+  });
+});
+
+describe('container with bubblewrap and a test container (issue 22)', () => {
+  let skip = false;
+  let image: string;
+  let bwrapDir: string;
+  beforeAll(() => {
+    skip = skipWithoutBwrap();
+    if (skip) return;
+    image = buildBusyboxImage(join(tmp, 'image'));
+    bwrapDir = join(tmp, 'bwrap-bin');
+    mkdirSync(bwrapDir, { recursive: true });
+    symlinkSync(findExecutable('bwrap')!, join(bwrapDir, 'bwrap'));
+  });
+  const collect = async (env: NodeJS.ProcessEnv, req: Requirements, testImage: string | null, tree = 'bare') => {
+    const facts = await container.collect(collectContext(fixtureHost(tree, env, { cvmfsRoot: join(tmp, 'no-cvmfs') }), { requirements: req, containerTestImage: testImage }));
+    return { facts, ...container.check(facts, req) };
+  };
+
+  it('a test container that ran sets HAS_SINGULARITY and GLIDEIN_Container_Runtime = bwrap, no GWMS_SINGULARITY_*', async (ctx) => {
+    if (skip || !userNamespacesHere) return ctx.skip();
+    const { facts, result, attributes } = await collect({ PATH: `${bwrapDir}:/usr/bin:/bin` }, { container: 'bwrap' }, image);
+    expect(facts).toMatchObject({ flavor: 'bwrap', mode: 'unprivileged', test: { ok: true } });
+    expect(result).toMatchObject({ status: 'pass', value: expect.stringMatching(/^bwrap \S+ \(unprivileged\)$/) });
+    expect(attributes).toMatchObject({ HAS_SINGULARITY: true, GLIDEIN_Container_Runtime: 'bwrap' });
+    expect(attributes).not.toHaveProperty('GWMS_SINGULARITY_VERSION');
+  });
+
+  it('without a test image the runtime is found but untested: no HAS_SINGULARITY', async (ctx) => {
+    if (skip || !userNamespacesHere) return ctx.skip();
+    const { result, attributes } = await collect({ PATH: `${bwrapDir}:/usr/bin:/bin` }, { container: 'bwrap' }, null);
+    expect(result.status).toBe('pass');
+    expect(result.detail).toContain('untested');
+    expect(attributes).toMatchObject({ HAS_SINGULARITY: false, GLIDEIN_Container_Runtime: 'bwrap' });
+  });
+
+  it('a runtime that fails the test container is a warning (a failure when required), and no HAS_SINGULARITY', async (ctx) => {
+    if (skip || !userNamespacesHere) return ctx.skip();
+    const broken = join(tmp, 'broken-bin');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, 'bwrap'), '#!/bin/sh\n[ "$1" = --version ] && { echo "bubblewrap 0.8.0"; exit 0; }\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n', { mode: 0o755 });
+    const free = await collect({ PATH: `${broken}:/usr/bin:/bin` }, {}, image);
+    expect(free.result.status).toBe('warn');
+    expect(free.result.detail).toMatch(/test container failed.*No permissions to create new namespace/);
+    expect(free.attributes?.HAS_SINGULARITY).toBe(false);
+    const strict = await collect({ PATH: `${broken}:/usr/bin:/bin` }, { container: 'bwrap' }, image);
+    expect(strict.result).toMatchObject({ status: 'fail', failure: 'WN_Resource' });
+  });
+
+  it('with user namespaces off (max_user_namespaces = 0) an unprivileged bwrap is unusable and runs no test', async (ctx) => {
+    if (skip) return ctx.skip();
+    const { facts, attributes } = await collect({ PATH: `${bwrapDir}:/usr/bin:/bin` }, {}, image, 'cgroup-v2');
+    expect(facts).toMatchObject({ flavor: 'bwrap', mode: 'unusable', test: null });
+    expect(attributes).toMatchObject({ HAS_SINGULARITY: false });
+    expect(attributes).not.toHaveProperty('GLIDEIN_Container_Runtime');
   });
 });

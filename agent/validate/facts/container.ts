@@ -5,8 +5,9 @@ import { stat, realpath } from 'node:fs/promises';
 import { dirname, join, basename, isAbsolute } from 'node:path';
 import { findOnPath, isExecutable, readText, type Host } from '../host.ts';
 import { runProbe } from '../probe.ts';
+import { runTestContainer, type ContainerTestOutcome } from './container-test.ts';
 
-export type RuntimeFlavor = 'apptainer' | 'singularity';
+export type RuntimeFlavor = 'apptainer' | 'singularity' | 'bwrap';
 export type RuntimeMode = 'setuid' | 'unprivileged' | 'unusable';
 
 export interface ContainerFacts {
@@ -22,19 +23,36 @@ export interface ContainerFacts {
   /** A real `unshare -U true` succeeded. */
   userNamespaces: boolean;
   userNamespacesDetail: string;
+  /** The test container (/bin/true in the test image); null: no test image, untested. */
+  test: ContainerTestOutcome | null;
 }
 
 /** The OSG copy of apptainer on CVMFS (GlideinWMS's fallback). */
 export const OSG_APPTAINER = join('oasis.opensciencegrid.org', 'mis', 'apptainer', 'bin', 'apptainer');
 
-/** `apptainer version 1.3.4`, `singularity-ce version 3.11.0`, `singularity version 3.8.7`. */
+/** `apptainer version 1.3.4`, `singularity-ce version 3.11.0`, `singularity version 3.8.7`, `bubblewrap 0.8.0`. */
 export function parseRuntimeVersion(text: string): { flavor: RuntimeFlavor; version: string } | null {
+  const bw = /^bubblewrap\s+(\S+)/im.exec(text.trim());
+  if (bw) return { flavor: 'bwrap', version: bw[1]! };
   const m = /^(apptainer|singularity(?:-ce|-pro)?)\s+version\s+(\S+)/im.exec(text.trim());
   if (!m) return null;
   return { flavor: m[1]!.toLowerCase().startsWith('apptainer') ? 'apptainer' : 'singularity', version: m[2]! };
 }
 
-async function findRuntime(host: Host, timeoutMs: number, signal: AbortSignal): Promise<{ path: string; via: string } | null> {
+async function findRuntime(host: Host, timeoutMs: number, signal: AbortSignal, bwrapFirst: boolean): Promise<{ path: string; via: string } | null> {
+  // bubblewrap (issue 22): after Apptainer/Singularity, unless `--require container=bwrap` asks for it.
+  const bwrap = async () => {
+    const p = await findOnPath('bwrap', host);
+    return p ? { path: p, via: 'PATH' } : null;
+  };
+  if (bwrapFirst) {
+    const b = await bwrap();
+    if (b) return b;
+  }
+  return (await findApptainer(host, timeoutMs, signal)) ?? (bwrapFirst ? null : await bwrap());
+}
+
+async function findApptainer(host: Host, timeoutMs: number, signal: AbortSignal): Promise<{ path: string; via: string } | null> {
   for (const name of ['APPTAINER_BIN', 'SINGULARITY_BIN'] as const) {
     const p = host.env[name];
     if (p && isAbsolute(p) && (await isExecutable(p))) return { path: p, via: name };
@@ -56,6 +74,11 @@ async function findRuntime(host: Host, timeoutMs: number, signal: AbortSignal): 
 /** setuid when the install's starter-suid is root-owned with the setuid bit and the config allows it. */
 async function runtimeMode(path: string, flavor: RuntimeFlavor, userNamespaces: boolean): Promise<RuntimeMode> {
   const real = await realpath(path).catch(() => path);
+  if (flavor === 'bwrap') {
+    const st = await stat(real).catch(() => null);
+    if (st && st.uid === 0 && (st.mode & 0o4000) !== 0) return 'setuid';
+    return userNamespaces ? 'unprivileged' : 'unusable';
+  }
   const prefix = dirname(dirname(real));
   const starter = await stat(join(prefix, 'libexec', flavor, 'bin', 'starter-suid')).catch(() => null);
   if (starter && starter.uid === 0 && (starter.mode & 0o4000) !== 0) {
@@ -65,7 +88,16 @@ async function runtimeMode(path: string, flavor: RuntimeFlavor, userNamespaces: 
   return userNamespaces ? 'unprivileged' : 'unusable';
 }
 
-export async function collectContainerFacts(host: Host, options: { timeoutMs: number; signal: AbortSignal }): Promise<ContainerFacts> {
+export interface ContainerFactOptions {
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Look for bwrap before Apptainer/Singularity (`--require container=bwrap`). */
+  bwrapFirst?: boolean;
+  /** The image the test container runs /bin/true in; absent: the runtime is reported untested. */
+  testImage?: string | null;
+}
+
+export async function collectContainerFacts(host: Host, options: ContainerFactOptions): Promise<ContainerFacts> {
   const env = { PATH: host.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' };
   const userns = (async () => {
     const max = (await readText(join(host.procRoot, 'sys', 'user', 'max_user_namespaces')))?.trim();
@@ -77,11 +109,11 @@ export async function collectContainerFacts(host: Host, options: { timeoutMs: nu
     if (r.code === 0) return { maxUserNamespaces, ok: true, detail: 'unshare -U works' };
     return { maxUserNamespaces, ok: false, detail: `unshare -U failed: ${r.timedOut ? 'timed out' : (r.stderr.trim().split('\n')[0] || r.spawnError || `exit ${r.code}`)}` };
   })();
-  const runtime = await findRuntime(host, options.timeoutMs, options.signal);
+  const runtime = await findRuntime(host, options.timeoutMs, options.signal, options.bwrapFirst === true);
   const ns = await userns;
   const base: ContainerFacts = {
     path: null, foundVia: null, flavor: null, version: null, mode: null, error: null,
-    maxUserNamespaces: ns.maxUserNamespaces, userNamespaces: ns.ok, userNamespacesDetail: ns.detail,
+    maxUserNamespaces: ns.maxUserNamespaces, userNamespaces: ns.ok, userNamespacesDetail: ns.detail, test: null,
   };
   if (!runtime) return base;
   const r = await runProbe(runtime.path, ['--version'], { timeoutMs: options.timeoutMs, env, signal: options.signal });
@@ -89,9 +121,13 @@ export async function collectContainerFacts(host: Host, options: { timeoutMs: nu
   if (!parsed) {
     const why = r.timedOut ? `${runtime.path} --version did not answer within ${options.timeoutMs} ms`
       : r.spawnError ?? `${runtime.path} --version gave no version (exit ${r.code ?? r.signal})`;
-    const flavor: RuntimeFlavor = basename(runtime.path).startsWith('singularity') ? 'singularity' : 'apptainer';
+    const name = basename(runtime.path);
+    const flavor: RuntimeFlavor = name === 'bwrap' ? 'bwrap' : name.startsWith('singularity') ? 'singularity' : 'apptainer';
     return { ...base, path: runtime.path, foundVia: runtime.via, flavor, error: why };
   }
   const mode = await runtimeMode(runtime.path, parsed.flavor, ns.ok);
-  return { ...base, path: runtime.path, foundVia: runtime.via, flavor: parsed.flavor, version: parsed.version, mode };
+  const test = options.testImage && mode !== 'unusable'
+    ? await runTestContainer({ name: parsed.flavor, path: runtime.path }, options.testImage, { tmpDir: host.tmpDir, timeoutMs: options.timeoutMs, signal: options.signal })
+    : null;
+  return { ...base, path: runtime.path, foundVia: runtime.via, flavor: parsed.flavor, version: parsed.version, mode, test };
 }
