@@ -20,6 +20,8 @@ export class Metrics {
   readonly #requests = new Map<string, number>();
   readonly #latency = new Map<string, { counts: number[]; sum: number; count: number }>();
   reuseDetections = 0;
+  /** A family's first refresh token presented by a second key (the family was revoked). */
+  firstTokenReuse = 0;
   /** Live families, as last counted by the housekeeping timer. */
   activeFamilies = 0;
   /** Live families per entry, recounted with activeFamilies. */
@@ -69,6 +71,8 @@ export class Metrics {
     for (const [entry, n] of Object.entries(this.activeByEntry)) out.push(`glidein_refresh_live_pilots{entry="${entry.replace(/["\\\n]/g, '')}"} ${n}`);
     out.push('# HELP glidein_refresh_token_reuse_total Spent refresh tokens presented again (family revoked).', '# TYPE glidein_refresh_token_reuse_total counter');
     out.push(`glidein_refresh_token_reuse_total ${this.reuseDetections}`);
+    out.push('# HELP glidein_refresh_first_token_reuse_total First refresh tokens presented by a second DPoP key (family revoked).', '# TYPE glidein_refresh_first_token_reuse_total counter');
+    out.push(`glidein_refresh_first_token_reuse_total ${this.firstTokenReuse}`);
     out.push('# HELP glidein_refresh_security_events_total Refused proofs, reuse, bad admin tokens.', '# TYPE glidein_refresh_security_events_total counter');
     out.push(`glidein_refresh_security_events_total ${this.securityEvents}`);
     out.push('# HELP glidein_refresh_regrants_total Spent tokens re-granted to the bound key within the grace window (lost answers).', '# TYPE glidein_refresh_regrants_total counter');

@@ -7,6 +7,9 @@ import type { Logger } from '../../shared/log.ts';
 import { sleep, type Clock } from './clock.ts';
 import type { Refresher } from './refresher.ts';
 
+/** The refresh service's words for a family revoked because its first token came from two keys. */
+const FIRST_TOKEN_TWO_KEYS = 'first token used by two keys';
+
 /** Bundle credentials with less validity than this are refreshed before the pilot goes on. */
 export const DEFAULT_MIN_USABLE_S = 30;
 
@@ -37,6 +40,9 @@ export async function awaitUsableCredentials(o: ReadyOptions): Promise<Credentia
     if (o.signal.aborted) return { ok: false, why: 'aborted', message: 'a drain signal arrived before the credentials were valid' };
     const out = await o.refresher.refresh();
     if (out.ok) return { ok: true, refreshed: true };
+    if (out.permanent && out.error.message.includes(FIRST_TOKEN_TWO_KEYS)) {
+      return { ok: false, why: 'family-dead', message: `this bundle was used by two pilots (${out.error.message}): another process read it before this pilot and refreshed with its own key, so the refresh service revoked the family; the other party's credentials end at their expiry. Submit a new pilot with a new bundle, and check who can read the bundle where it waited (the CE's staging area)` };
+    }
     if (out.permanent) {
       return { ok: false, why: 'family-dead', message: `the refresh service refused this pilot's refresh token for good (${out.error.message}): its family is expired, revoked or was reused, so no valid credentials can be obtained; submit a new pilot with a new bundle` };
     }

@@ -77,6 +77,12 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string, 
     case 'wrong_key':
       ctx.security('DPoP proof from a key the family is not bound to', { jkt: proof.jkt, spent: peek.spent, remote: ctx.remote });
       throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP key does not match the key this refresh token is bound to', 'wrong_key');
+    case 'first_token_reuse':
+      // Two parties read the bundle before its first use (issue 21 item 4): whichever came
+      // second, the family ends now, and the first one's credentials at their expiry.
+      metrics.firstTokenReuse++;
+      ctx.security('first token used by two keys: family revoked', { jkt: proof.jkt, bound_jkt: peek.family.jkt, remote: ctx.remote });
+      throw new HttpRefusal(401, 'invalid_grant', 'first token used by two keys: another DPoP key refreshed this bundle first; the glidein is revoked', 'first_token_reuse');
     case 'reused':
       metrics.reuseDetections++;
       ctx.security('spent refresh token presented again: family revoked', { jkt: proof.jkt, remote: ctx.remote });

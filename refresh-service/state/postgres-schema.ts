@@ -8,63 +8,8 @@ import { GlideinError } from '../../shared/errors.ts';
 /** pg_advisory_xact_lock key for schema changes ("glidein" in ASCII, as a bigint). */
 export const MIGRATION_LOCK = 0x676c6964656e;
 
-/** Each entry upgrades the schema from version i to i + 1. Never edit one that has shipped. */
-export const MIGRATIONS: readonly string[] = [
-  `
-CREATE TABLE families (
-  glidein_id TEXT PRIMARY KEY,
-  entry TEXT NOT NULL,
-  created_at BIGINT NOT NULL,
-  expires_at BIGINT NOT NULL,
-  revoked_at BIGINT,
-  revoke_reason TEXT,
-  jkt TEXT,
-  status_report TEXT,
-  status_at BIGINT
-);
-CREATE INDEX families_entry ON families(entry);
-CREATE INDEX families_expiry ON families(expires_at);
-CREATE TABLE refresh_tokens (
-  hash TEXT PRIMARY KEY,
-  glidein_id TEXT NOT NULL REFERENCES families(glidein_id) ON DELETE CASCADE,
-  issued_at BIGINT NOT NULL,
-  spent_at BIGINT
-);
-CREATE INDEX refresh_tokens_family ON refresh_tokens(glidein_id);
-CREATE INDEX refresh_tokens_spent ON refresh_tokens(spent_at) WHERE spent_at IS NOT NULL;
-CREATE TABLE dpop_jti (
-  jti_hash TEXT PRIMARY KEY,
-  expires_at BIGINT NOT NULL
-);
-CREATE INDEX dpop_jti_expiry ON dpop_jti(expires_at);
-CREATE TABLE vo_credentials (
-  name TEXT PRIMARY KEY,
-  token TEXT NOT NULL,
-  expires_at BIGINT NOT NULL,
-  updated_at BIGINT NOT NULL
-);
--- S-CRED signing keys shared by every instance: the private JWK sealed (AES-256-GCM) under a
--- key derived from the POOL key, which every instance holds and the database does not.
-CREATE TABLE signing_keys (
-  kid TEXT PRIMARY KEY,
-  created_at BIGINT NOT NULL,
-  sealed TEXT NOT NULL
-);
--- Small shared values: the SHA-256 of the admin bearer token.
-CREATE TABLE service_settings (
-  name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-`,
-  // 2: rotation grace (a spent token's successor) and heartbeatTimeout (when a family was bound).
-  `
-ALTER TABLE refresh_tokens ADD COLUMN successor TEXT;
-ALTER TABLE families ADD COLUMN bound_at BIGINT;
-`,
-  // 3: a refresh settled in one statement (one round trip instead of eight). Decided exactly as
-  // store.ts's SettleOutcome says; the family row is the lock, taken before the token is read
-  // (each statement of a volatile function sees what the previous lock holder committed).
-  `
+// Migration 3's glidein_settle, kept as it was applied.
+const SETTLE_V3 = `
 CREATE FUNCTION glidein_settle(p_old TEXT, p_new TEXT, p_jkt TEXT, p_jti TEXT, p_jti_expires BIGINT, p_now BIGINT, p_grace BIGINT)
 RETURNS TABLE (kind TEXT, bound BOOLEAN, glidein_id TEXT, entry TEXT, created_at BIGINT, expires_at BIGINT, revoked_at BIGINT, revoke_reason TEXT, jkt TEXT)
 LANGUAGE plpgsql VOLATILE AS $$
@@ -123,7 +68,78 @@ BEGIN
   RETURN QUERY SELECT outcome, was_bound, f.glidein_id, f.entry, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason, f.jkt;
 END;
 $$;
+`;
+
+const WRONG_KEY_V3 = `  ELSIF f.jkt IS NOT NULL AND f.jkt <> p_jkt THEN
+    outcome := 'wrong_key';`;
+const WRONG_KEY_V6 = `  ELSIF f.jkt IS NOT NULL AND f.jkt <> p_jkt THEN
+    IF f.first_token = p_old THEN
+      UPDATE families SET revoked_at = p_now, revoke_reason = 'first token used by two keys' WHERE glidein_id = f.glidein_id;
+      outcome := 'first_token_reuse';
+    ELSE
+      outcome := 'wrong_key';
+    END IF;`;
+if (!SETTLE_V3.includes(WRONG_KEY_V3)) throw new Error('postgres-schema: the wrong-key branch of glidein_settle moved');
+/** glidein_settle from migration 6 on: the first token from a second key revokes the family. */
+const SETTLE_WITH_FIRST_TOKEN = SETTLE_V3.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION').replace(WRONG_KEY_V3, WRONG_KEY_V6);
+
+/** Each entry upgrades the schema from version i to i + 1. Never edit one that has shipped. */
+export const MIGRATIONS: readonly string[] = [
+  `
+CREATE TABLE families (
+  glidein_id TEXT PRIMARY KEY,
+  entry TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT,
+  revoke_reason TEXT,
+  jkt TEXT,
+  status_report TEXT,
+  status_at BIGINT
+);
+CREATE INDEX families_entry ON families(entry);
+CREATE INDEX families_expiry ON families(expires_at);
+CREATE TABLE refresh_tokens (
+  hash TEXT PRIMARY KEY,
+  glidein_id TEXT NOT NULL REFERENCES families(glidein_id) ON DELETE CASCADE,
+  issued_at BIGINT NOT NULL,
+  spent_at BIGINT
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens(glidein_id);
+CREATE INDEX refresh_tokens_spent ON refresh_tokens(spent_at) WHERE spent_at IS NOT NULL;
+CREATE TABLE dpop_jti (
+  jti_hash TEXT PRIMARY KEY,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX dpop_jti_expiry ON dpop_jti(expires_at);
+CREATE TABLE vo_credentials (
+  name TEXT PRIMARY KEY,
+  token TEXT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+-- S-CRED signing keys shared by every instance: the private JWK sealed (AES-256-GCM) under a
+-- key derived from the POOL key, which every instance holds and the database does not.
+CREATE TABLE signing_keys (
+  kid TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  sealed TEXT NOT NULL
+);
+-- Small shared values: the SHA-256 of the admin bearer token.
+CREATE TABLE service_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 `,
+  // 2: rotation grace (a spent token's successor) and heartbeatTimeout (when a family was bound).
+  `
+ALTER TABLE refresh_tokens ADD COLUMN successor TEXT;
+ALTER TABLE families ADD COLUMN bound_at BIGINT;
+`,
+  // 3: a refresh settled in one statement (one round trip instead of eight). Decided exactly as
+  // store.ts's SettleOutcome says; the family row is the lock, taken before the token is read
+  // (each statement of a volatile function sees what the previous lock holder committed).
+  SETTLE_V3,
   // 4: the operator views (refresh-service/operator): a pilot's validation summary kept apart
   // from its last report, and refreshes answered per entry and hour (kept two days).
   `
@@ -144,6 +160,11 @@ CREATE TABLE round_robin (
   next BIGINT NOT NULL
 );
 `,
+  // 6: the first token of a family (issue 21 item 4): presented by a second key, it revokes the
+  // family. glidein_settle is migration 3's, with that one branch more.
+  `
+ALTER TABLE families ADD COLUMN first_token TEXT;
+${SETTLE_WITH_FIRST_TOKEN}`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

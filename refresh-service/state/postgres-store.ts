@@ -6,7 +6,7 @@
 // (glidein_settle, postgres-schema.ts): one round trip. Every commit is durable (the server's
 // synchronous_commit, on by default) before a method returns, so an answer sent after is never lost.
 import { createHash } from 'node:crypto';
-import { WRITE_PROBE_NAME } from './store.ts';
+import { FIRST_TOKEN_REUSE_REASON, WRITE_PROBE_NAME } from './store.ts';
 import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { isRetryable, stateError, type Sql, type Tx } from './postgres-connect.ts';
@@ -62,7 +62,7 @@ export class PostgresStateStore implements StateStore {
 
   async registerFamily(f: { glideinId: string; entry: string; createdAt: number; expiresAt: number }, tokenHash: string): Promise<void> {
     await this.#tx(async (tx) => {
-      const made = await tx`INSERT INTO families (glidein_id, entry, created_at, expires_at) VALUES (${f.glideinId}, ${f.entry}, ${f.createdAt}, ${f.expiresAt})
+      const made = await tx`INSERT INTO families (glidein_id, entry, created_at, expires_at, first_token) VALUES (${f.glideinId}, ${f.entry}, ${f.createdAt}, ${f.expiresAt}, ${tokenHash})
                             ON CONFLICT (glidein_id) DO NOTHING RETURNING 1`;
       if (made.length === 0) throw new GlideinError('GLIDEIN_ERR_STATE', `glidein id '${f.glideinId}' is already registered; glidein ids are never reused`);
       await tx`INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (${tokenHash}, ${f.glideinId}, ${f.createdAt})`;
@@ -77,7 +77,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   /**
-   * One statement: glidein_settle (postgres-schema.ts, migration 3) decides and applies the
+   * One statement: glidein_settle (postgres-schema.ts, migrations 3 and 6) decides and applies the
    * outcome in its own transaction, committed before the answer comes back.
    */
   async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
@@ -89,6 +89,7 @@ export class PostgresStateStore implements StateStore {
     const fam = family(row);
     if (row.kind === 'rotated') return { kind: 'rotated', family: { ...fam, jkt: r.jkt }, bound: row.bound };
     if (row.kind === 'reused') return { kind: 'reused', family: { ...fam, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
+    if (row.kind === 'first_token_reuse') return { kind: 'first_token_reuse', family: { ...fam, revokedAt: r.now, revokeReason: FIRST_TOKEN_REUSE_REASON } };
     return { kind: row.kind, family: fam };
   }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { GlideinError } from '../../shared/errors.ts';
 import { makeDbFilesPrivate, sealPlainVoTokens } from './sqlite-private.ts';
 import { isSealed, openVoToken, sealVoToken } from './vo-seal.ts';
+import { FIRST_TOKEN_REUSE_REASON } from './store.ts';
 import type { FamilyRecord, PilotRecord, RefreshCount, SettleOutcome, SettleRequest, StateStore, TokenPeek, VoCredentialRecord } from './store.ts';
 
 const SCHEMA = `
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS families (
   jkt TEXT,
   status_report TEXT,
   status_at INTEGER,
-  bound_at INTEGER
+  bound_at INTEGER,
+  first_token TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS families_entry ON families(entry);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
@@ -68,6 +70,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['refresh_tokens', 'successor', 'TEXT'],
   ['families', 'validation', 'TEXT'],
   ['families', 'validated_at', 'INTEGER'],
+  ['families', 'first_token', 'TEXT'],
 ];
 
 interface FamilyRow {
@@ -91,7 +94,7 @@ interface PilotColumns {
 }
 
 /** A token joined with its family. */
-type TokenRow = FamilyRow & { spent_at: number | null; successor: string | null };
+type TokenRow = FamilyRow & { spent_at: number | null; successor: string | null; first_token: string | null };
 
 function toFamily(r: FamilyRow): FamilyRecord {
   return { glideinId: r.glidein_id, entry: r.entry, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, revokeReason: r.revoke_reason, jkt: r.jkt };
@@ -133,7 +136,7 @@ export class SqliteStateStore implements StateStore {
     }
     const p = (sql: string) => this.#db.prepare(sql);
     this.#s = {
-      insertFamily: p('INSERT INTO families (glidein_id, entry, created_at, expires_at) VALUES (?, ?, ?, ?)'),
+      insertFamily: p('INSERT INTO families (glidein_id, entry, created_at, expires_at, first_token) VALUES (?, ?, ?, ?, ?)'),
       insertToken: p('INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (?, ?, ?)'),
       peek: p('SELECT f.*, t.spent_at AS spent_at, t.successor AS successor FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?'),
       insertJti: p('INSERT OR IGNORE INTO dpop_jti (jti_hash, expires_at) VALUES (?, ?)'),
@@ -192,7 +195,7 @@ export class SqliteStateStore implements StateStore {
       if (this.#s['getFamily']!.get(f.glideinId)) {
         throw new GlideinError('GLIDEIN_ERR_STATE', `glidein id '${f.glideinId}' is already registered; glidein ids are never reused`);
       }
-      this.#s['insertFamily']!.run(f.glideinId, f.entry, f.createdAt, f.expiresAt);
+      this.#s['insertFamily']!.run(f.glideinId, f.entry, f.createdAt, f.expiresAt, tokenHash);
       this.#s['insertToken']!.run(tokenHash, f.glideinId, f.createdAt);
     });
   }
@@ -236,7 +239,12 @@ export class SqliteStateStore implements StateStore {
     if (family.expiresAt <= r.now) return { kind: 'expired', family };
     // Before anything about spending: a proof from another key changes nothing, even for a
     // spent token (else anyone holding an old bundle could revoke the pilot; issue 11 item 11).
-    if (family.jkt !== null && family.jkt !== r.jkt) return { kind: 'wrong_key', family };
+    if (family.jkt !== null && family.jkt !== r.jkt) {
+      if (row.first_token !== r.oldHash) return { kind: 'wrong_key', family };
+      // The family's first token from a second key: two parties read the bundle (issue 21 item 4).
+      this.#s['revokeId']!.run(r.now, FIRST_TOKEN_REUSE_REASON, family.glideinId);
+      return { kind: 'first_token_reuse', family: { ...family, revokedAt: r.now, revokeReason: FIRST_TOKEN_REUSE_REASON } };
+    }
     if (row.spent_at === null) return this.#rotate(r, family);
     if (r.graceSeconds > 0 && row.spent_at >= r.now - r.graceSeconds && row.successor !== null) {
       // A lost answer: the bound key asks again while its successor is unused. Supersede the

@@ -47,8 +47,10 @@ export interface SettleRequest {
  * What one refresh attempt came to, decided atomically (and committed) by the store, in this
  * order: a jti seen before → 'replayed_jti' (nothing else happens; otherwise the jti is now
  * remembered); token not found → 'unknown'; family revoked → 'revoked'; past its lifetime →
- * 'expired'; family bound to another key than `jkt` → 'wrong_key' (spent or not: nothing is
- * spent or revoked); token unspent → 'rotated' (spent, `newHash` stored, family bound to `jkt`
+ * 'expired'; family bound to another key than `jkt` → 'first_token_reuse' when the token is the
+ * family's first one (the one `register` made: whoever read the bundle first bound the family,
+ * so the family is revoked, reason FIRST_TOKEN_REUSE_REASON), else 'wrong_key' (spent or not:
+ * nothing is spent or revoked); token unspent → 'rotated' (spent, `newHash` stored, family bound to `jkt`
  * if it was not); token spent (bound key) within `graceSeconds` of its spending and its
  * successor still unspent → 'regranted' (the successor is marked spent in the same transaction
  * and `newHash` becomes the token's successor: one live token per family at any time; the
@@ -65,7 +67,11 @@ export type SettleOutcome =
   | { kind: 'reused'; family: FamilyRecord }
   | { kind: 'revoked'; family: FamilyRecord }
   | { kind: 'expired'; family: FamilyRecord }
-  | { kind: 'wrong_key'; family: FamilyRecord };
+  | { kind: 'wrong_key'; family: FamilyRecord }
+  | { kind: 'first_token_reuse'; family: FamilyRecord };
+
+/** The revoke reason of a family whose first token came from two keys (issue 21 item 4). */
+export const FIRST_TOKEN_REUSE_REASON = 'first token used by two keys';
 
 export interface VoCredentialRecord {
   name: string;

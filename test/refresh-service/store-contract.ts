@@ -60,14 +60,34 @@ export function storeContract(open: () => Promise<StateStore>): void {
     expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'rotated' });
   }));
 
-  it('refuses a spent token under a foreign key as wrong_key, revoking nothing (a stranger with an old bundle cannot kill the pilot)', withStore(async (s) => {
+  it('refuses a later spent token under a foreign key as wrong_key, revoking nothing (a stranger with an old token cannot kill the pilot)', withStore(async (s) => {
     await register(s, 'g-1', 'h0');
     await s.settleRefresh(req('h0', 'h1', 'k1'));
-    expect(await s.settleRefresh(req('h0', 'hx', 'stranger', T0 + 11, GRACE))).toMatchObject({ kind: 'wrong_key' });
-    expect(await s.settleRefresh(req('h0', 'hy', 'stranger', T0 + 12))).toMatchObject({ kind: 'wrong_key' });
+    await s.settleRefresh(req('h1', 'h2', 'k1', T0 + 5));
+    expect(await s.settleRefresh(req('h1', 'hx', 'stranger', T0 + 11, GRACE))).toMatchObject({ kind: 'wrong_key' });
+    expect(await s.settleRefresh(req('h1', 'hy', 'stranger', T0 + 12))).toMatchObject({ kind: 'wrong_key' });
     expect((await s.getFamily('g-1'))?.revokedAt).toBeNull();
     expect(await s.peekToken('hx')).toBeUndefined();
-    expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'rotated' });
+    expect(await s.settleRefresh(req('h2', 'h3', 'k1', T0 + 13))).toMatchObject({ kind: 'rotated' });
+  }));
+
+  it('revokes the family when its first token comes from a second key, whichever key came first (issue 21 item 4)', withStore(async (s) => {
+    // The honest pilot first, then whoever else read the bundle.
+    await register(s, 'g-1', 'h0');
+    await s.settleRefresh(req('h0', 'h1', 'pilot'));
+    expect(await s.settleRefresh(req('h0', 'hx', 'thief', T0 + 11, GRACE))).toMatchObject({ kind: 'first_token_reuse', family: { glideinId: 'g-1', revokedAt: T0 + 11, revokeReason: 'first token used by two keys' } });
+    expect(await s.getFamily('g-1')).toMatchObject({ revokedAt: T0 + 11, revokeReason: 'first token used by two keys' });
+    expect(await s.settleRefresh(req('h1', 'h2', 'pilot', T0 + 12))).toMatchObject({ kind: 'revoked' });
+    // The thief first: the honest pilot's first refresh ends the family, and the thief's next one is refused.
+    await register(s, 'g-2', 'f0');
+    await s.settleRefresh(req('f0', 'f1', 'thief', T0 + 20));
+    expect(await s.settleRefresh(req('f0', 'fx', 'pilot', T0 + 21))).toMatchObject({ kind: 'first_token_reuse' });
+    expect(await s.settleRefresh(req('f1', 'f2', 'thief', T0 + 22))).toMatchObject({ kind: 'revoked' });
+    expect(await s.peekToken('fx')).toBeUndefined();
+    // The bound key presenting its own first token again is not this (a lost answer or reuse).
+    await register(s, 'g-3', 'e0');
+    await s.settleRefresh(req('e0', 'e1', 'pilot', T0 + 30, GRACE));
+    expect(await s.settleRefresh(req('e0', 'e1b', 'pilot', T0 + 31, GRACE))).toMatchObject({ kind: 'regranted' });
   }));
 
   it('re-grants a spent token to the bound key within the grace window, superseding its unused successor', withStore(async (s) => {
