@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
 import { buildBusyboxImage as buildImage, skipWithoutBwrap as noBwrap } from '../helpers/container-image.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import { makeFixture, type SandboxFixture } from './sandbox-fixture.ts';
+import { HELPER, makeFixture, skipHelperMode, useNonRootPilot, type SandboxFixture } from './sandbox-fixture.ts';
 
 let fx: SandboxFixture;
 let images: string;
@@ -46,8 +46,9 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
   });
   afterAll(() => fx?.cleanup());
 
-  it('the job runs as the mapped account with /srv as cwd and HOME, reads its token, and sees nothing of the pilot', async (ctx) => {
-    if (skip) return ctx.skip();
+  it.for(['setuid', 'helper'] as const)('the job runs as the mapped account with /srv as cwd and HOME, reads its token, and sees nothing of the pilot (%s mode)', async (mode, ctx) => {
+    if (skip || (mode === 'helper' && skipHelperMode())) return ctx.skip();
+    const modePolicy = mode === 'setuid' ? policy : fx.policy({ identity: 'helper', helper: HELPER, containers: { runtime: 'bwrap', allowedImageRoots: [images] } });
     const w = fx.workdir(fx.users.a);
     const other = fx.workdir(fx.users.a);
     writeFileSync(join(other, 'secret'), 'other job');
@@ -63,11 +64,11 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
       'env | sort',
     ].join('; ');
     const job = fx.job({
-      id: 'ctr-basic', executable: '/bin/sh', args: ['-c', script], cwd: w, stdout: join(w, 'out'), stderr: join(w, 'err'),
+      id: `ctr-basic-${mode}`, executable: '/bin/sh', args: ['-c', script], cwd: w, stdout: join(w, 'out'), stderr: join(w, 'err'),
       env: { JOBVAR: 'from-the-job' }, identity: await fx.token({ sub: 'alice' }),
       credentials: [{ purpose: 'storage', type: 'scitoken', token: jcred }], container: { image },
     });
-    const r = await exec(job, policy, [], { ...process.env, PILOT_ONLY_VARIABLE: 'leak' });
+    const r = await exec(job, modePolicy, [], { ...process.env, PILOT_ONLY_VARIABLE: 'leak' });
     expect(r.result, r.stderr).toMatchObject({ state: 'completed', exitCode: 0, uid: fx.users.a.uid });
     const out = readFileSync(join(w, 'out'), 'utf8');
     expect(out).toContain(`cwd=/srv home=/srv uid=${fx.users.a.uid}`);
@@ -178,5 +179,26 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
     const r = await exec(job, retrying, [], { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}` });
     expect(r.result, r.stderr).toMatchObject({ state: 'failed', launchError: { stage: 'container', code: 'CONTAINER_RUNTIME_FAILED', permanent: false } });
     expect(r.stderr).toContain('retrying launch');
+  });
+});
+
+describe.skipIf(!IS_ROOT)('a non-root pilot in helper mode runs a container job', () => {
+  const setup = useNonRootPilot(['glctrnra', 'glctrnrb'], 'glctrnrpilot');
+  it('the wrapper writes the token as the user and the container sees it at its inside path', async (ctx) => {
+    const made = setup();
+    if (!made || noBwrap()) return ctx.skip();
+    const { fx: f, pilot } = made;
+    const imgs = join(f.dir, 'images');
+    mkdirSync(imgs, { mode: 0o755 });
+    const img = buildImage(join(imgs, 'busybox'));
+    const w = f.workdir(f.users.a);
+    const jcred = await f.token({ sub: 'alice-storage' });
+    const job = f.job({
+      id: 'ctr-nonroot', executable: '/bin/sh', args: ['-c', 'echo "uid=$(id -u) cwd=$(pwd) btf=$BEARER_TOKEN_FILE token=$(cat "$BEARER_TOKEN_FILE")"'], cwd: w, stdout: join(w, 'out'),
+      identity: await f.token({ sub: 'alice' }), credentials: [{ purpose: 'storage', type: 'scitoken', token: jcred }], container: { image: img },
+    });
+    const r = await pilot.exec(job, pilot.policy({ containers: { runtime: 'bwrap', allowedImageRoots: [imgs] } }));
+    expect(JSON.parse(r.stdout), r.stderr).toMatchObject({ state: 'completed', exitCode: 0, uid: f.users.a.uid });
+    expect(readFileSync(join(w, 'out'), 'utf8')).toContain(`uid=${f.users.a.uid} cwd=/srv btf=/glidein/credentials/storage token=${jcred}`);
   });
 });
