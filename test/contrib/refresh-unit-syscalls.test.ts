@@ -90,34 +90,46 @@ describe('contrib/glidein-refresh.service system call filter', () => {
       stdio: ['ignore', 'pipe', 'pipe'], ...(as ? { uid: as.uid, gid: as.gid } : {}),
     });
     const exited = once(serve, 'exit');
-    const stderr = createInterface({ input: serve.stderr });
-    const logs: string[] = [];
-    stderr.on('line', (l) => logs.push(l));
-    const first = await Promise.race([
-      once(createInterface({ input: serve.stdout }), 'line').then(([l]) => l as string),
-      exited.then(() => {
-        throw new Error(`serve exited before listening: ${logs.join('\n')}`);
-      }),
-    ]);
-    const url = (JSON.parse(first) as { url: string }).url;
-    // Signals go to serve itself, strace's child (strace does not forward them).
-    const pid = Number(readFileSync(`/proc/${serve.pid}/task/${serve.pid}/children`, 'utf8').trim().split(' ')[0]);
+    let pid = 0;
+    try {
+      const stderr = createInterface({ input: serve.stderr });
+      const logs: string[] = [];
+      stderr.on('line', (l) => logs.push(l));
+      let listening = false;
+      const first = await Promise.race([
+        once(createInterface({ input: serve.stdout }), 'line').then(([l]) => ((listening = true), l as string)),
+        exited.then(() => {
+          if (!listening) throw new Error(`serve exited before listening: ${logs.join('\n')}`);
+          return '';
+        }),
+      ]);
+      const url = (JSON.parse(first) as { url: string }).url;
+      // Signals go to serve itself, strace's child (strace does not forward them).
+      pid = Number(readFileSync(`/proc/${serve.pid}/task/${serve.pid}/children`, 'utf8').trim().split(' ')[0]);
 
-    // register as serve's own account (the key file is its own), untraced.
-    const bundle = execFileSync(GLIDEIN[0]!, [...GLIDEIN.slice(1), 'refresh-service', 'register', '--state', state, '--config', config, '--glidein-id', 'unit-1', '--entry', 'CE_A', '--url', url], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], ...(as ? { uid: as.uid, gid: as.gid } : {}),
-    });
-    const key = await generateDpopKey();
-    const answer = await refresh(url, (JSON.parse(bundle) as { refresh_token: string }).refresh_token, key);
-    expect(answer.status).toBe(200);
-    expect((await report(url, { id: 'unit-1', key, token: answer.body['refresh_token'] as string }, { state: 'running' })).status).toBe(200);
-    for (const path of ['/healthz', '/metrics', '/.well-known/jwks.json']) expect((await fetch(url + path)).status, path).toBe(200);
-    const reloaded = new Promise<void>((resolve) => stderr.on('line', (l) => l.includes('config reloaded') && resolve()));
-    process.kill(pid, 'SIGHUP');
-    await reloaded;
-    process.kill(pid, 'SIGTERM');
-    const [code] = (await exited) as [number | null]; // strace exits with its tracee's status
-    expect(code, logs.join('\n')).toBe(0);
+      // register as serve's own account (the key file is its own), untraced.
+      const bundle = execFileSync(GLIDEIN[0]!, [...GLIDEIN.slice(1), 'refresh-service', 'register', '--state', state, '--config', config, '--glidein-id', 'unit-1', '--entry', 'CE_A', '--url', url], {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], ...(as ? { uid: as.uid, gid: as.gid } : {}),
+      });
+      const key = await generateDpopKey();
+      const answer = await refresh(url, (JSON.parse(bundle) as { refresh_token: string }).refresh_token, key);
+      expect(answer.status).toBe(200);
+      expect((await report(url, { id: 'unit-1', key, token: answer.body['refresh_token'] as string }, { state: 'running' })).status).toBe(200);
+      for (const path of ['/healthz', '/metrics', '/.well-known/jwks.json']) expect((await fetch(url + path)).status, path).toBe(200);
+      const reloaded = new Promise<void>((resolve) => stderr.on('line', (l) => l.includes('config reloaded') && resolve()));
+      process.kill(pid, 'SIGHUP');
+      await reloaded;
+      process.kill(pid, 'SIGTERM');
+      const [code] = (await exited) as [number | null]; // strace exits with its tracee's status
+      expect(code, logs.join('\n')).toBe(0);
+    } finally {
+      // A failure above must not leave serve running (strace does not pass signals on).
+      if (serve.exitCode === null && serve.signalCode === null) {
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+        serve.kill('SIGKILL');
+        await exited;
+      }
+    }
 
     const text = readFileSync(trace, 'utf8');
     const used = new Set([...text.matchAll(/^\d+\s+([a-z0-9_]+)\(/gm)].map((m) => m[1]!));
