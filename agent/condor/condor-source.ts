@@ -112,6 +112,7 @@ export class CondorSource implements PayloadSource {
       storeParent: join(dirs.root, 'job-stores'),
       events: join(dirs.root, 'wrapper-events'),
       logFile: join(dirs.log, 'JobWrapperLog'),
+      ...(ctx.container ? { container: ctx.container } : {}),
     });
     if (!this.#o.policy || this.#o.policy.identity === 'none') log.warn('no identity switching configured: HTCondor jobs run as the pilot', { uid: process.getuid?.() });
     const lifetimeS = bundle.expiresAt - Date.now() / 1000;

@@ -22,6 +22,8 @@ export interface JobFacts {
   v: 1;
   /** The job's environment as HTCondor would have given it (Environment, or Env). */
   env: Record<string, string>;
+  /** The image the ad asks for (SingularityImage, else ContainerImage; job-ad-container.ts), as the job spec's container. */
+  container: { image: string } | null;
   /** The ad asks for OAuth services: the starter made <scratch>/.condor_creds. */
   oauth: boolean;
   scratchDir: string;

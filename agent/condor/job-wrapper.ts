@@ -95,6 +95,7 @@ async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: 
       stderr: fdPath(2),
       identity: who.token,
       credentials: [{ purpose: 'payload', type: 'scitoken', token: who.token }],
+      ...(facts.container ? { container: facts.container } : {}),
     },
     `HTCondor job ${key}`,
   );
@@ -103,7 +104,7 @@ async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: 
   const store = await CredStore.open(storeDir, { log: w.log });
   let result: JobResult;
   try {
-    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env });
+    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env, ...(w.config.container ? { container: w.config.container } : {}) });
     const forward = () => handle.kill('cancelled');
     for (const s of FORWARDED) process.on(s, forward);
     try {

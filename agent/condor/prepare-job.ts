@@ -10,7 +10,11 @@
 import type { Logger } from '../../shared/log.ts';
 import { loadPolicy, type Policy } from '../sandbox/index.ts';
 import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
+import { DEFAULT_CONTAINER_ENTRY } from '../../shared/container-entry.ts';
+import { findContainerRuntime } from '../sandbox/container-find.ts';
+import { planContainer } from '../sandbox/container-plan.ts';
 import { adHas, jobEnvironment } from './condor-env-syntax.ts';
+import { jobAdContainer } from './job-ad-container.ts';
 import { environmentUpdate, readFactsKey, sealFacts, type JobFacts } from './job-env.ts';
 import { identifyJob } from './job-token.ts';
 import { jobKey, parseJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
@@ -21,6 +25,8 @@ export const HOLD_SUBCODE_IDENTITY = 1;
 export const HOLD_SUBCODE_POLICY = 2;
 /** HoldReasonSubCode: the job's Environment cannot be parsed (HTCondor could not start it either). */
 export const HOLD_SUBCODE_ENVIRONMENT = 3;
+/** HoldReasonSubCode: the job's container (image, binds) breaks a rule of the entry or the site policy. */
+export const HOLD_SUBCODE_CONTAINER = 4;
 
 export interface PrepareRun {
   /** The job ad the starter wrote on the hook's stdin. */
@@ -49,7 +55,19 @@ function jobFacts(run: PrepareRun): JobFacts | LaunchError {
   } catch (e) {
     return launchError('wrapper', 'BAD_SPEC', `the job's Environment cannot be parsed: ${(e as Error).message}`, true);
   }
-  return { v: 1, env, oauth: adHas(run.adText, 'OAuthServicesNeeded'), scratchDir: run.env['_CONDOR_SCRATCH_DIR'] ?? '', ...ad };
+  const image = jobAdContainer(run.adText);
+  if ('unsupported' in image) return launchError('container', 'IMAGE_FORMAT', image.unsupported, true);
+  return { v: 1, env, container: image.container, oauth: adHas(run.adText, 'OAuthServicesNeeded'), scratchDir: run.env['_CONDOR_SCRATCH_DIR'] ?? '', ...ad };
+}
+
+/** The container decision the wrapper's sandbox will make (container-plan.ts): a refusal, or null. */
+function containerRefusal(run: PrepareRun, facts: JobFacts, policy: Policy): LaunchError | null {
+  const plan = planContainer({
+    job: facts.container ? { image: facts.container.image, binds: [] } : null,
+    entry: run.config.container ?? DEFAULT_CONTAINER_ENTRY, policy: policy.containers, workdir: facts.scratchDir || null,
+    alwaysForbidden: [run.config.storeParent], findRuntime: () => findContainerRuntime(policy.containers.runtime, run.env),
+  });
+  return plan.kind === 'held' ? plan.error : null;
 }
 
 /** The job's identity, checked as the wrapper will check it; a permanent refusal, or null to go on. */
@@ -85,7 +103,9 @@ export async function prepareCondorJob(run: PrepareRun): Promise<string> {
     return holdOutput(HOLD_SUBCODE_POLICY, { stage: 'wrapper', code: 'BAD_SPEC', message: `the pilot's configuration cannot be loaded: ${(e as Error).message}`, permanent: true });
   }
   const facts = jobFacts(run);
-  if ('stage' in facts) return hold(run, HOLD_SUBCODE_ENVIRONMENT, facts);
+  if ('stage' in facts) return hold(run, facts.stage === 'container' ? HOLD_SUBCODE_CONTAINER : HOLD_SUBCODE_ENVIRONMENT, facts);
+  const container = containerRefusal(run, facts, policy);
+  if (container) return hold(run, HOLD_SUBCODE_CONTAINER, container);
   if (policy.identity !== 'none') {
     const refusal = await identityRefusal(facts, policy);
     if (refusal !== null) return hold(run, HOLD_SUBCODE_IDENTITY, refusal);

@@ -9,6 +9,7 @@ import { selfCommand } from '../../shared/self-command.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { shellQuote } from './config-values.ts';
 import { writeFactsKey } from './job-env.ts';
+import { parseContainerEntry, type ContainerEntry } from '../../shared/container-entry.ts';
 
 export interface WrapperConfig {
   v: 1;
@@ -22,6 +23,8 @@ export interface WrapperConfig {
   logFile: string;
   /** The key (0600) the prepare-job hook seals the job's facts with for the wrapper (job-env.ts). */
   factsKey: string;
+  /** The bundle's container entry (issue 22): mode and default image; absent: optional, none. */
+  container?: ContainerEntry;
 }
 
 export interface WrapperEvent {
@@ -71,6 +74,7 @@ export function readWrapperConfig(path: string): WrapperConfig {
   if (c.v !== 1 || typeof c.storeParent !== 'string' || typeof c.events !== 'string' || typeof c.logFile !== 'string' || typeof c.factsKey !== 'string' || (c.policy !== null && typeof c.policy !== 'string')) {
     throw new GlideinError('GLIDEIN_ERR_CONFIG', `condor-job-wrapper: ${path} is not a job wrapper config (v 1, policy, storeParent, events, logFile, factsKey)`);
   }
+  if (c.container !== undefined) c.container = parseContainerEntry(c.container, 'GLIDEIN_ERR_CONFIG', `condor-job-wrapper: ${path} container`);
   return c as WrapperConfig;
 }
 

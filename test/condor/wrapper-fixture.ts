@@ -12,6 +12,7 @@ import { CLI_TS, NODE } from '../helpers/paths.ts';
 import type { NonRootPilot } from '../sandbox/sandbox-fixture.ts';
 import { JOB_FACTS_VARIABLE, readFactsKey, sealFacts, writeFactsKey, type JobFacts } from '../../agent/condor/job-env.ts';
 import { parseJobAd } from '../../agent/condor/wrapper-config.ts';
+import { jobAdContainer } from '../../agent/condor/job-ad-container.ts';
 import { jobEnvironment } from '../../agent/condor/condor-env-syntax.ts';
 
 export interface Scratch {
@@ -30,6 +31,10 @@ export interface ScratchOptions {
   /** The job's own environment, as the ad's Environment attribute (V2 syntax). */
   environment?: string;
   user?: string;
+  /** More ad lines, e.g. `SingularityImage = "/images/el9"`. */
+  adLines?: string[];
+  /** Fields merged into the wrapper config (e.g. the bundle's container entry). */
+  config?: Record<string, unknown>;
 }
 
 let n = 0;
@@ -53,7 +58,7 @@ export function scratch(pilot: NonRootPilot, root: string, policy: string | null
   const factsKey = join(base, 'job-facts.key');
   writeFactsKey(factsKey);
   own(factsKey);
-  writeFileSync(config, JSON.stringify({ v: 1, policy, storeParent: join(base, 'stores'), events: join(base, 'events'), logFile: join(base, 'JobWrapperLog'), factsKey }));
+  writeFileSync(config, JSON.stringify({ v: 1, policy, storeParent: join(base, 'stores'), events: join(base, 'events'), logFile: join(base, 'JobWrapperLog'), factsKey, ...o.config }));
   if (oauth) {
     const creds = join(dir, '.condor_creds');
     mkdirSync(creds, { mode: 0o700 });
@@ -67,6 +72,7 @@ export function scratch(pilot: NonRootPilot, root: string, policy: string | null
     'ClusterId = 5', `ProcId = ${id}`, `GlobalJobId = "schedd.test#5.${id}#1700000000"`, `User = ${adQuote(o.user ?? 'alice@test.example')}`,
     ...(oauth ? ['OAuthServicesNeeded = "scitokens"'] : []),
     ...(o.environment !== undefined ? [`Environment = ${adQuote(o.environment)}`] : []),
+    ...(o.adLines ?? []),
   ].join('\n') + '\n';
   writeFileSync(join(dir, '.job.ad'), ad);
   for (const f of ['.job.ad', '_condor_stdout', '_condor_stderr']) {
@@ -124,7 +130,8 @@ export function startWrapper(pilot: NonRootPilot, s: Scratch, job: string[], env
  */
 export function sealedAsHook(s: Scratch): Record<string, string> {
   const ad = parseJobAd(s.ad);
-  const facts: JobFacts = { v: 1, env: jobEnvironment(s.ad), oauth: /^OAuthServicesNeeded/m.test(s.ad), scratchDir: s.dir, ...ad };
+  const image = jobAdContainer(s.ad);
+  const facts: JobFacts = { v: 1, env: jobEnvironment(s.ad), container: 'container' in image ? image.container : null, oauth: /^OAuthServicesNeeded/m.test(s.ad), scratchDir: s.dir, ...ad };
   const key = readFactsKey(JSON.parse(readFileSync(s.config, 'utf8')).factsKey as string, { owner: 'any' });
   return { [JOB_FACTS_VARIABLE]: sealFacts(facts, key) };
 }

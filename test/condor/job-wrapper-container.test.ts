@@ -1,0 +1,72 @@
+// HTCondor jobs in containers (issue 22): the job ad's SingularityImage (GlideinWMS) or
+// ContainerImage (HTCondor) picks the image; the bundle's container entry (in the wrapper config)
+// and the policy's `containers` rules decide, and the prepare-job hook holds a job the sandbox
+// would refuse (HoldReasonSubCode 4). Run as the starter runs them (wrapper-fixture.ts), with the
+// real bwrap and a busybox image, as real accounts.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { IS_ROOT } from '../helpers/accounts.ts';
+import { skipWithoutTool } from '../helpers/system-tools.ts';
+import { buildBusyboxImage, skipWithoutBwrap } from '../helpers/container-image.ts';
+import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { prepareHook, runJob, scratch } from './wrapper-fixture.ts';
+
+let fx: SandboxFixture;
+let pilot: NonRootPilot | undefined;
+let root: string;
+let images: string;
+
+describe.skipIf(!IS_ROOT)('HTCondor jobs in containers', () => {
+  beforeAll(async () => {
+    if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
+    if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return;
+    if (skipWithoutBwrap()) return;
+    fx = await makeFixture(['glccalice', 'glccbob']);
+    pilot = nonRootPilot(fx, 'glccpilot');
+    root = join(fx.dir, 'condor');
+    mkdirSync(root, { mode: 0o711 });
+    images = join(fx.dir, 'images');
+    mkdirSync(images, { mode: 0o755 });
+    buildBusyboxImage(join(images, 'busybox'));
+  }, 60_000);
+  afterAll(() => {
+    pilot?.cleanup();
+    fx?.cleanup();
+  });
+
+  const policy = () => pilot!.policy({ containers: { runtime: 'bwrap', allowedImageRoots: [images] } });
+
+  it('runs a job whose ad names a SingularityImage in it, as its mapped account, at /srv, with its token inside', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot, root, policy(), await fx.token({ sub: 'alice' }), { adLines: [`SingularityImage = "${join(images, 'busybox')}"`] });
+    const w = await runJob(pilot, s, ['/bin/sh', '-c', 'id -u; pwd; echo "HOME=$HOME"; test -r "$BEARER_TOKEN_FILE" && echo token-readable; ls /; echo out > result.txt']);
+    expect(await w.done).toBe(0);
+    const out = s.stdout().split('\n');
+    expect(out[0]).toBe(String(fx.users.a.uid));
+    expect(out[1]).toBe('/srv');
+    expect(out[2]).toBe('HOME=/srv');
+    expect(out[3]).toBe('token-readable');
+    // The image's root, not the host's: busybox's /bin and the mount points only.
+    expect(out.slice(4).join(' ')).not.toMatch(/\b(home|root|var|etc)\b/);
+  }, 60_000);
+
+  it("under the entry's 'required', a job that names no image runs in the default image", async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot, root, policy(), await fx.token({ sub: 'alice' }), { config: { container: { mode: 'required', defaultImage: join(images, 'busybox') } } });
+    const w = await runJob(pilot, s, ['/bin/sh', '-c', 'pwd; test -e /usr/lib && echo host-visible || echo image-only']);
+    expect(await w.done).toBe(0);
+    expect(s.stdout().split('\n').slice(0, 2)).toEqual(['/srv', 'image-only']);
+  }, 60_000);
+
+  it('the hook holds an image outside the allowed roots, a docker:// image, and any image under never (subcode 4, the rule named)', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const token = await fx.token({ sub: 'alice' });
+    const outside = scratch(pilot, root, policy(), token, { adLines: [`SingularityImage = "${fx.dir}"`] });
+    expect((await prepareHook(pilot, outside)).stdout).toMatch(/^HookStatusCode = 4\nHookStatusMessage = "glidein: IMAGE_NOT_ALLOWED: /);
+    const docker = scratch(pilot, root, policy(), token, { adLines: ['ContainerImage = "docker://almalinux:9"'] });
+    expect((await prepareHook(pilot, docker)).stdout).toMatch(/^HookStatusCode = 4\nHookStatusMessage = "glidein: IMAGE_FORMAT: the job ad's ContainerImage \\"docker:\/\/almalinux:9\\" is not an absolute image path/);
+    const never = scratch(pilot, root, policy(), token, { adLines: [`SingularityImage = "${join(images, 'busybox')}"`], config: { container: { mode: 'never', defaultImage: null } } });
+    expect((await prepareHook(pilot, never)).stdout).toMatch(/^HookStatusCode = 4\nHookStatusMessage = "glidein: CONTAINER_NOT_ALLOWED: /);
+  }, 60_000);
+});
