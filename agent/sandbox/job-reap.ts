@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { selfCommand } from '../../shared/self-command.ts';
 import { expandHelper } from './policy.ts';
 import { helperLimiter } from './limiter.ts';
-import { signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
+import { hasEnded, signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
 import type { Job } from './job.ts';
 import type { ChildProc } from './job-launch.ts';
 
@@ -58,7 +58,9 @@ export async function reapJob(job: Job, child: ChildProc): Promise<void> {
       await signalJobProcesses(job, 'SIGKILL');
       break;
     }
-    const left = selectJobProcesses(readProcTable(), full);
+    // A zombie has ended (no signal reaches it; only its parent's wait() removes it): a container
+    // runtime's inner process reparented to an init that is slow to reap must not hold the job.
+    const left = selectJobProcesses(readProcTable(), full).filter((p) => !hasEnded(p));
     const inCgroup = job.cgroup?.pids().length ?? 0;
     if (left.length === 0 && inCgroup === 0) break;
     if (round === 0) job.log.info('killing processes the job left behind', { count: left.length, inCgroup });

@@ -24,6 +24,7 @@ export function rows(f) {
     ['agentSpoolRssMiB', f.agentSpoolRssMiB, `node idle ${nodeBase}`, ratio(f.agentSpoolRssMiB, nodeBase), '≤ 1.5 × node idle', verdict([f.agentSpoolRssMiB, nodeBase], () => f.agentSpoolRssMiB <= 1.5 * nodeBase)],
     ['refreshP50Ms100kPilots', f.refreshP50Ms100kPilots, `100 pilots ${f.refreshP50Ms100Pilots}`, f.scaleLatencyRatio, '≤ 1.2 × 100-pilot', verdict([f.scaleLatencyRatio], () => f.scaleLatencyRatio <= 1.2)],
     ['stateBytesPerPilot', f.stateBytesPerPilot, '', null, 'reported', null],
+    ['containerLaunchMs', f.containerLaunchMs, `bare bwrap ${f.containerBareMs}, node ${f.nodeStartMs}`, ratio(f.containerLaunchMs, f.containerBareMs), '≤ 1.2 × bare + node', verdict([f.containerLaunchMs, f.containerBareMs, f.nodeStartMs], () => f.containerLaunchMs <= 1.2 * f.containerBareMs + f.nodeStartMs)],
   ];
 }
 

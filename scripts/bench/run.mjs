@@ -145,6 +145,8 @@ const PG = ['refreshPostgresPerSecond', 'refreshPostgresP99Ms', 'refreshPostgres
 const refreshPg = await tryPart(PG, 'refresh.mjs', ['--postgres', ...(quick ? ['--duration', '4', '--half-duration', '3'] : ['--duration', '15', '--half-duration', '10'])]);
 // 5. Agent memory: idle (agent-rss.mjs) and a setuid spool after three verified jobs (spool-rss.mjs, root only).
 const rss = await tryPart(['agentIdleRssMiB'], 'agent-rss.mjs', []);
+// 6. Containers (container.mjs, issue 22): /bin/true in a bwrap container through the sandbox vs bare bwrap.
+const container = await tryPart(['containerLaunchMs', 'containerBareMs'], 'container.mjs', ['--count', quick ? '5' : '20']);
 const spoolRss = await tryPart(['agentSpoolRssMiB'], 'spool-rss.mjs', [], root0);
 
 const figures = {
@@ -177,6 +179,8 @@ const figures = {
   refreshPostgresDatabaseCpuMs: refreshPg?.max.cpuPerRefresh.databaseMs ?? null,
   refreshPostgresErrors: refreshPg ? refreshPg.max.errors + refreshPg.half.errors : null,
   agentIdleRssMiB: r1(rss?.agentIdleRssMiB),
+  containerLaunchMs: r1(container?.containerLaunch),
+  containerBareMs: r1(container?.containerBare),
   agentSpoolRssMiB: r1(spoolRss?.agentSpoolRssMiB),
   // The baseline of both memory figures: an idle `node` of the same Node, measured in this run.
   nodeIdleRssMiB: r1(rss?.nodeIdleRssMiB ?? spoolRss?.nodeIdleRssMiB),
@@ -196,4 +200,4 @@ if (!values.json) {
   if (refresh) console.log(`\nrefresh: ${figures.refreshPilots} pilots, max ${figures.refreshPerSecond}/s (p99 ${figures.refreshMaxP99Ms} ms), half rate p50 ${figures.refreshP50Ms} ms; errors ${figures.refreshErrors}; CPU per refresh: service ${figures.refreshServiceCpuMs} ms, load generator ${figures.refreshLoadGeneratorCpuMs} ms, crypto alone ${figures.refreshCryptoCpuMs} ms, node:http + crypto alone (floor) ${figures.refreshFloorCpuMs} ms; scale at ${figures.scaleRatePerSecond}/s: p99 ${figures.refreshP99Ms100Pilots} ms (100) vs ${figures.refreshP99Ms100kPilots} ms (${figures.scaleRegisteredPilots})`);
   if (refreshPg) console.log(`refresh on PostgreSQL: max ${figures.refreshPostgresPerSecond}/s, half rate p99 ${figures.refreshPostgresP99Ms} ms; errors ${figures.refreshPostgresErrors}; CPU per refresh: service ${figures.refreshPostgresServiceCpuMs} ms, database server ${figures.refreshPostgresDatabaseCpuMs} ms`);
 }
-console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, floor, refreshPg, rss, spoolRss } }));
+console.log(JSON.stringify({ ...figures, goals: goals(table), missing, machine, parts: { validate, launch, refresh, ceiling, floor, refreshPg, rss, spoolRss, container } }));
