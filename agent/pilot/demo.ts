@@ -16,6 +16,7 @@ import { createDemoSite } from './demo-site.ts';
 import { runPilot, type PilotEvent, type PilotSummary } from './pilot.ts';
 import type { RefresherEvent } from './refresher.ts';
 import { makeValidate } from './validation.ts';
+import { DEMO_CONTAINER_SCRIPT, prepareDemoContainer, type DemoContainer } from './demo-container.ts';
 import { makeSandboxLaunch } from './sandbox-launch.ts';
 import { SpoolSource } from './spool-source.ts';
 
@@ -64,16 +65,16 @@ async function startDemoService(root: string, io: DemoIo, out: Out) {
 }
 
 /** The payloads, in a spool: one reads its J-CRED, one outlives the first C-CRED, one (root) checks the identity switch. */
-async function writeDemoJobs(root: string, site: Awaited<ReturnType<typeof createDemoSite>>, nobody: { uid: number; gid: number } | null) {
+async function writeDemoJobs(root: string, site: Awaited<ReturnType<typeof createDemoSite>>, nobody: { uid: number; gid: number } | null, ctr: DemoContainer) {
   const outDir = join(root, 'job-output');
   mkdirSync(outDir, { mode: 0o700 });
   if (nobody) chownSync(outDir, nobody.uid, nobody.gid);
   const spool = join(root, 'spool');
   mkdirSync(spool, { mode: 0o700 });
-  const job = async (id: string, sub: string, script: string, credentials: unknown[] = []) =>
+  const job = async (id: string, sub: string, script: string, credentials: unknown[] = [], extra: Record<string, unknown> = {}) =>
     writeFileSync(join(spool, `${id}.json`), JSON.stringify({
       id, executable: '/bin/sh', args: ['-c', script], cwd: outDir, stdout: join(outDir, `${id}.out`), stderr: join(outDir, `${id}.err`),
-      limits: { wallclockSeconds: 120 }, identity: await site.identityToken(sub, 600), credentials,
+      limits: { wallclockSeconds: 120 }, identity: await site.identityToken(sub, 600), credentials, ...extra,
     }));
   await job('read-bearer-token', 'alice',
     'echo "running as $(id -un) (uid $(id -u))"; echo "BEARER_TOKEN_FILE=$BEARER_TOKEN_FILE"; ' +
@@ -81,6 +82,9 @@ async function writeDemoJobs(root: string, site: Awaited<ReturnType<typeof creat
     [{ purpose: 'storage', type: 'scitoken', token: await site.storageToken('alice', 600) }]);
   await job('outlive-c-cred', 'bob', `echo "started as $(id -un); sleeping ${DEMO_LONG_JOB_SECONDS} s, past the first C-CRED"; sleep ${DEMO_LONG_JOB_SECONDS}; echo done`);
   if (nobody) await job('as-nobody', 'alice', 'echo "id: $(id)"; if cat /etc/shadow >/dev/null 2>&1; then echo "can read /etc/shadow (BAD)"; else echo "cannot read /etc/shadow: root was dropped"; fi');
+  if ('image' in ctr) {
+    await job('in-container', 'alice', DEMO_CONTAINER_SCRIPT, [{ purpose: 'storage', type: 'scitoken', token: await site.storageToken('alice', 600) }], { container: { image: ctr.image } });
+  }
   return { spool, outDir };
 }
 
@@ -159,7 +163,9 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
     // the line printed here and the table's identity row tell the same story.
     const identity = await planIdentityChecks(site.policyPath, [], io.log);
     out(`site policy: identity ${policy.identity}${nobody ? ' (payloads mapped to nobody; the node validation tests the switch)' : ' (not root: payloads run as this user, no switch to test)'}`);
-    const { spool, outDir } = await writeDemoJobs(root, site, nobody);
+    const ctr = prepareDemoContainer(root, io.env);
+    out('image' in ctr ? `container payload: job in-container runs in ${ctr.image} with ${ctr.runtime}` : `container payload skipped: ${ctr.skipped}`);
+    const { spool, outDir } = await writeDemoJobs(root, site, nobody, ctr);
     const work = join(root, 'work');
     mkdirSync(work, { mode: 0o711 });
     out(`C-CRED identity: ${cCredIdentity(started.wire.credentials[0]?.['token'])}`);
