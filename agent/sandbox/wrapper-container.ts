@@ -72,6 +72,15 @@ function preflight(s: ContainerStart): LaunchError | null {
     const code = errnoCode(e) ?? 'EIO';
     return launchError('container', code === 'ENOENT' ? 'IMAGE_MISSING' : code, `image ${image} cannot be read as uid ${process.getuid?.()}: ${code}`, true);
   }
+  // Every bind source must be reachable as the account: bwrap would fail inside, as exit code 1.
+  for (const [src, what] of [...(s.credentialDir ? [[s.credentialDir, "the job's credential directory"]] : []), ...s.c.binds.map((b) => [b.source, `bind ${b.source}`])] as [string, string][]) {
+    try {
+      accessSync(src, constants.R_OK);
+    } catch (e) {
+      const code = errnoCode(e) ?? 'EIO';
+      return launchError('container', code, `${what} (${src}) cannot be read as uid ${process.getuid?.()}: ${code}`, true);
+    }
+  }
   if (!st.isDirectory()) return null; // a .sif: the runtime looks inside
   const exe = s.argv[0]!;
   const host = exe === INSIDE_WORKDIR || exe.startsWith(`${INSIDE_WORKDIR}/`) ? join(s.workdir, exe.slice(INSIDE_WORKDIR.length)) : resolveInImage(image, exe);
