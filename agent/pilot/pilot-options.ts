@@ -30,7 +30,9 @@ export type PilotEndReason =
   | 'ccred-expired'
   | 'credentials-unobtainable'
   | 'validation-failed'
-  | 'launch-failed';
+  | 'launch-failed'
+  /** A job's container runtime failed before its sandbox existed: a node problem (issue 22). */
+  | 'container-runtime-failed';
 
 export type PilotEvent =
   | { type: 'started'; glideinId: string; entry: string; workdir: string; workdirSource: string; trust: string }

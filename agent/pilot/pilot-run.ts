@@ -240,6 +240,12 @@ export class PilotRun {
     if (!this.#supervisor.endedWith) await this.#o.source.start(this.#payloadContext(parts, outcome));
     this.#result = await this.#supervisor.ended;
     await this.#drain(parts, this.#result);
+    if (this.#result.reason === 'container-runtime-failed' && this.#o.failureDelayS > 0) {
+      // A broken runtime would fail every container job sent here: stay, as after a failed
+      // validation, so the batch system does not feed this node pilot after pilot.
+      this.#log.info('staying for the anti-black-hole delay', { seconds: this.#o.failureDelayS, reason: this.#result.reason });
+      await sleep(this.#clock, this.#o.failureDelayS * 1000, this.#o.signal);
+    }
   }
 
   #payloadContext(parts: Parts, outcome: ValidationOutcome): PayloadContext {
@@ -261,6 +267,10 @@ export class PilotRun {
       onJobEnd: (name, result) => {
         this.#jobs = this.#o.source.counts();
         this.#emit({ type: 'job-end', name, result });
+        if (result.state !== 'completed' && result.launchError?.code === 'CONTAINER_RUNTIME_FAILED') {
+          this.#log.error('the container runtime failed on this node: a node problem; no more jobs here', { code: 'GLIDEIN_ERR_LAUNCH', job: name, error: result.launchError.message });
+          this.#supervisor.end('container-runtime-failed', 1);
+        }
       },
     };
   }

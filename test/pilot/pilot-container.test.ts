@@ -79,4 +79,35 @@ describe('glidein run with a container entry', () => {
     expect(r.stdout).not.toMatch(/cred\.d|etc /);
     expect(existsSync(work) ? readdirSync(work) : []).toEqual([]);
   }, 90_000);
+
+  it.runIf(IS_ROOT).concurrent('a container runtime that fails before the sandbox exists ends the pilot as a node problem and it stays for the anti-black-hole delay', async (ctx) => {
+    if (skipWithoutBwrap()) return ctx.skip();
+    const account = ensureAccount(ACCOUNT);
+    const { s, dir, work } = await scenarios.setup(60);
+    chmodSync(dir, 0o711);
+    const image = buildBusyboxImage(join(dir, 'image'));
+    const bundle = await containerBundle(s, 'g-ctr-broken', image);
+    const siteDir = join(dir, 'site');
+    mkdirSync(siteDir, { mode: 0o755 });
+    const site = await createDemoSite({ dir: siteDir, identity: 'setuid', accounts: { alice: ACCOUNT } });
+    const policy = JSON.parse(readFileSync(site.policyPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(site.policyPath, JSON.stringify({ ...policy, launchAttempts: 1, containers: { runtime: 'bwrap' } }));
+    // A bwrap that fails as bubblewrap does with user namespaces off.
+    const bin = join(dir, 'broken-bin');
+    mkdirSync(bin, { mode: 0o755 });
+    writeFileSync(join(bin, 'bwrap'), '#!/bin/sh\necho "bwrap: No permissions to create new namespace" >&2\nexit 1\n', { mode: 0o755 });
+    const outDir = join(dir, 'out');
+    mkdirSync(outDir, { mode: 0o700 });
+    chownSync(outDir, account.uid, account.gid);
+    const spool = join(dir, 'spool');
+    mkdirSync(spool);
+    for (const id of ['job1', 'job2']) {
+      writeFileSync(join(spool, `${id}.json`), JSON.stringify({ id, executable: '/bin/true', cwd: outDir, identity: await site.identityToken('alice', 600) }));
+    }
+    const r = await startAgent(['--bundle', bundle, '--workdir', work, '--spool', spool, '--policy', site.policyPath, '--idle-timeout', '30', '--failure-delay', '1'], { PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}` }).done;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('the container runtime failed on this node');
+    expect(r.stderr).toContain('staying for the anti-black-hole delay');
+    expect(summaryOf(r.stdout)).toMatchObject({ reason: 'container-runtime-failed', exitCode: 1 });
+  }, 90_000);
 });
