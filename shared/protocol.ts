@@ -8,6 +8,12 @@ export const BUNDLE_VERSION = 1;
 export const REFRESH_PATH = '/v1/refresh';
 export const STATUS_PATH = '/v1/status';
 export const MAX_BODY_BYTES = 64 * 1024;
+/**
+ * The error_description of the one invalid_grant a pilot retries (issue 26 item 7): its request
+ * lost a race with a newer refresh of the same token (another instance answered a retry first).
+ * Nothing was spent or revoked; the token the newer answer carried is the pilot's.
+ */
+export const STALE_PROOF_DESCRIPTION = 'a newer refresh of this token was answered; nothing was spent (retry with a new proof)';
 
 /** The pilot bundle made by `refresh-service register` (wire form, snake_case as the contract). */
 export interface BundleWire {

@@ -13,7 +13,7 @@
 //   find the only valid token on disk.
 import { GlideinError } from '../../shared/errors.ts';
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
-import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, type Bundle } from '../../shared/protocol.ts';
+import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, STALE_PROOF_DESCRIPTION, type Bundle } from '../../shared/protocol.ts';
 import { isJwtType, type Credential } from '../../shared/credential.ts';
 import type { Logger } from '../../shared/log.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
@@ -356,8 +356,10 @@ export class Refresher {
     const name = body?.error ?? `http_${res.status}`;
     const description = body?.error_description ? `: ${body.error_description}` : '';
     const error = new GlideinError('GLIDEIN_ERR_REFRESH', `refresh service answered ${res.status} ${name}${description}`, { details: { status: res.status, error: name } });
-    // invalid_grant: the token is unknown, spent, revoked or expired; no retry can help.
-    const permanent = name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500;
+    // invalid_grant: the token is unknown, spent, revoked or expired; no retry can help, except
+    // when a newer refresh of it was answered (a race between instances): retry, new proof.
+    const lostRace = name === 'invalid_grant' && body?.error_description === STALE_PROOF_DESCRIPTION;
+    const permanent = !lostRace && (name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500);
     const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
     return { ok: false, seq, error, status: res.status, permanent, retryAfterMs };
   }

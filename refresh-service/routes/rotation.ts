@@ -7,6 +7,7 @@ import { mintCredentials, nextRefreshAt, type WireCredential } from '../mint.ts'
 import { mintOrRefuse } from './mint-refusal.ts';
 import { REFRESH_TOKEN_PATTERN, hashRefreshToken, newRefreshToken } from '../refresh-token.ts';
 import type { TokenPeek } from '../state/store.ts';
+import { STALE_PROOF_DESCRIPTION } from '../../shared/protocol.ts';
 import { HttpRefusal } from '../http/refusal.ts';
 import type { RequestContext, VerifiedProof } from '../http/request-context.ts';
 
@@ -59,7 +60,7 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string, 
   // A client that gave up (timed out) will retry with the same token: committing its abandoned
   // request now could supersede the successor that retry already received.
   if (ctx.clientGone) throw new HttpRefusal(400, 'invalid_request', 'the client closed the connection before the rotation', 'client_gone');
-  const outcome = await store.settleRefresh({ oldHash, newHash: next === null ? null : hashRefreshToken(next), jkt: proof.jkt, jti: proof.jti, jtiExpiresAt: proof.jtiExpiresAt, now, graceSeconds });
+  const outcome = await store.settleRefresh({ oldHash, newHash: next === null ? null : hashRefreshToken(next), jkt: proof.jkt, jti: proof.jti, jtiExpiresAt: proof.jtiExpiresAt, proofIat: proof.iat, now, graceSeconds });
   switch (outcome.kind) {
     case 'rotated':
     case 'regranted': {
@@ -83,6 +84,11 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string, 
       metrics.firstTokenReuse++;
       ctx.security('first token used by two keys: family revoked', { jkt: proof.jkt, bound_jkt: peek.family.jkt, remote: ctx.remote });
       throw new HttpRefusal(401, 'invalid_grant', 'first token used by two keys: another DPoP key refreshed this bundle first; the glidein is revoked', 'first_token_reuse');
+    case 'stale_proof':
+      // A slower request for a token that a newer proof already refreshed (another instance, a
+      // client retry): the newer answer stands; nothing is spent or revoked (issue 26 item 7).
+      log.warn('refresh with a proof no newer than the one already answered for this token: refused, the newer answer stands', { glidein_id: outcome.family.glideinId, entry: outcome.family.entry });
+      throw new HttpRefusal(401, 'invalid_grant', STALE_PROOF_DESCRIPTION, 'stale_proof');
     case 'reused':
       metrics.reuseDetections++;
       ctx.security('spent refresh token presented again: family revoked', { jkt: proof.jkt, remote: ctx.remote });

@@ -83,6 +83,25 @@ if (!SETTLE_V3.includes(WRONG_KEY_V3)) throw new Error('postgres-schema: the wro
 /** glidein_settle from migration 6 on: the first token from a second key revokes the family. */
 const SETTLE_WITH_FIRST_TOKEN = SETTLE_V3.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION').replace(WRONG_KEY_V3, WRONG_KEY_V6);
 
+const GRACE_V6 = `  ELSIF p_grace > 0 AND t.spent_at >= p_now - p_grace AND t.successor IS NOT NULL AND p_new IS NULL THEN`;
+const STALE_V7 = `  ELSIF t.successor IS NOT NULL AND (SELECT s.created_iat FROM refresh_tokens s WHERE s.hash = t.successor) >= p_iat THEN
+    outcome := 'stale_proof';
+${GRACE_V6}`;
+const INSERT_V6 = 'INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (p_new, f.glidein_id, p_now);';
+const INSERT_V7 = 'INSERT INTO refresh_tokens (hash, glidein_id, issued_at, created_iat) VALUES (p_new, f.glidein_id, p_now, p_iat);';
+for (const part of [GRACE_V6, INSERT_V6, 'p_grace BIGINT)']) {
+  if (!SETTLE_WITH_FIRST_TOKEN.includes(part)) throw new Error(`postgres-schema: glidein_settle changed (${part.trim().slice(0, 40)})`);
+}
+/**
+ * glidein_settle from migration 7 on (issue 26 item 7): a successor remembers the iat of the
+ * proof it was made for, and a spent token presented with a proof no newer than that is
+ * refused ('stale_proof'), nothing spent or revoked: a slow request never undoes a newer answer.
+ */
+const SETTLE_WITH_PROOF_IAT = SETTLE_WITH_FIRST_TOKEN
+  .replace('p_grace BIGINT)', 'p_grace BIGINT, p_iat DOUBLE PRECISION)')
+  .replace(GRACE_V6, STALE_V7)
+  .replaceAll(INSERT_V6, INSERT_V7);
+
 /** Each entry upgrades the schema from version i to i + 1. Never edit one that has shipped. */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -165,6 +184,11 @@ CREATE TABLE round_robin (
   `
 ALTER TABLE families ADD COLUMN first_token TEXT;
 ${SETTLE_WITH_FIRST_TOKEN}`,
+  // 7: the iat of the proof a token was made for (issue 26 item 7); glidein_settle gains p_iat.
+  `
+ALTER TABLE refresh_tokens ADD COLUMN created_iat DOUBLE PRECISION;
+DROP FUNCTION glidein_settle(TEXT, TEXT, TEXT, TEXT, BIGINT, BIGINT, BIGINT);
+${SETTLE_WITH_PROOF_IAT}`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

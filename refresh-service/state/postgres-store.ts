@@ -77,13 +77,13 @@ export class PostgresStateStore implements StateStore {
   }
 
   /**
-   * One statement: glidein_settle (postgres-schema.ts, migrations 3 and 6) decides and applies the
+   * One statement: glidein_settle (postgres-schema.ts, migrations 3, 6 and 7) decides and applies the
    * outcome in its own transaction, committed before the answer comes back.
    */
   async settleRefresh(r: SettleRequest): Promise<SettleOutcome> {
     const rows = await this.#q((sql) => sql<(FamilyRow & { kind: SettleOutcome['kind']; bound: boolean })[]>`SELECT kind, bound,
       glidein_id AS "glideinId", entry, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt", revoke_reason AS "revokeReason", jkt
-      FROM glidein_settle(${r.oldHash}, ${r.newHash}, ${r.jkt}, ${hashJti(r.jti)}, ${r.jtiExpiresAt}, ${r.now}, ${r.graceSeconds})`);
+      FROM glidein_settle(${r.oldHash}, ${r.newHash}, ${r.jkt}, ${hashJti(r.jti)}, ${r.jtiExpiresAt}, ${r.now}, ${r.graceSeconds}, ${r.proofIat ?? r.now})`);
     const row = rows[0]!;
     if (row.kind === 'replayed_jti' || row.kind === 'unknown') return { kind: row.kind };
     const fam = family(row);

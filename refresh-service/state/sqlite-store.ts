@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   glidein_id TEXT NOT NULL REFERENCES families(glidein_id) ON DELETE CASCADE,
   issued_at INTEGER NOT NULL,
   spent_at INTEGER,
-  successor TEXT
+  successor TEXT,
+  created_iat REAL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(glidein_id);
 CREATE INDEX IF NOT EXISTS refresh_tokens_spent ON refresh_tokens(spent_at) WHERE spent_at IS NOT NULL;
@@ -71,6 +72,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['families', 'validation', 'TEXT'],
   ['families', 'validated_at', 'INTEGER'],
   ['families', 'first_token', 'TEXT'],
+  ['refresh_tokens', 'created_iat', 'REAL'],
 ];
 
 interface FamilyRow {
@@ -137,7 +139,8 @@ export class SqliteStateStore implements StateStore {
     const p = (sql: string) => this.#db.prepare(sql);
     this.#s = {
       insertFamily: p('INSERT INTO families (glidein_id, entry, created_at, expires_at, first_token) VALUES (?, ?, ?, ?, ?)'),
-      insertToken: p('INSERT INTO refresh_tokens (hash, glidein_id, issued_at) VALUES (?, ?, ?)'),
+      insertToken: p('INSERT INTO refresh_tokens (hash, glidein_id, issued_at, created_iat) VALUES (?, ?, ?, ?)'),
+      createdIat: p('SELECT created_iat FROM refresh_tokens WHERE hash = ?'),
       peek: p('SELECT f.*, t.spent_at AS spent_at, t.successor AS successor FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?'),
       insertJti: p('INSERT OR IGNORE INTO dpop_jti (jti_hash, expires_at) VALUES (?, ?)'),
       spend: p('UPDATE refresh_tokens SET spent_at = ?, successor = ? WHERE hash = ? AND spent_at IS NULL'),
@@ -196,7 +199,7 @@ export class SqliteStateStore implements StateStore {
         throw new GlideinError('GLIDEIN_ERR_STATE', `glidein id '${f.glideinId}' is already registered; glidein ids are never reused`);
       }
       this.#s['insertFamily']!.run(f.glideinId, f.entry, f.createdAt, f.expiresAt, tokenHash);
-      this.#s['insertToken']!.run(tokenHash, f.glideinId, f.createdAt);
+      this.#s['insertToken']!.run(tokenHash, f.glideinId, f.createdAt, null);
     });
   }
 
@@ -246,12 +249,13 @@ export class SqliteStateStore implements StateStore {
       return { kind: 'first_token_reuse', family: { ...family, revokedAt: r.now, revokeReason: FIRST_TOKEN_REUSE_REASON } };
     }
     if (row.spent_at === null) return this.#rotate(r, family);
+    if (this.#newerAnswered(r, row.successor)) return { kind: 'stale_proof', family };
     if (r.graceSeconds > 0 && row.spent_at >= r.now - r.graceSeconds && row.successor !== null) {
       // A lost answer: the bound key asks again while its successor is unused. Supersede the
       // successor and issue another, in this transaction: never two live tokens at once.
       if (r.newHash === null) return { kind: 'unknown' };
       if (this.#s['spend']!.run(r.now, null, row.successor).changes === 1) {
-        this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
+        this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now, r.proofIat ?? r.now);
         this.#s['setSuccessor']!.run(r.newHash, r.oldHash);
         return { kind: 'regranted', family };
       }
@@ -261,10 +265,17 @@ export class SqliteStateStore implements StateStore {
     return { kind: 'reused', family: { ...family, revokedAt: r.now, revokeReason: 'refresh token reuse' } };
   }
 
+  /** The spent token's successor was made for a proof at least as new as this request's. */
+  #newerAnswered(r: SettleRequest, successor: string | null): boolean {
+    if (successor === null) return false;
+    const made = (this.#s['createdIat']!.get(successor) as { created_iat: number | null } | undefined)?.created_iat ?? null;
+    return made !== null && (r.proofIat ?? r.now) <= made;
+  }
+
   #rotate(r: SettleRequest, family: FamilyRecord): SettleOutcome {
     if (r.newHash === null) return { kind: 'unknown' };
     if (this.#s['spend']!.run(r.now, r.newHash, r.oldHash).changes !== 1) return { kind: 'unknown' };
-    this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now);
+    this.#s['insertToken']!.run(r.newHash, family.glideinId, r.now, r.proofIat ?? r.now);
     const bound = family.jkt === null;
     if (bound) this.#s['bind']!.run(r.jkt, r.now, family.glideinId);
     return { kind: 'rotated', family: { ...family, jkt: r.jkt }, bound };

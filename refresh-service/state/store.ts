@@ -34,6 +34,8 @@ export interface SettleRequest {
   /** The proof's jti (hashed by the store) and how long it must be remembered. */
   jti: string;
   jtiExpiresAt: number;
+  /** The proof's iat (default: now): a successor remembers the iat of the proof it was made for. */
+  proofIat?: number;
   now: number;
   /**
    * rotationGraceSeconds: a token spent at most this long ago, presented with a proof from the
@@ -52,7 +54,10 @@ export interface SettleRequest {
  * so the family is revoked, reason FIRST_TOKEN_REUSE_REASON), else 'wrong_key' (spent or not:
  * nothing is spent or revoked); token unspent → 'rotated' (spent, `newHash` stored, family bound to `jkt`
  * if it was not); token spent (bound key) within `graceSeconds` of its spending and its
- * successor still unspent → 'regranted' (the successor is marked spent in the same transaction
+ * successor still unspent → 'regranted', unless the successor was made for a proof at least as
+ * new as this one (`proofIat` not above its creating iat; issue 26 item 7: a slow request must
+ * never undo a newer answer) → 'stale_proof', nothing spent or revoked, also when the successor
+ * was used since; (the successor is marked spent in the same transaction
  * and `newHash` becomes the token's successor: one live token per family at any time; the
  * window runs from the first spending, a re-grant does not extend it; a superseded successor
  * has no successor of its own, so presenting it later is reuse); any other spent token → the
@@ -68,7 +73,8 @@ export type SettleOutcome =
   | { kind: 'revoked'; family: FamilyRecord }
   | { kind: 'expired'; family: FamilyRecord }
   | { kind: 'wrong_key'; family: FamilyRecord }
-  | { kind: 'first_token_reuse'; family: FamilyRecord };
+  | { kind: 'first_token_reuse'; family: FamilyRecord }
+  | { kind: 'stale_proof'; family: FamilyRecord };
 
 /** The revoke reason of a family whose first token came from two keys (issue 21 item 4). */
 export const FIRST_TOKEN_REUSE_REASON = 'first token used by two keys';

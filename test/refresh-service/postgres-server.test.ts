@@ -12,6 +12,8 @@ import { rotateSharedSigningKey } from '../../refresh-service/state/postgres-con
 import { skipWithoutPostgres, startPostgres, type PgCluster } from '../helpers/postgres.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { makeSandbox, postJson, type Sandbox } from './fixture.ts';
+import postgres from 'postgres';
+import { STALE_PROOF_DESCRIPTION } from '../../shared/protocol.ts';
 
 const skip = skipWithoutPostgres();
 const PUBLIC = 'https://rs.example.test';
@@ -53,13 +55,62 @@ describe.skipIf(skip)('refresh services sharing one PostgreSQL', () => {
     expect(reuse.body).toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('rotates once when both instances get the same token at the same moment (grace off: the other is reuse)', async () => {
+  it('rotates once when both instances get the same token at the same moment (the other is refused; equal iat: never undoes the answer)', async () => {
     const key = await generateDpopKey();
     for (let i = 0; i < 10; i++) {
       const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: `pg-race-${i}`, entry: 'CE_RACE' });
       const [x, y] = await Promise.all([refreshAt(a, bundle.refresh_token, await proof(key)), refreshAt(b, bundle.refresh_token, await proof(key))]);
       expect([x.status, y.status].sort()).toEqual([200, 401]);
       expect((x.status === 401 ? x : y).body).toMatchObject({ error: 'invalid_grant' });
+    }
+  });
+
+  it('a slow instance never undoes a newer answer: A, with the older proof, commits after B and is refused; the pilot lives (issue 26 item 7)', async () => {
+    const bundle = await registerPilot({ stateDir: join(sb.dir, 'state-a'), config, glideinId: 'pg-slow', entry: 'CE' });
+    const key = await generateDpopKey();
+    const first = await refreshAt(a, bundle.refresh_token, await proof(key));
+    expect(first.status).toBe(200);
+    const token = first.body['refresh_token'] as string;
+    // A's proof is older than B's (the pilot's request to A timed out; it retried at B).
+    const older = await proof(key);
+    await new Promise((r) => setTimeout(r, 1100));
+    const newer = await proof(key);
+    // Hold the family's row lock, queue B first, then A: B commits first, A after it.
+    const sql = postgres(config.database!, { max: 2, onnotice: () => undefined });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const holder = sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM families WHERE glidein_id = 'pg-slow' FOR UPDATE`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    const waiting = async (n: number) => {
+      for (;;) {
+        const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
+        if (row!.n >= n) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      const atB = refreshAt(b, token, newer);
+      await waiting(1);
+      const atA = refreshAt(a, token, older);
+      await waiting(2);
+      release();
+      await holder;
+      const [rb, ra] = await Promise.all([atB, atA]);
+      expect(rb.status).toBe(200);
+      expect(ra).toMatchObject({ status: 401, body: { error: 'invalid_grant', error_description: STALE_PROOF_DESCRIPTION } });
+      // The answer the pilot holds (B's) works, and so does its next one.
+      const next = await refreshAt(a, rb.body['refresh_token'] as string, await proof(key));
+      expect(next.status).toBe(200);
+      expect((await refreshAt(b, next.body['refresh_token'] as string, await proof(key))).status).toBe(200);
+    } finally {
+      release();
+      await sql.end();
     }
   });
 

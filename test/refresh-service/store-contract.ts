@@ -8,9 +8,9 @@ const T0 = 1_900_000_000;
 const DAY = 86400;
 
 let seq = 0;
-function req(oldHash: string, newHash: string | null, jkt: string, now = T0 + 10, graceSeconds = 0): SettleRequest {
+function req(oldHash: string, newHash: string | null, jkt: string, now = T0 + 10, graceSeconds = 0, proofIat = now): SettleRequest {
   seq++;
-  return { oldHash, newHash, jkt, jti: `jti-${seq}-${Math.random()}`, jtiExpiresAt: now + 70, now, graceSeconds };
+  return { oldHash, newHash, jkt, jti: `jti-${seq}-${Math.random()}`, jtiExpiresAt: now + 70, now, graceSeconds, proofIat };
 }
 const GRACE = 60;
 
@@ -47,8 +47,9 @@ export function storeContract(open: () => Promise<StateStore>): void {
   it('revokes the whole family when a spent token is presented again', withStore(async (s) => {
     await register(s, 'g-1', 'h0');
     await s.settleRefresh(req('h0', 'h1', 'k1'));
-    expect(await s.settleRefresh(req('h0', 'h9', 'k1'))).toMatchObject({ kind: 'reused', family: { revokeReason: 'refresh token reuse' } });
-    expect(await s.settleRefresh(req('h1', 'h2', 'k1'))).toMatchObject({ kind: 'revoked' });
+    // With a newer proof than the one h1 was made for (an older or equal one is 'stale_proof').
+    expect(await s.settleRefresh(req('h0', 'h9', 'k1', T0 + 20))).toMatchObject({ kind: 'reused', family: { revokeReason: 'refresh token reuse' } });
+    expect(await s.settleRefresh(req('h1', 'h2', 'k1', T0 + 21))).toMatchObject({ kind: 'revoked' });
     expect(await s.peekToken('h9')).toBeUndefined();
   }));
 
@@ -103,6 +104,24 @@ export function storeContract(open: () => Promise<StateStore>): void {
     // The successor was used: the old token is spent for good.
     expect(await s.settleRefresh(req('h0', 'h1d', 'k1', T0 + 41, GRACE))).toMatchObject({ kind: 'reused' });
     expect(await s.peekToken('h1d')).toBeUndefined();
+  }));
+
+  it('never lets a request with an older or equal proof undo the newer answer (issue 26 item 7)', withStore(async (s) => {
+    await register(s, 'g-1', 'h0');
+    // B (proof iat T0+20) committed first; A (proof iat T0+15, slower) commits after it.
+    expect(await s.settleRefresh(req('h0', 'hB', 'k1', T0 + 21, GRACE, T0 + 20))).toMatchObject({ kind: 'rotated' });
+    expect(await s.settleRefresh(req('h0', 'hA', 'k1', T0 + 22, GRACE, T0 + 15))).toMatchObject({ kind: 'stale_proof', family: { glideinId: 'g-1' } });
+    // Equal iat: refused too. Nothing was spent or stored; B's successor works, and so does its next.
+    expect(await s.settleRefresh(req('h0', 'hA2', 'k1', T0 + 22, GRACE, T0 + 20))).toMatchObject({ kind: 'stale_proof' });
+    expect(await s.peekToken('hA')).toBeUndefined();
+    expect(await s.peekToken('hB')).toMatchObject({ spent: false });
+    expect(await s.settleRefresh(req('hB', 'hC', 'k1', T0 + 23, GRACE, T0 + 23))).toMatchObject({ kind: 'rotated' });
+    // A late stale request after the successor was used: still refused, the family lives.
+    expect(await s.settleRefresh(req('h0', 'hA3', 'k1', T0 + 24, GRACE, T0 + 18))).toMatchObject({ kind: 'stale_proof' });
+    expect((await s.getFamily('g-1'))?.revokedAt).toBeNull();
+    expect(await s.settleRefresh(req('hC', 'hD', 'k1', T0 + 25, GRACE, T0 + 25))).toMatchObject({ kind: 'rotated' });
+    // A newer proof within the grace window is a lost answer's retry: re-granted as before.
+    expect(await s.settleRefresh(req('hC', 'hD2', 'k1', T0 + 26, GRACE, T0 + 26))).toMatchObject({ kind: 'regranted' });
   }));
 
   it('treats a superseded successor presented later as reuse', withStore(async (s) => {
