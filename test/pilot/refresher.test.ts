@@ -7,7 +7,7 @@ import { jwtVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import { Refresher, REFRESH_FRACTION, REFRESH_JITTER, parseRetryAfter, type RefresherEvent } from '../../agent/pilot/refresher.ts';
 import { createHttpClient, type HttpClient } from '../../agent/pilot/http-client.ts';
 import { generateDpopKey } from '../../shared/dpop.ts';
-import { parseBundle } from '../../shared/protocol.ts';
+import { parseBundle, STALE_PROOF_DESCRIPTION } from '../../shared/protocol.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { CredStore } from '../../agent/store/index.ts';
 import { freePort } from '../helpers/net.ts';
@@ -250,6 +250,19 @@ describe('Refresher', () => {
     } finally {
       await failing.close();
     }
+  });
+
+  it('retries the one invalid_grant that means a newer refresh of the token was answered (issue 26 item 7)', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 401, { error: 'invalid_grant', error_description: STALE_PROOF_DESCRIPTION }));
+    const { r, events } = await setup(c);
+    r.start();
+    const out = await r.refresh();
+    expect(out.ok).toBe(false);
+    expect(r.dead).toBe(false);
+    expect(events.at(-1)).toMatchObject({ type: 'refresh-failed', permanent: false });
+    expect((events.at(-1) as { retryInMs: number | null }).retryInMs).toBeGreaterThan(0);
+    r.stop();
   });
 
   it('does not fail over on a 4xx: invalid_grant from the instance in use is the answer', async () => {

@@ -61,9 +61,22 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   return { status: r.status, headers: r.headers, body: parsed };
 }
 
+const lastIat = new WeakMap<DpopKey, number>();
+/**
+ * A proof iat newer than the key's earlier ones (up to 8 s ahead, inside the service's 10 s
+ * clock skew): a pilot's next proof is seconds after its last, and the service refuses a spent
+ * token's proof that is no newer than its successor's (issue 26 item 7).
+ */
+function nextIat(key: DpopKey): number {
+  const now = Math.floor(Date.now() / 1000);
+  const iat = Math.min(Math.max(now, (lastIat.get(key) ?? 0) + 1), now + 8);
+  lastIat.set(key, iat);
+  return iat;
+}
+
 /** POST /v1/refresh with a fresh proof from `key` (proof options overridable). */
 export async function refresh(base: string, token: string, key: DpopKey, proof: { htu?: string; iat?: number; jti?: string } = {}): Promise<HttpAnswer> {
   const url = `${base}/v1/refresh`;
-  const dpop = await createDpopProof(key, { htm: 'POST', htu: proof.htu ?? htuOf(url), ...(proof.iat === undefined ? {} : { iat: proof.iat }), ...(proof.jti === undefined ? {} : { jti: proof.jti }) });
+  const dpop = await createDpopProof(key, { htm: 'POST', htu: proof.htu ?? htuOf(url), iat: proof.iat ?? nextIat(key), ...(proof.jti === undefined ? {} : { jti: proof.jti }) });
   return postJson(url, { refresh_token: token }, { dpop });
 }
