@@ -88,7 +88,11 @@ export function splitFields(text: string): string[] | { error: string } {
   return fields;
 }
 
-function parseScitokens(rest: string, where: string, n: number): MapRule {
+function parseScitokens(rest: string, where: string, n: number): MapRule | null {
+  // HTCondor-CE's reading (CERTIFICATE_MAPFILE_ASSUME_HASH_KEYS = True): an empty `//` is an
+  // empty principal, so MapFile.cpp skips the line and it maps no one (checked with HTCondor
+  // 25.14's userMap, 2026-12-07). A JavaScript empty regex would match everyone (issue 24 part 3).
+  if (/^\/\/[iU]*(\s|$)/.test(rest)) return null;
   // The regex runs from the first '/' to the last unescaped '/', then optional flags.
   const r = /^\/((?:\\.|[^\\/])*)\/([i]*)\s+(\S+)\s*$/.exec(rest);
   if (!r) throw lineError(where, n, "expected 'SCITOKENS /regex/ account'");
@@ -119,10 +123,11 @@ export function parseMapfile(text: string, where = 'mapfile'): MapRule[] {
     const m = /^(\S+)\s+(.*)$/.exec(line);
     if (!m) throw lineError(where, n, "expected 'METHOD … account'");
     const method = m[1]!;
-    let rule: MapRule;
+    let rule: MapRule | null;
     if (method === 'SCITOKENS') rule = parseScitokens(m[2]!, where, n);
     else if (CLAIM_METHODS.has(method)) rule = parseClaimLine(method as ClaimMethod, m[2]!, where, n);
     else return;
+    if (rule === null) return;
     if (!isAccountName(rule.account)) throw lineError(where, n, `'${rule.account}' is not a valid account name`);
     rules.push(rule);
   });

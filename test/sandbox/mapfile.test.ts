@@ -23,6 +23,13 @@ describe('SCITOKENS lines (HTCondor-CE)', () => {
     expect(mapIdentity(rules, iss, sub)).toBe(account);
   });
 
+  it('an empty regex (SCITOKENS // account) maps no one; the next line still maps (HTCondor 25.14 userMap, 2026-12-07)', () => {
+    const r = parseMapfile(['SCITOKENS // everyone', 'SCITOKENS //i everyone', 'SCITOKENS /^https:\\/\\/iss,bob$/ bob'].join('\n'));
+    expect(mapIdentity(r, 'https://iss', 'alice')).toBeNull();
+    expect(mapIdentity(r, 'https://other.example', 'x')).toBeNull();
+    expect(mapIdentity(r, 'https://iss', 'bob')).toBe('bob');
+  });
+
   it.each([
     ['SCITOKENS no-slashes account', 2],
     ['SCITOKENS /[unclosed/ account', 1],
