@@ -15,7 +15,7 @@ describe('drain', () => {
     const { s, dir, work } = await scenarios.setup(60);
     const started = join(dir, 'started');
     const agent = startAgent(['--bundle', await s.bundlePath('g-drain'), '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `trap '' TERM; echo $$ > ${started}.pid; touch ${started}; while :; do sleep 1; done`]);
-    await waitFor(started, 40_000);
+    await waitFor(started, 60_000, agent);
     const pilotDir = join(work, readdirSync(work)[0]!, 'cred.d', 'pilot');
     expect(readdirSync(pilotDir)).toEqual(expect.arrayContaining(['refresh-token', 'dpop-key']));
     agent.child.kill('SIGTERM');

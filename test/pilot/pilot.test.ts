@@ -25,7 +25,7 @@ describe('glidein run', () => {
     const out = join(dir, 'out');
     const script = `cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.first; date +%s > ${out}.t1; sleep 26; cat "$_CONDOR_SEC_TOKEN_DIRECTORY/glidein-collector" > ${out}.second; date +%s > ${out}.t2`;
     const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', script]);
-    await waitFor(`${out}.t1`);
+    await waitFor(`${out}.t1`, 60_000, agent);
     // An outage shorter than the credential's lifetime, covering the scheduled refresh: down
     // until the agent has seen a refresh fail (the event, not a guess at how long that takes).
     await s.stop();
@@ -56,7 +56,7 @@ describe('glidein run', () => {
     const bundle = await s.bundlePath('g-outage');
     const started = join(dir, 'started');
     const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; exec sleep 120`]);
-    await waitFor(started);
+    await waitFor(started, 60_000, agent);
     await s.stop();
     const r = await agent.done;
     expect(r.code, r.stderr).toBe(1);
@@ -72,7 +72,7 @@ describe('glidein run', () => {
     const bundle = await s.bundlePath('g-sigterm');
     const started = join(dir, 'started');
     const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; exec sleep 120`]);
-    await waitFor(started);
+    await waitFor(started, 60_000, agent);
     const credDir = readdirSync(work).map((d) => join(work, d, 'cred.d'));
     expect(credDir.length).toBe(1);
     expect(existsSync(join(credDir[0]!, 'idtokens', 'glidein-collector'))).toBe(true);

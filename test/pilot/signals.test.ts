@@ -40,7 +40,7 @@ async function runAndSignal(sigs: NodeJS.Signals | NodeJS.Signals[], payload: st
   const bundle = await s.bundlePath(name);
   const started = join(dir, 'started');
   const agent = startAgent(['--bundle', bundle, '--workdir', work, '--failure-delay', '0', '--', '/bin/sh', '-c', `echo $$ > ${started}.pid; touch ${started}; ${payload}`]);
-  await waitFor(started);
+  await waitFor(started, 60_000, agent);
   const t0 = Date.now();
   for (const [i, sig] of [sigs].flat().entries()) {
     // A later signal arrives during the drain the first one started.

@@ -25,7 +25,7 @@ describe('dead pilots\' work dirs', () => {
   it.concurrent('a pilot started after one was SIGKILLed removes the dead one\'s work dir and cred.d', async () => {
     const { s, dir, work } = await scenarios.setup(60);
     const first = startAgent(['--bundle', await s.bundlePath('g-killed'), '--workdir', work, '--failure-delay', '0', ...payload(join(dir, 'a'))]);
-    await waitFor(join(dir, 'a'), 40_000);
+    await waitFor(join(dir, 'a'), 60_000, first);
     const [dead] = readdirSync(work);
     expect(existsSync(join(work, dead!, 'cred.d', 'pilot', 'refresh-token'))).toBe(true);
     first.child.kill('SIGKILL');
@@ -41,7 +41,7 @@ describe('dead pilots\' work dirs', () => {
   it.concurrent('a live pilot\'s work dir is never touched by another pilot under the same base', async () => {
     const { s, dir, work } = await scenarios.setup(60);
     const live = startAgent(['--bundle', await s.bundlePath('g-live'), '--workdir', work, '--failure-delay', '0', ...payload(join(dir, 'a'))]);
-    await waitFor(join(dir, 'a'), 40_000);
+    await waitFor(join(dir, 'a'), 60_000, live);
     const [liveDir] = readdirSync(work);
     const other = await startAgent(['--bundle', await s.bundlePath('g-other'), '--workdir', work, '--failure-delay', '0', '--', '/bin/true']).done;
     expect(other.code, other.stderr).toBe(0);
