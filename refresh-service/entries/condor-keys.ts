@@ -1,13 +1,15 @@
-// The HTCondor-mode keys of the service config (issue 14, item 2): `collector`, `condorConfig`,
-// `ccb` and `site`, at the top level and per entry, copied into bundles as `collector`,
-// `condor_config`, `ccb` and `site`. They are checked when the config loads with the agent's own
-// rules (agent/condor/bundle-fields.ts, agent/condor/factory-config.ts: pure modules), so a
+// The node keys of the service config (issue 14, item 2; issue 22): `collector`, `condorConfig`,
+// `ccb`, `site` and `container`, at the top level and per entry, copied into bundles as
+// `collector`, `condor_config`, `ccb`, `site` and `container`. They are checked when the config loads with the agent's own
+// rules (agent/condor/bundle-fields.ts, agent/condor/factory-config.ts,
+// shared/container-entry.ts: pure modules), so a
 // bundle the service makes is never refused by a pilot's `--condor` and a bad factory setting
 // is an exit 2 naming the config key, not a pilot failing on a worker node hours later.
 import { ConfigError, GlideinError } from '../../shared/errors.ts';
 import { isSafeId } from '../../shared/protocol.ts';
 import { parseCollectors, parseExtraConfig, type FactoryValue } from '../../agent/condor/bundle-fields.ts';
 import { checkFactoryConfig } from '../../agent/condor/factory-config.ts';
+import { parseContainerEntry, type ContainerEntry } from '../../shared/container-entry.ts';
 
 export interface CondorKeys {
   /** host:port of the VO's collectors (bundle `collector`); empty: not put into the bundle. */
@@ -18,10 +20,12 @@ export interface CondorKeys {
   ccb: boolean;
   /** GLIDEIN_Site (bundle `site`); '': the agent uses the entry name. */
   site: string;
+  /** The entry's container use (bundle `container`: mode, defaultImage; issue 22); null: not set. */
+  container: ContainerEntry | null;
 }
 
-export const CONDOR_KEY_NAMES = ['collector', 'condorConfig', 'ccb', 'site'] as const;
-export const NO_CONDOR_KEYS: CondorKeys = { collector: [], condorConfig: {}, ccb: false, site: '' };
+export const CONDOR_KEY_NAMES = ['collector', 'condorConfig', 'ccb', 'site', 'container'] as const;
+export const NO_CONDOR_KEYS: CondorKeys = { collector: [], condorConfig: {}, ccb: false, site: '', container: null };
 
 /** Run one of the agent's bundle checks; its GLIDEIN_ERR_BUNDLE becomes a ConfigError naming `key`. */
 function agentRule<T>(file: string, key: string, bundleField: string, check: (where: string) => T): T {
@@ -41,8 +45,8 @@ function fail(file: string, key: string, expected: string, value: unknown): neve
 
 /** Check the keys in `raw` (a key left out is taken from `defaults`); `prefix` is '' or `entries.NAME.`. */
 export function parseCondorKeys(raw: Record<string, unknown>, file: string, prefix: string, defaults: CondorKeys): CondorKeys {
-  // Only the four keys: `defaults` may be a whole EntryDefaults, whose other keys must not leak.
-  const out: CondorKeys = { collector: defaults.collector, condorConfig: defaults.condorConfig, ccb: defaults.ccb, site: defaults.site };
+  // Only these keys: `defaults` may be a whole EntryDefaults, whose other keys must not leak.
+  const out: CondorKeys = { collector: defaults.collector, condorConfig: defaults.condorConfig, ccb: defaults.ccb, site: defaults.site, container: defaults.container };
   const collector = raw['collector'];
   if (collector !== undefined) {
     const none = Array.isArray(collector) && collector.length === 0;
@@ -60,6 +64,9 @@ export function parseCondorKeys(raw: Record<string, unknown>, file: string, pref
   if (ccb !== undefined) out.ccb = typeof ccb === 'boolean' ? ccb : fail(file, `${prefix}ccb`, 'true or false', ccb);
   const site = raw['site'];
   if (site !== undefined) out.site = site === '' || isSafeId(site) ? site : fail(file, `${prefix}site`, 'letters, digits, and _.@:- (at most 128)', site);
+  const container = raw['container'];
+  // The agent's own bundle check, so register never hands out a bundle the pilot would refuse.
+  if (container !== undefined) out.container = container === null ? null : agentRule(file, `${prefix}container`, 'container', (w) => parseContainerEntry(container, 'GLIDEIN_ERR_BUNDLE', w));
   return out;
 }
 
@@ -70,5 +77,6 @@ export function condorBundleFields(keys: CondorKeys): Record<string, unknown> {
     ...(Object.keys(keys.condorConfig).length > 0 ? { condor_config: keys.condorConfig } : {}),
     ...(keys.ccb ? { ccb: true } : {}),
     ...(keys.site !== '' ? { site: keys.site } : {}),
+    ...(keys.container !== null ? { container: { mode: keys.container.mode, ...(keys.container.defaultImage !== null ? { defaultImage: keys.container.defaultImage } : {}) } } : {}),
   };
 }

@@ -52,6 +52,9 @@ describe('HTCondor keys in the service config', { timeout: 30_000 }, () => {
     ['an entry collector that is not host:port', { entries: { CE_A: { collector: ['collector.example'] } } }, 'f.json: entries.CE_A.collector[0]: ', 'is not host:port'],
     ['an entry condorConfig naming a daemon', { entries: { CE_A: { condorConfig: { STARTD_DEBUG: 'D_ALL' } } } }, 'f.json: entries.CE_A.condorConfig: ', 'STARTD_DEBUG configures HTCondor itself'],
     ['an entry ccb that is not a boolean', { entries: { CE_A: { ccb: 1 } } }, 'f.json: entries.CE_A.ccb: ', 'true or false'],
+    ['a container mode GlideinWMS does not have', { container: { mode: 'always' } }, 'f.json: container', 'must be one of never, optional, preferred, required'],
+    ['a container default image that is a docker:// URL', { container: { mode: 'required', defaultImage: 'docker://busybox' } }, 'f.json: container', 'must be an absolute path'],
+    ['an entry container key the bundle does not have', { entries: { CE_A: { container: { mode: 'preferred', image: '/cvmfs/x' } } } }, 'f.json: entries.CE_A.container', 'is not a container field'],
   ])('refuses %s, naming the key', (_what, extra, key, reason) => {
     const e = refusal(extra);
     expect(e.code).toBe('GLIDEIN_ERR_CONFIG');
@@ -98,8 +101,35 @@ describe('HTCondor keys in the service config', { timeout: 30_000 }, () => {
     expect(parseCondorBundleFields(own as unknown as Record<string, unknown>)).toEqual({ collectors: ['[2001:db8::1]:9618'], ccb: true, site: 'T3_Own', condorConfig: { VO_Tag: 'own' } });
   });
 
+  it('copies the container key (top level, replaced per entry) into the bundle, where the agent reads it back (issue 22)', async () => {
+    const config = parseServiceConfig(
+      {
+        ...base(),
+        container: { mode: 'preferred', defaultImage: '/cvmfs/singularity.opensciencegrid.org/opensciencegrid/osgvo-el9:latest' },
+        entries: { CE_INHERIT: {}, CE_REQUIRED: { container: { mode: 'required', defaultImage: '/cvmfs/unpacked.cern.ch/images/el9' } }, CE_NEVER: { container: { mode: 'never' } }, CE_UNSET: { container: null } },
+      },
+      'f.json',
+    );
+    const bundleOf = async (entry: string, id: string) => parseBundle(JSON.parse(JSON.stringify(await registerPilot({ stateDir: sb.stateDir, config, glideinId: id, entry }))) as Record<string, unknown>);
+    expect((await bundleOf('CE_INHERIT', 'cont-1')).container).toEqual({ mode: 'preferred', defaultImage: '/cvmfs/singularity.opensciencegrid.org/opensciencegrid/osgvo-el9:latest' });
+    expect((await bundleOf('CE_REQUIRED', 'cont-2')).container).toEqual({ mode: 'required', defaultImage: '/cvmfs/unpacked.cern.ch/images/el9' });
+    expect((await bundleOf('CE_NEVER', 'cont-3')).container).toEqual({ mode: 'never', defaultImage: null });
+    // null: the entry drops the top-level setting; the agent's default (optional, no image).
+    expect((await bundleOf('CE_UNSET', 'cont-4')).container).toEqual({ mode: 'optional', defaultImage: null });
+  });
+
+  it('exits 2 from register on a bad container key, naming it, and prints no bundle', async () => {
+    const file = join(sb.dir, 'bad-container.json');
+    await writeFile(file, JSON.stringify({ ...base(), entries: { CE: { container: { mode: 'required', defaultImage: 'relative/el9' } } } }));
+    const r = await runCli(['refresh-service', 'register', '--state', sb.stateDir, '--config', file, '--glidein-id', 'bad-2', '--entry', 'CE'], { source: true });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('entries.CE.container');
+    expect(r.stderr).toContain('defaultImage');
+    expect(r.stdout).toBe('');
+  });
+
   it('leaves the bundle without HTCondor fields when no key is set', async () => {
     const wire = await registerPilot({ stateDir: sb.stateDir, config: parseServiceConfig(base(), 'f.json'), glideinId: 'condor-4', entry: 'CE_PLAIN' });
-    for (const field of ['collector', 'condor_config', 'ccb', 'site']) expect(wire).not.toHaveProperty(field);
+    for (const field of ['collector', 'condor_config', 'ccb', 'site', 'container']) expect(wire).not.toHaveProperty(field);
   });
 });
