@@ -19,14 +19,9 @@ import type { PtyModule } from './pty.ts';
 import { helperLimiter } from './limiter.ts';
 import { selfAndAncestors, processIdentity } from './process-sweep.ts';
 import { JobCgroup } from './cgroup-job.ts';
-import type { Job } from './job.ts';
+import type { ChildProc, JobState } from './job-state.ts';
 import { adoptLaunchedProcesses, reapJob } from './job-reap.ts';
 import { armWallclockTimer } from './job-supervision.ts';
-
-export interface ChildProc {
-  pid: number;
-  exit: Promise<{ code: number | null; signal: string | null; spawnError?: Error }>;
-}
 
 export type Attempt = { kind: 'error'; error: LaunchError } | { kind: 'exited'; code: number | null; signal: string | null } | { kind: 'killed-before-start' };
 
@@ -34,7 +29,7 @@ type LaunchOutcome = ChannelOutcome | { kind: 'spawn-error'; error: Error } | { 
 
 /** What one attempt has made ready before the wrapper is spawned. */
 interface Launch {
-  job: Job;
+  job: JobState;
   wspec: WrapperSpec;
   ptyMod: PtyModule | null;
   /** Policy identity 'helper': the wrapper starts through the helper command. */
@@ -72,7 +67,7 @@ export function socketBase(tmp = tmpdir()): string {
 }
 
 /** One launch of the job's wrapper, to the payload's exit or to a launch failure; reaped either way. */
-export async function attemptLaunch(job: Job, wspec: WrapperSpec, ptyMod: PtyModule | null): Promise<Attempt> {
+export async function attemptLaunch(job: JobState, wspec: WrapperSpec, ptyMod: PtyModule | null): Promise<Attempt> {
   const { policy } = job.opts;
   const helper = policy.identity === 'helper';
   const runDir = await mkdtemp(join(socketBase(), 'glidein-w-'));
@@ -211,7 +206,7 @@ async function settle(l: Launch, child: ChildProc, outcome: LaunchOutcome): Prom
 }
 
 /** How a tty job's output copier becomes the account; null when the agent is the payload's account. */
-function ttyCopier(job: Job): CopierLaunch | null {
+function ttyCopier(job: JobState): CopierLaunch | null {
   const { policy } = job.opts;
   if (policy.identity === 'none' || !job.account) return null;
   const self = [...(job.opts.wrapperCommand ?? selfCommand())];

@@ -8,11 +8,10 @@ import { selfCommand } from '../../shared/self-command.ts';
 import { expandHelper } from './policy.ts';
 import { helperLimiter } from './limiter.ts';
 import { hasEnded, signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
-import type { Job } from './job.ts';
-import type { ChildProc } from './job-launch.ts';
+import type { ChildProc, JobState } from './job-state.ts';
 
 /** Signal every process of the job, directly or (agent not root, helper mode) through the helper. */
-export async function signalJobProcesses(job: Job, sig: NodeJS.Signals): Promise<void> {
+export async function signalJobProcesses(job: JobState, sig: NodeJS.Signals): Promise<void> {
   const sel = job.selector;
   if (!sel || !job.child) return;
   await job.cgroup?.signal(sig).catch((e: unknown) => job.log.warn('cannot signal the job cgroup', { path: job.cgroup?.path, error: e }));
@@ -25,7 +24,7 @@ export async function signalJobProcesses(job: Job, sig: NodeJS.Signals): Promise
 }
 
 /** Run `argv` (a helper command) within the helper concurrency limit; failures are only logged. */
-export async function runHelper(job: Job, argv: string[]): Promise<void> {
+export async function runHelper(job: JobState, argv: string[]): Promise<void> {
   await helperLimiter(job.opts.policy).run(
     () =>
       new Promise<void>((resolve) => {
@@ -40,13 +39,13 @@ export async function runHelper(job: Job, argv: string[]): Promise<void> {
 }
 
 /** Move every process of the job so far into its cgroup (helper launches, before the spec is sent). */
-export function adoptLaunchedProcesses(job: Job): void {
+export function adoptLaunchedProcesses(job: JobState): void {
   if (!job.cgroup || !job.selector) return;
   for (const p of selectJobProcesses(readProcTable(), job.selector)) job.cgroup.adopt(p.pid);
 }
 
 /** After the main process: SIGKILL whatever of the job is left, until nothing is. */
-export async function reapJob(job: Job, child: ChildProc): Promise<void> {
+export async function reapJob(job: JobState, child: ChildProc): Promise<void> {
   const full: JobSelector = job.selector!;
   const exited = await Promise.race([child.exit.then(() => true), sleep(100).then(() => false)]);
   if (!exited) {
@@ -73,7 +72,7 @@ export async function reapJob(job: Job, child: ChildProc): Promise<void> {
 }
 
 /** The job has ended: its cgroup removed, its credentials wiped (by the agent or the helper). */
-export async function cleanupJob(job: Job): Promise<void> {
+export async function cleanupJob(job: JobState): Promise<void> {
   // A cgroup made for a launch whose spawn failed was never reaped: it is empty.
   job.cgroup?.remove();
   job.cgroup = null;

@@ -1,15 +1,14 @@
 // Supervising a running job (DESIGN.md section 7): its credentials' expiry (a timer re-armed
 // whenever a fresher credential arrives), its wallclock limit, and credential updates. A timer
-// that fires stops the job through Job.kill.
+// that fires stops the job through its kill().
 import { isJwtType, type Credential } from '../../shared/credential.ts';
 import { unverifiedSubject } from './identity.ts';
-import type { Job } from './job.ts';
-import type { UpdateResult } from './start-job.ts';
+import type { JobState, UpdateResult } from './job-state.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Unix ms at which the job must be stopped for its credentials, or null. */
-export function credentialDeadline(job: Job): { at: number; purpose: string } | null {
+export function credentialDeadline(job: JobState): { at: number; purpose: string } | null {
   let best: { at: number; purpose: string } | null = null;
   for (const c of job.credentials) {
     if (c.expiresAt === null) continue;
@@ -19,7 +18,7 @@ export function credentialDeadline(job: Job): { at: number; purpose: string } | 
   return best;
 }
 
-export function armExpiryTimer(job: Job): void {
+export function armExpiryTimer(job: JobState): void {
   if (job.expiryTimer) clearTimeout(job.expiryTimer);
   job.expiryTimer = null;
   const d = credentialDeadline(job);
@@ -34,7 +33,7 @@ export function armExpiryTimer(job: Job): void {
 }
 
 /** Once the payload has started: stop it when the spec's wallclock limit (if any) is reached. */
-export function armWallclockTimer(job: Job): void {
+export function armWallclockTimer(job: JobState): void {
   if (job.spec.limits.wallclockSeconds === null) return;
   const t = setTimeout(() => {
     job.killDetail = `wallclock limit of ${job.spec.limits.wallclockSeconds} s reached`;
@@ -44,13 +43,13 @@ export function armWallclockTimer(job: Job): void {
 }
 
 /** The job has ended: no timer of it fires any more. */
-export function clearTimers(job: Job): void {
+export function clearTimers(job: JobState): void {
   for (const t of job.timers) clearTimeout(t);
   if (job.expiryTimer) clearTimeout(job.expiryTimer);
 }
 
 /** Hand the job a fresher credential (same purpose, type and iss,sub); written in the background. */
-export function updateJobCredential(job: Job, cred: Credential): UpdateResult {
+export function updateJobCredential(job: JobState, cred: Credential): UpdateResult {
   if (job.ended) return { ok: false, reason: 'the job has ended' };
   const idx = job.credentials.findIndex((c) => c.purpose === cred.purpose);
   const old = job.credentials[idx];

@@ -17,8 +17,8 @@ import { loadPty, type PtyModule } from './pty.ts';
 import type { JobSelector } from './process-sweep.ts';
 import type { JobCgroup } from './cgroup-job.ts';
 import type { JobResult, KillReason } from './result.ts';
-import type { StartJobOptions, UpdateResult } from './start-job.ts';
-import { attemptLaunch, type ChildProc } from './job-launch.ts';
+import type { ChildProc, JobState, StartJobOptions, UpdateResult } from './job-state.ts';
+import { attemptLaunch } from './job-launch.ts';
 import { cleanupJob, signalJobProcesses } from './job-reap.ts';
 import { DEFAULT_CONTAINER_ENTRY } from '../../shared/container-entry.ts';
 import { planContainer, type PlannedContainer } from './container-plan.ts';
@@ -37,7 +37,7 @@ function isRoot(): boolean {
   return process.geteuid?.() === 0;
 }
 
-export class Job {
+export class Job implements JobState {
   readonly spec: JobSpec;
   /** Random per job, in every payload process's environment: finds processes that left the session. */
   readonly jobMark = randomBytes(16).toString('hex');
