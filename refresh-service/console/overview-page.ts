@@ -5,7 +5,7 @@ import { PILOT_STATUSES, type PilotView } from '../operator/pilot-view.ts';
 import type { RefreshCount } from '../state/store.ts';
 import type { SecurityEventNote } from '../metrics.ts';
 import { refreshChart } from './chart.ts';
-import { esc, page, table, time } from './html.ts';
+import { esc, page, scrollBox, table, time } from './html.ts';
 
 const pilotLink = (id: string) => `<a href="/console/pilot/${encodeURIComponent(id)}">${esc(id)}</a>`;
 const entryLink = (entry: string, status?: string) =>
@@ -18,11 +18,12 @@ export function blackHoleCell(e: EntryView): string {
 
 export function overviewPage(entries: EntryView[], pilots: PilotView[], counts: RefreshCount[], events: SecurityEventNote[], now: number): string {
   const byStatus = PILOT_STATUSES.map((s) => `<td>${pilots.filter((p) => p.status === s).length}</td>`).join('');
-  const totals = `<table><caption>Pilots by status</caption><thead><tr>${PILOT_STATUSES.map((s) => `<th scope="col">${s}</th>`).join('')}</tr></thead><tbody><tr>${byStatus}</tr></tbody></table>`;
-  const perEntry = table('Pilots by entry and status', ['Entry', ...PILOT_STATUSES, 'Black hole'], entries.map((e) => [
+  const totals = scrollBox('Pilots by status', `<table><caption>Pilots by status</caption><thead><tr>${PILOT_STATUSES.map((s) => `<th scope="col">${s}</th>`).join('')}</tr></thead><tbody><tr>${byStatus}</tr></tbody></table>`);
+  // The entry and its black-hole flag first: on a phone they are what fits before the box scrolls.
+  const perEntry = table('Pilots by entry and status', ['Entry', 'Black hole', ...PILOT_STATUSES], entries.map((e) => [
     `<a href="${entryLink(e.entry)}">${esc(e.entry)}</a>`,
-    ...PILOT_STATUSES.map((s) => (e.pilots[s] === 0 ? '0' : `<a href="${entryLink(e.entry, s)}">${e.pilots[s]}</a>`)),
     blackHoleCell(e),
+    ...PILOT_STATUSES.map((s) => (e.pilots[s] === 0 ? '0' : `<a href="${entryLink(e.entry, s)}">${e.pilots[s]}</a>`)),
   ]), 'no pilots registered');
   const revoked = pilots.filter((p) => p.revoked_at !== null && p.revoked_at >= now - 86400).sort((a, b) => b.revoked_at! - a.revoked_at!).slice(0, 20);
   const security = table('Security events (latest first, since the service started)', ['Time', 'Event', 'Glidein'], events.map((e) => [time(e.at), esc(e.message), e.glideinId ? pilotLink(e.glideinId) : '–']), 'none since start');
@@ -33,14 +34,14 @@ export function overviewPage(entries: EntryView[], pilots: PilotView[], counts: 
 export function entriesPage(entries: EntryView[]): string {
   const rows = entries.map((e) => [
     `<a href="${entryLink(e.entry)}">${esc(e.entry)}</a>`,
+    blackHoleCell(e),
     String(e.pilots.live + e.pilots.draining),
     `${e.failed_validation.hour} / ${e.failed_validation.day}`,
     `${e.revoked.hour} / ${e.revoked.day}`,
     e.refreshes.success_ratio === null ? '–' : `${(e.refreshes.success_ratio * 100).toFixed(1)}% of ${e.refreshes.ok + e.refreshes.failed}`,
     esc(e.top_failure ?? '–'),
     esc(e.top_failure_node ?? '–'),
-    blackHoleCell(e),
   ]);
   const rule = '<p>Black hole: over the last day at least 3 pilots of the entry (or node) failed validation, and they are at least half of those that reported one.</p>';
-  return page('Entries', rule + table('Entries', ['Entry', 'Live', 'Failed validation 1 h / 1 d', 'Revoked 1 h / 1 d', 'Refresh success (1 d)', 'Top failure', 'Top failure node', 'Black hole'], rows, 'no entries'));
+  return page('Entries', rule + table('Entries', ['Entry', 'Black hole', 'Live', 'Failed validation 1 h / 1 d', 'Revoked 1 h / 1 d', 'Refresh success (1 d)', 'Top failure', 'Top failure node'], rows, 'no entries'));
 }

@@ -18,13 +18,13 @@ function filters(q: PilotQuery, entries: string[]): string {
 
 export function pilotsPage(pilots: PilotView[], q: PilotQuery, entries: string[]): string {
   const rows = pilots.slice(0, MAX_ROWS).map((p) => [
-    `<a href="/console/pilot/${encodeURIComponent(p.glidein_id)}">${esc(p.glidein_id)}</a>`, esc(p.entry), esc(p.status), p.bound ? 'yes' : 'no',
-    time(p.last_refresh), time(p.last_heartbeat), esc(p.pilot_state ?? '–'),
+    `<a href="/console/pilot/${encodeURIComponent(p.glidein_id)}">${esc(p.glidein_id)}</a>`, esc(p.entry), esc(p.status),
     p.validation === 'ERROR' ? `<span class="bad">ERROR ${esc(p.failed_check)} (${esc(p.failure)})</span>` : esc(p.validation ?? '–'),
+    p.bound ? 'yes' : 'no', time(p.last_refresh), time(p.last_heartbeat), esc(p.pilot_state ?? '–'),
     esc(p.node ?? '–'), esc(p.revoked_reason ?? '–'),
   ]);
   const more = pilots.length > MAX_ROWS ? `<p>Showing ${MAX_ROWS} of ${pilots.length}; narrow the filters.</p>` : '';
-  return page('Pilots', filters(q, entries) + table(`Pilots (${pilots.length})`, ['Glidein', 'Entry', 'Status', 'Bound', 'Last refresh', 'Last heartbeat', 'State', 'Validation', 'Node', 'Revoked'], rows, 'no pilot matches') + more);
+  return page('Pilots', filters(q, entries) + table(`Pilots (${pilots.length})`, ['Glidein', 'Entry', 'Status', 'Validation', 'Bound', 'Last refresh', 'Last heartbeat', 'State', 'Node', 'Revoked'], rows, 'no pilot matches') + more);
 }
 
 /** Registration, binding, each refresh kept (the last day's), validation, last report, revocation, end. */
@@ -58,5 +58,5 @@ export function pilotPage(p: PilotView, validation: ValidationSummary | undefine
 export function loginPage(error?: string): string {
   const err = error === undefined ? '' : `<p class="bad" role="alert">${esc(error)}</p>`;
   return page('Sign in', `${err}<form method="post" action="/console/login"><p><label for="token">Admin token (the contents of &lt;state&gt;/admin.token)</label><br>
-<input id="token" name="token" type="password" autocomplete="off" required size="50"></p><p><button type="submit">Sign in</button></p></form>`, false);
+<input id="token" name="token" type="password" autocomplete="off" required class="wide"></p><p><button type="submit">Sign in</button></p></form>`, false);
 }
