@@ -33,7 +33,8 @@ describe('docs/formats.md', () => {
     const spec = parseJobSpec(value, 'docs job spec');
     expect(spec).toMatchObject({ id: 'job-1', executable: '/usr/bin/id', args: ['-u'], env: { A: '1' }, cwd: '/scratch/job-1', stdout: '/scratch/job-1/out', tty: false, limits: { wallclockSeconds: 3600 } });
     expect(spec.credentials).toEqual([expect.objectContaining({ purpose: 'storage', type: 'scitoken', expiresAt: EXP })]);
-    expect(Object.keys(value).sort()).toEqual(['args', 'container', 'credentials', 'cwd', 'env', 'executable', 'id', 'identity', 'limits', 'stderr', 'stdin', 'stdout', 'tty']);
+    expect(Object.keys(value).sort()).toEqual(['args', 'container', 'credentials', 'cwd', 'env', 'executable', 'gpus', 'id', 'identity', 'limits', 'stderr', 'stdin', 'stdout', 'tty']);
+    expect(spec.gpus).toBe(1);
     expect(spec.container).toEqual({ image: '/cvmfs/unpacked.cern.ch/images/el9', binds: [{ source: '/data/cms', target: '/data', readOnly: true }] });
   });
 

@@ -7,6 +7,8 @@ import type { CredStore } from '../store/index.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { ContainerPolicy } from '../sandbox/container-policy.ts';
 import { commandContainer } from './command-container.ts';
+import { validatedGpus } from './validation.ts';
+import { gpuEnv } from '../sandbox/gpu-env.ts';
 
 export class CommandSource implements PayloadSource {
   readonly kind = 'command';
@@ -29,7 +31,9 @@ export class CommandSource implements PayloadSource {
 
   async start(ctx: PayloadContext): Promise<void> {
     this.#ctx = ctx;
-    const extraEnv = commandEnv(ctx.store, ctx.credentials(), ctx.workdir);
+    // The one command is the pilot's only job: it gets every GPU validation found (issue 23).
+    const gpus = validatedGpus(ctx.validation);
+    const extraEnv = { ...commandEnv(ctx.store, ctx.credentials(), ctx.workdir), ...(gpus.length ? gpuEnv(gpus) : {}) };
     const c = commandContainer({ argv: this.#argv, entry: ctx.container, policy: this.#containers, workdir: ctx.workdir, store: ctx.store, bearerFile: extraEnv['BEARER_TOKEN_FILE'] ?? null, env: ctx.env });
     if (c.kind === 'held') {
       this.#record({ exitCode: null, signal: null, launchError: c.error, killedFor: null });
@@ -41,7 +45,7 @@ export class CommandSource implements PayloadSource {
       argv: c.kind === 'container' ? c.argv : this.#argv,
       cwd: c.kind === 'container' ? c.cwd : ctx.workdir,
       env: ctx.env,
-      extraEnv: c.kind === 'container' ? c.env : extraEnv,
+      extraEnv: c.kind === 'container' ? { ...c.env, ...(gpus.length ? gpuEnv(gpus) : {}) } : extraEnv,
       log: ctx.log,
       clock: ctx.clock,
       ...(c.kind === 'container' ? { cleanEnv: true, statusFd: c.statusFd } : {}),

@@ -1,5 +1,6 @@
 // The pilot's options, events and summary (DESIGN.md section 10), shared by runPilot and the
 // parts it wires.
+import type { GpuPool } from './gpu-pool.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { ContainerEntry } from '../../shared/container-entry.ts';
 import type { CredStore } from '../store/index.ts';
@@ -19,6 +20,8 @@ export interface LaunchContext {
   env: NodeJS.ProcessEnv;
   /** The bundle's container entry (mode, default image); absent: optional, none. */
   container?: ContainerEntry;
+  /** The pilot's GPUs (issue 23), handed to jobs by their spec's `gpus`; absent: the pilot has none. */
+  gpus?: GpuPool;
 }
 
 export type PilotEndReason =

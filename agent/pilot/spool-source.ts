@@ -3,7 +3,8 @@
 // retired with nothing left running.
 import { emptyCounts, type PayloadContext, type PayloadEnd, type PayloadSource, type PayloadStopReason } from './payload-source.ts';
 import { Spool, type LaunchFn } from './spool.ts';
-import { usableCores } from './validation.ts';
+import { usableCores, validatedGpus } from './validation.ts';
+import { GpuPool } from './gpu-pool.ts';
 import type { JobCounts } from './status-client.ts';
 import type { CancelTimer } from './clock.ts';
 import type { LaunchContext } from './pilot-options.ts';
@@ -36,7 +37,8 @@ export class SpoolSource implements PayloadSource {
   }
 
   async start(ctx: PayloadContext): Promise<void> {
-    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, ...(ctx.container ? { container: ctx.container } : {}) });
+    const gpus = new GpuPool(validatedGpus(ctx.validation));
+    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, gpus, ...(ctx.container ? { container: ctx.container } : {}) });
     const slots = this.#o.slots ?? usableCores(ctx.validation) ?? 1;
     this.#spool = new Spool({
       dir: this.#o.dir,
@@ -48,7 +50,7 @@ export class SpoolSource implements PayloadSource {
       onJobStart: (name) => ctx.onJobStart(name),
       onJobEnd: (name, r) => ctx.onJobEnd(name, r),
     });
-    ctx.log.info('spool started', { dir: this.#o.dir, slots, idleTimeoutS: this.#o.idleTimeoutS });
+    ctx.log.info('spool started', { dir: this.#o.dir, slots, gpus: gpus.size, idleTimeoutS: this.#o.idleTimeoutS });
     this.#spool.start();
     this.#watchIdle(ctx);
   }

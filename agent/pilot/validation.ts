@@ -27,6 +27,12 @@ export function usableCores(report: ValidationReport): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
+/** The GPUs validation found this pilot may use: full UUIDs (GPU-…, MIG-…) from the gpu check's GLIDEIN_GPU_UUIDS. */
+export function validatedGpus(report: ValidationReport): string[] {
+  const v = report.attributes?.['GLIDEIN_GPU_UUIDS'];
+  return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => /^(GPU|MIG)-[A-Za-z0-9/-]+$/.test(s)) : [];
+}
+
 /** Check the bundle's requirement strings early: a bad one is a bundle problem (exit 2). */
 export function checkBundleRequirements(items: string[], bundlePath: string): void {
   try {

@@ -20,6 +20,8 @@ export interface JobSpec {
   readonly credentials: readonly Credential[];
   /** The image the job asks for and its own binds (issue 22); null: it names none. */
   readonly container: JobContainer | null;
+  /** How many GPUs the job needs (issue 23); the pilot hands it that many of its own. */
+  readonly gpus: number;
 }
 
 // A job id becomes a path component (cred.d/jobs/<id>) and a log field: no '/', no leading '.'.
@@ -42,7 +44,9 @@ export const MAX_JOB_SPEC_BYTES = 4 * 1024 * 1024;
 /** Variables a job may not set: they would let it change how the sandbox's programs behave, or
  * (BEARER_TOKEN, which outranks BEARER_TOKEN_FILE in WLCG token discovery) which token its tools use. */
 export const FORBIDDEN_JOB_ENV: ReadonlySet<string> = new Set(['LD_PRELOAD', 'LD_AUDIT', 'BEARER_TOKEN_FILE', 'BEARER_TOKEN']);
-const KNOWN_FIELDS = new Set(['id', 'executable', 'args', 'env', 'cwd', 'stdin', 'stdout', 'stderr', 'tty', 'limits', 'identity', 'credentials', 'container']);
+const KNOWN_FIELDS = new Set(['id', 'executable', 'args', 'env', 'cwd', 'stdin', 'stdout', 'stderr', 'tty', 'limits', 'identity', 'credentials', 'container', 'gpus']);
+/** More GPUs than any node has: a typo, not a request. */
+const MAX_GPUS = 64;
 
 function fail(where: string, field: string, expected: string): never {
   throw new GlideinError('GLIDEIN_ERR_JOB_SPEC', `${where}: field '${field}' ${expected}`, { details: { field } });
@@ -137,6 +141,9 @@ export function parseJobSpec(value: unknown, where = 'job spec'): JobSpec {
     purposes.add(c.purpose);
   });
 
+  const gpus = raw['gpus'] ?? 0;
+  if (typeof gpus !== 'number' || !Number.isInteger(gpus) || gpus < 0 || gpus > MAX_GPUS) fail(where, 'gpus', `must be an integer from 0 to ${MAX_GPUS}`);
+
   return {
     id: id as string,
     executable,
@@ -151,5 +158,6 @@ export function parseJobSpec(value: unknown, where = 'job spec'): JobSpec {
     identity: identityRaw as string | null,
     credentials,
     container: parseJobContainer(raw['container'], 'GLIDEIN_ERR_JOB_SPEC', where),
+    gpus: gpus as number,
   };
 }

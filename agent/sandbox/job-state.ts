@@ -27,6 +27,9 @@ export interface StartJobOptions {
   wrapperCommand?: readonly string[];
   /** The factory entry's container mode and default image (bundle field `container`); default: optional, none. */
   container?: ContainerEntry;
+  /** The GPUs the pilot assigned this job (issue 23): its CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
+   * name exactly these (none: HTCondor's "unassigned" value). Absent: no GPU bookkeeping (glidein exec), env left alone. */
+  gpus?: readonly string[];
 }
 
 export type UpdateResult = { ok: true } | { ok: false; reason: string };

@@ -11,6 +11,7 @@ import type { JobSpec } from './job-spec.ts';
 import { resolveIdentity } from './identity.ts';
 import type { Account } from './account.ts';
 import { buildPayloadEnv } from './environment.ts';
+import { gpuEnv } from './gpu-env.ts';
 import type { WrapperSpec } from './channel.ts';
 import { backoffMs, launchError, type LaunchError } from './launch-error.ts';
 import { loadPty, type PtyModule } from './pty.ts';
@@ -205,6 +206,7 @@ export class Job implements JobState {
     const bearerTokenFile = c && bearer ? `${INSIDE_CREDENTIALS}/${basename(bearer)}` : bearer;
     const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user, jobEnv: this.spec.env, cwd: c ? INSIDE_WORKDIR : cwd, bearerTokenFile, tty: this.spec.tty, jobMark: this.jobMark });
     if (c) env['HOME'] = INSIDE_WORKDIR;
+    if (this.opts.gpus) Object.assign(env, gpuEnv(this.opts.gpus));
     return {
       v: 1,
       jobId: this.spec.id,

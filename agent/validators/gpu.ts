@@ -16,6 +16,8 @@ function gpuAttributes(f: GpuFacts): Record<string, AttributeValue> {
   const attrs: Record<string, AttributeValue> = { DetectedGPUs: f.usable.length === 0 ? 0 : f.usable.map((d) => shortGpuId(d.uuid)).join(', ') };
   const first: GpuDevice | undefined = f.usable[0];
   if (first) {
+    // glidein's own: the full UUIDs the pilot hands to jobs (CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES).
+    attrs.GLIDEIN_GPU_UUIDS = f.usable.map((d) => d.uuid).join(',');
     attrs.GPUs_DeviceName = first.name;
     if (first.memoryMiB !== null) attrs.GPUs_GlobalMemoryMb = first.memoryMiB;
     if (first.computeCapability !== null) attrs.GPUs_Capability = Number(first.computeCapability);

@@ -27,6 +27,10 @@ const BAD: [string, Record<string, unknown>, string][] = [
   ['a non-boolean tty', { ...ok, tty: 'yes' }, 'tty'],
   ['a zero wallclock limit', { ...ok, limits: { wallclockSeconds: 0 } }, 'limits.wallclockSeconds'],
   ['an unknown field', { ...ok, shell: true }, 'shell'],
+  ['a negative GPU count', { ...ok, gpus: -1 }, 'gpus'],
+  ['a fractional GPU count', { ...ok, gpus: 0.5 }, 'gpus'],
+  ['a GPU count as a string', { ...ok, gpus: '1' }, 'gpus'],
+  ['more GPUs than any node has', { ...ok, gpus: 65 }, 'gpus'],
   ['a malformed credential', { ...ok, credentials: [{ purpose: 'storage', type: 'scitoken', token: 'nope' }] }, 'credentials[0]'],
 ];
 
@@ -36,7 +40,8 @@ describe('job spec validation', () => {
   });
 
   it('a minimal spec gets its defaults', () => {
-    expect(parseJobSpec(ok)).toMatchObject({ id: 'job-1', args: [], env: {}, cwd: null, tty: false, limits: { wallclockSeconds: null }, identity: null, credentials: [] });
+    expect(parseJobSpec(ok)).toMatchObject({ id: 'job-1', args: [], env: {}, cwd: null, tty: false, limits: { wallclockSeconds: null }, identity: null, credentials: [], gpus: 0 });
+    expect(parseJobSpec({ ...ok, gpus: 2 }).gpus).toBe(2);
   });
 
   it.each([

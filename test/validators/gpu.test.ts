@@ -21,6 +21,7 @@ describe('gpu', () => {
     expect(result.detail).toBe('2 usable of 2, NVIDIA A100-SXM4-40GB 40960 MiB cc 8.0, driver 550.54.15, CUDA 12.4');
     expect(attributes).toEqual({
       DetectedGPUs: 'GPU-6d4f0c6a, GPU-b2e8a0f1',
+      GLIDEIN_GPU_UUIDS: 'GPU-6d4f0c6a-3b1e-4a6c-9f7e-1a2b3c4d5e6f,GPU-b2e8a0f1-77c2-4d0e-8a1b-0f9e8d7c6b5a',
       GPUs_DeviceName: 'NVIDIA A100-SXM4-40GB',
       GPUs_GlobalMemoryMb: 40960,
       GPUs_Capability: 8,
