@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The entry point of the glidein executable. Only this file calls process.exit: every command
 // returns an exit code or throws; errors are mapped to exit codes here (STYLE.md example 10).
+import { basename } from 'node:path';
 import { COMMAND_HELP, MAIN_HELP } from './help.ts';
 import type { CommandContext } from './command.ts';
 import { COMMAND_GROUPS, expectedCommands, findCommand } from './command-table.ts';
@@ -86,7 +87,11 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}; see 'glidein --help'`);
     let name = first;
     let rest = args.slice(1);
-    if (COMMAND_GROUPS.has(first)) {
+    const script = asGlideinScript(args);
+    if (script) {
+      name = 'validate';
+      rest = script;
+    } else if (COMMAND_GROUPS.has(first)) {
       const sub = rest[0];
       if (sub === undefined || sub === '--help' || sub === '-h') {
         io.stdout.write(COMMAND_HELP[first]!);
@@ -109,6 +114,17 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
   } catch (e) {
     return reportError(e, { log, stderr: io.stderr, level, formatGiven: globals.logFormat !== undefined });
   }
+}
+
+/**
+ * GlideinWMS runs a factory's or VO's executable as `SCRIPT glidein_config ENTRY_ID` (issue 24
+ * section 1): invoked that way, glidein is `glidein validate --glidein-config glidein_config`.
+ */
+function asGlideinScript(args: readonly string[]): string[] | null {
+  const [first, id, ...more] = args;
+  if (first === undefined || findCommand(first) || COMMAND_GROUPS.has(first) || basename(first) !== 'glidein_config') return null;
+  if (more.length > 0 || id?.startsWith('-')) throw new UsageError(`as a GlideinWMS custom script glidein takes 'glidein_config [ENTRY_ID]'; got ${args.length} arguments`);
+  return ['--glidein-config', first];
 }
 
 let isProcessEntry = false;

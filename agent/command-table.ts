@@ -17,7 +17,7 @@ export interface CommandRow {
 }
 
 export const COMMAND_TABLE: readonly CommandRow[] = [
-  { name: 'validate', synopsis: '[--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR] [--policy FILE [--as ACCOUNT]...]', summary: 'check the worker node (with `--policy`: and its identity switch)', load: () => import('./commands/validate.ts') },
+  { name: 'validate', synopsis: '[--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR] [--policy FILE [--as ACCOUNT]...] [--glidein-config FILE]', summary: 'check the worker node (with `--policy`: and its identity switch; with `--glidein-config`: as a GlideinWMS custom script)', load: () => import('./commands/validate.ts') },
   { name: 'exec', synopsis: '--job FILE [--policy FILE] [--container-mode MODE] [--default-image IMAGE]', summary: 'run one job spec through the sandbox, print its result', load: () => import('./commands/exec.ts') },
   { name: 'run', synopsis: '--bundle FILE [--workdir DIR] [--policy FILE] [--idle-timeout SECONDS] (--spool DIR | --condor [DIR] | -- COMMAND [ARG...])', summary: 'run the pilot', load: () => import('./commands/run.ts') },
   { name: 'refresh-service serve', synopsis: '--state DIR [--init] [--config FILE] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]', summary: 'serve the refresh protocol', load: () => import('../refresh-service/commands/serve.ts') },

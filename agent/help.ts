@@ -28,9 +28,11 @@ Exit codes: 0 success; 1 the check or job failed; 2 usage or configuration error
 
 export const COMMAND_HELP: Record<string, string> = {
   validate: `Usage: glidein validate [--format table|json|classad|xml] [--require KEY=VALUE]... [--workdir DIR]
-                        [--policy FILE [--as ACCOUNT]...]
+                        [--policy FILE [--as ACCOUNT]...] [--glidein-config FILE]
 
 Check what this worker node offers to this pilot and whether it meets the requirements.
+Invoked as 'glidein glidein_config [ENTRY_ID]' (as GlideinWMS runs a custom script) it is
+'glidein validate --glidein-config glidein_config'.
 
   --format FORMAT      table (default), json, classad (startd attributes) or xml (OSGTestResult)
   --require KEY=VALUE  a requirement; repeatable. Keys: cores=N, memory=SIZE, disk=SIZE,
@@ -41,6 +43,11 @@ Check what this worker node offers to this pilot and whether it meets the requir
                        account through the sandbox ('identity' check) and every directory down
                        to the work dir must be searchable by it ('permissions' check)
   --as ACCOUNT         test this account (repeatable; default: every account the mapfile names)
+  --glidein-config FILE
+                       run as a GlideinWMS custom script: requirements from the file's
+                       GLIDEIN_VALIDATE_REQUIRE line, otrb_output.xml written in the current dir,
+                       the attributes published into FILE and its CONDOR_VARS_FILE; the work
+                       dir defaults to FILE's dir. A bad requirement is a Config failure (exit 1)
 
 Exit: 0 all requirements met; 1 a requirement or check failed; 2 bad flag, requirement or policy.
 `,

@@ -6,7 +6,9 @@ export type FailureCategory = 'WN_Resource' | 'Network' | 'Config' | 'VO_Config'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
-export type CheckName = 'cores' | 'memory' | 'disk' | 'gpu' | 'cvmfs' | 'container' | 'os' | 'permissions' | 'identity';
+export type CheckName = 'cores' | 'memory' | 'disk' | 'gpu' | 'cvmfs' | 'container' | 'os' | 'permissions' | 'identity'
+  /** Not a check of the node: as a GlideinWMS custom script, what stopped it before the checks (glidein_config, a requirement, publishing). */
+  | 'config';
 
 /** One check's result, exactly as it appears in the JSON report's `checks` array. */
 export interface CheckResult {
