@@ -58,15 +58,15 @@ const OLD_LAYOUT = ['<?xml version="1.0"?>', '<OSGTestResult id="glidein_validat
 
 describe('the XML a GlideinWMS custom script hands error_augment.sh', () => {
   it.each([
-    ['glidein --format xml, failed, exit 1', formatXml(failed), 1, true],
-    ['glidein otrb_output.xml (no envelope), failed, exit 1', formatXml(failed, { envelope: false }), 1, true],
-    ['glidein --format xml, OK, exit 0', formatXml(ok), 0, true],
-    ['glidein otrb_output.xml, OK, exit 0', formatXml(ok, { envelope: false }), 0, true],
-    ['an OK document from a script that exited 1', formatXml(ok), 1, false],
-    ['an ERROR document from a script that exited 0', formatXml(failed), 0, false],
-    ['the layout before issue 24 (<result> on line 14)', OLD_LAYOUT, 1, false],
-    ['a document cut before its footer', formatXml(failed).split('\n').slice(0, 6).join('\n'), 1, false],
-  ])('%s: kept = %s', (_name, doc, rc, kept) => {
+    ['glidein --format xml, failed, exit 1', 1, true, formatXml(failed)],
+    ['glidein otrb_output.xml (no envelope), failed, exit 1', 1, true, formatXml(failed, { envelope: false })],
+    ['glidein --format xml, OK, exit 0', 0, true, formatXml(ok)],
+    ['glidein otrb_output.xml, OK, exit 0', 0, true, formatXml(ok, { envelope: false })],
+    ['an OK document from a script that exited 1', 1, false, formatXml(ok)],
+    ['an ERROR document from a script that exited 0', 0, false, formatXml(failed)],
+    ['the layout before issue 24 (<result> on line 14)', 1, false, OLD_LAYOUT],
+    ['a document cut before its footer', 1, false, formatXml(failed).split('\n').slice(0, 6).join('\n')],
+  ])('%s: exit %i, kept %s', (_name, rc, kept, doc) => {
     expect(augmentKeeps(doc, rc)).toBe(kept);
   });
 
