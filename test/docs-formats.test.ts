@@ -2,7 +2,7 @@
 // site policy and bundle cannot drift from the code (issue 27 section 2). A `<… JWT>` placeholder
 // becomes a real token, as it would be in a real file.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -13,6 +13,8 @@ import { parseCondorBundleFields } from '../agent/condor/bundle-fields.ts';
 import { checkFactoryConfig } from '../agent/condor/factory-config.ts';
 import { parseRequirements } from '../agent/validate/index.ts';
 import { docBlock } from './helpers/doc-blocks.ts';
+import { ROOT } from './helpers/paths.ts';
+import { parseAuditLine } from '../agent/audit/audit-record.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gldocs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,12 +51,22 @@ describe('docs/formats.md', () => {
       audience: ['https://ce01.site.example:9619'], requiredScope: ['compute.create'], allowPilotIdentity: false,
       credentialGraceSeconds: 300, killGraceSeconds: 30, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, condorTokenFile: 'scitokens.use',
       containers: { runtime: 'auto', allowedImageRoots: ['/cvmfs/unpacked.cern.ch/'], binds: [{ source: '/cvmfs', target: '/cvmfs', readOnly: true }], forbiddenBinds: ['/etc/glidein'] },
+      audit: { syslog: '/dev/log', file: '/var/log/glidein/audit.log', required: false },
     });
     // The defaults the table states.
     writeFileSync(join(dir, 'empty.json'), '{}');
     expect(await loadPolicy(join(dir, 'empty.json'))).toMatchObject({
       identity: 'none', helper: ['sudo', '-n', '-u', '{user}', '--'], credentialGraceSeconds: 300, killGraceSeconds: 20, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, allowPilotIdentity: false, condorTokenFile: null,
     });
+  });
+
+  it('the audit record example is a record glidein audit reads, and the table names each of its fields', async () => {
+    const { text } = await example('audit-record');
+    const record = parseAuditLine(`glidein-audit: ${JSON.stringify(JSON.parse(text))}`);
+    expect(record).toMatchObject({ v: 1, event: 'end', job: 'job-1', sub: '07f75a9a-bb78-4735', account: 'cmsprod', why: 'completed' });
+    const doc = readFileSync(join(ROOT, 'docs', 'formats.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('## Site audit record'));
+    for (const field of Object.keys(record!)) expect(table, field).toContain(`\`${field}\``);
   });
 
   it('the bundle example loads with loadBundle (0600) and carries valid HTCondor fields', async () => {

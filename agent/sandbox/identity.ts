@@ -5,14 +5,15 @@
 import { jwtVerify, decodeJwt, type JWTPayload } from 'jose';
 import { loadIssuerKeys } from './jwks-file.ts';
 import type { Policy } from './policy.ts';
-import { loadMapfile, mapClaims, type TokenClaims } from './mapfile.ts';
+import { loadMapfile, mapClaims, type MapRule, type TokenClaims } from './mapfile.ts';
 import { lookupAccount, privilegedAccountReason, type Account } from './account.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 
 /** The claims of a verified identity token that mapping uses. */
 export type VerifiedIdentity = TokenClaims;
 
-export type IdentityOutcome = { ok: true; identity: VerifiedIdentity | null; account: Account | null } | { ok: false; error: LaunchError };
+/** `rule`: the mapfile line that gave the account; a refusal after verification names the `identity` (the site's audit record, issue 25). */
+export type IdentityOutcome = { ok: true; identity: VerifiedIdentity | null; account: Account | null; rule: MapRule | null } | { ok: false; error: LaunchError; identity?: VerifiedIdentity; rule?: MapRule };
 
 const ALGORITHMS = ['ES256', 'ES384', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA'];
 
@@ -86,10 +87,10 @@ export async function verifyIdentityToken(token: string, policy: Policy): Promis
  */
 export async function resolveIdentity(token: string | null, policy: Policy): Promise<IdentityOutcome> {
   if (policy.identity === 'none') {
-    if (token === null || Object.keys(policy.issuers).length === 0) return { ok: true, identity: null, account: null };
+    if (token === null || Object.keys(policy.issuers).length === 0) return { ok: true, identity: null, account: null, rule: null };
     const v = await verifyIdentityToken(token, policy);
     if (!v.ok) return { ok: false, error: launchError('identity', 'UNVERIFIED', v.reason, true) };
-    return { ok: true, identity: v.identity, account: null };
+    return { ok: true, identity: v.identity, account: null, rule: null };
   }
   if (token === null) return { ok: false, error: launchError('identity', 'NO_IDENTITY', `the job has no identity token; policy mode '${policy.identity}' needs one`, true) };
   const v = await verifyIdentityToken(token, policy);
@@ -97,14 +98,14 @@ export async function resolveIdentity(token: string | null, policy: Policy): Pro
   const rules = await loadMapfile(policy.mapfile!);
   const rule = mapClaims(rules, v.identity);
   if (rule === null) {
-    return { ok: false, error: launchError('identity', 'UNMAPPED', `identity ${v.identity.iss},${v.identity.sub} matches no line of the mapfile ${policy.mapfile}`, true) };
+    return { ok: false, identity: v.identity, error: launchError('identity', 'UNMAPPED', `identity ${v.identity.iss},${v.identity.sub} matches no line of the mapfile ${policy.mapfile}`, true) };
   }
   const name = rule.account;
   const account = await lookupAccount(name);
-  if (!account) return { ok: false, error: launchError('identity', 'NO_ACCOUNT', `mapped account '${name}' does not exist on this node`, true) };
+  if (!account) return { ok: false, identity: v.identity, rule, error: launchError('identity', 'NO_ACCOUNT', `mapped account '${name}' does not exist on this node`, true) };
   const privileged = privilegedAccountReason(account);
-  if (privileged) return { ok: false, error: launchError('identity', 'ROOT_REFUSED', `mapped account '${name}' ${privileged}; payloads never run as root or group root`, true) };
-  return { ok: true, identity: v.identity, account };
+  if (privileged) return { ok: false, identity: v.identity, rule, error: launchError('identity', 'ROOT_REFUSED', `mapped account '${name}' ${privileged}; payloads never run as root or group root`, true) };
+  return { ok: true, identity: v.identity, account, rule };
 }
 
 /** iss and sub of a token without checking it (for matching credential updates only). */

@@ -190,6 +190,7 @@ async function settle(l: Launch, child: ChildProc, outcome: LaunchOutcome): Prom
     job.log.info('payload started', { pid: child.pid, uid: job.account?.uid ?? process.getuid?.(), mode: policy.identity });
     if (job.killReason) job.kill(job.killReason);
     armWallclockTimer(job);
+    await job.audit.started(child.pid);
     const e = await child.exit;
     return { kind: 'exited', code: e.code, signal: e.signal };
   }

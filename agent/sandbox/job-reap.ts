@@ -66,6 +66,7 @@ export async function reapJob(job: JobState, child: ChildProc): Promise<void> {
     await signalJobProcesses(job, 'SIGKILL');
     await sleep(25);
   }
+  job.audit.noteUsage(job.cgroup);
   if (job.cgroup && !job.cgroup.remove()) job.log.warn('processes of the job are still in its cgroup', { path: job.cgroup.path });
   job.cgroup = null;
   job.child = null;

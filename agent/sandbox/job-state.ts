@@ -13,6 +13,8 @@ import type { JobSelector } from './process-sweep.ts';
 import type { JobCgroup } from './cgroup-job.ts';
 import type { KillReason } from './result.ts';
 import type { PlannedContainer } from './container-plan.ts';
+import type { IdentityOutcome } from './identity.ts';
+import type { JobAuditHooks, JobAuditOptions } from '../audit/job-audit-options.ts';
 
 export interface StartJobOptions {
   policy: Policy;
@@ -30,6 +32,8 @@ export interface StartJobOptions {
   /** The GPUs the pilot assigned this job (issue 23): its CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
    * name exactly these (none: HTCondor's "unassigned" value). Absent: no GPU bookkeeping (glidein exec), env left alone. */
   gpus?: readonly string[];
+  /** The site audit records' context (issue 25): the pilot, the payload source, a shared sink. */
+  audit?: JobAuditOptions;
 }
 
 export type UpdateResult = { ok: true } | { ok: false; reason: string };
@@ -65,6 +69,9 @@ export interface JobState {
   expiryTimer: NodeJS.Timeout | null;
   /** The container the job runs in (issue 22); null: bare. */
   container: PlannedContainer | null;
+  /** How the identity was decided (claims, mapfile line), for the site's audit records (issue 25). */
+  identity: IdentityOutcome | null;
+  readonly audit: JobAuditHooks;
   /** A non-root agent in helper mode: signals go through `glidein wrapper kill` via the helper. */
   readonly usesHelperForKills: boolean;
   /** The owner of the job's files: the account, when the agent is root (it can chown). */

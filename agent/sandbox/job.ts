@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/log.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { JobSpec } from './job-spec.ts';
-import { resolveIdentity } from './identity.ts';
+import { resolveIdentity, type IdentityOutcome } from './identity.ts';
+import { JobAudit } from '../audit/job-audit.ts';
 import type { Account } from './account.ts';
 import { buildPayloadEnv } from './environment.ts';
 import { gpuEnv } from './gpu-env.ts';
@@ -49,6 +50,8 @@ export class Job implements JobState {
   killDetail: string | null = null;
   credentials: Credential[];
   account: Account | null = null;
+  identity: IdentityOutcome | null = null;
+  readonly audit: JobAudit;
   agentWritesCredentials: boolean;
   credentialsWritten = false;
   writeChain: Promise<unknown> = Promise.resolve();
@@ -72,6 +75,7 @@ export class Job implements JobState {
     this.log = opts.log.child({ jobId: spec.id });
     this.credentials = [...spec.credentials];
     this.agentWritesCredentials = !(opts.policy.identity === 'helper' && !isRoot());
+    this.audit = new JobAudit(this, opts.audit);
   }
 
   get usesHelperForKills(): boolean {
@@ -153,8 +157,11 @@ export class Job implements JobState {
   async preflight(): Promise<{ done: JobResult } | { ptyMod: PtyModule | null }> {
     const { policy } = this.opts;
     const who = await resolveIdentity(this.spec.identity, policy);
+    this.identity = who;
     if (!who.ok) return { done: this.held(who.error) };
     this.account = who.account;
+    const unaudited = await this.audit.refusal();
+    if (unaudited) return { done: this.result({ state: 'failed', reason: `${unaudited.code}: ${unaudited.message}`, launchError: unaudited }) };
     if (policy.identity === 'setuid' && !isRoot()) {
       return { done: this.held(launchError('identity', 'NOT_ROOT', "policy identity 'setuid' needs the agent to run as root", true)) };
     }

@@ -3,6 +3,7 @@
 import { readJsonFile } from '../../shared/json-file.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { parseContainerPolicy, type ContainerPolicy } from './container-policy.ts';
+import { parseAuditPolicy, type AuditPolicy } from '../audit/audit-policy.ts';
 
 export type IdentityMode = 'none' | 'setuid' | 'helper';
 
@@ -34,6 +35,8 @@ export interface Policy {
   readonly condorTokenFile: string | null;
   /** Containers (issue 22): runtime, allowed image roots, forced and forbidden binds, test image. */
   readonly containers: ContainerPolicy;
+  /** The site's audit records (issue 25): syslog socket, file, required. */
+  readonly audit: AuditPolicy;
   /** Where the policy came from, for messages. */
   readonly source: string;
 }
@@ -42,7 +45,7 @@ export const DEFAULT_HELPER = ['sudo', '-n', '-u', '{user}', '--'] as const;
 
 const KNOWN = new Set([
   'identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts',
-  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile', 'containers',
+  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile', 'containers', 'audit',
 ]);
 const SCOPE_ITEM = /^[\x21-\x7e]{1,256}$/;
 
@@ -142,6 +145,7 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     allowPilotIdentity,
     condorTokenFile: condorTokenFile as string | null,
     containers: parseContainerPolicy(raw['containers'], where),
+    audit: parseAuditPolicy(raw['audit'], where, identity !== 'none'),
     source: where,
   };
 }

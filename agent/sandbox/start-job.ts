@@ -25,7 +25,11 @@ export function startJob(spec: JobSpec, options: StartJobOptions): JobHandle {
   const job = new Job(spec, options);
   return {
     id: spec.id,
-    result: job.run(),
+    // The end record is written before anyone sees the result: a job the site cannot trace is not done.
+    result: job.run().then(async (r) => {
+      await job.audit.ended(r);
+      return r;
+    }),
     kill: (reason) => job.kill(reason),
     updateCredential: (cred) => job.updateCredential(cred),
   };

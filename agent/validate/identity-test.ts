@@ -109,7 +109,7 @@ async function testAccount(run: Run, name: string): Promise<Omit<AccountVerdict,
   }, 'identity self-test');
   const { plan } = run;
   const result = await startJob(spec, {
-    policy: run.site.policy, store: run.store, log: plan.log, signal: run.signal,
+    policy: run.site.policy, store: run.store, log: plan.log, signal: run.signal, audit: { source: 'validate' },
     ...(plan.wrapperCommand ? { wrapperCommand: plan.wrapperCommand } : {}),
   }).result;
   if (result.state !== 'completed' || result.exitCode !== 0) {

@@ -1,0 +1,140 @@
+// One job's audit records (issue 25): `start` when the payload runs under its identity, `end`
+// when the job ends, whatever happened (a job refused before it started gets only the `end`,
+// naming the identity it was refused for). The sandbox calls in at four points: the identity
+// decided (Job.preflight), the payload started (job-launch.ts), the cgroup about to go
+// (job-reap.ts), and the result (start-job.ts).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { decodeJwt } from 'jose';
+import type { JobState } from '../sandbox/job-state.ts';
+import type { JobResult } from '../sandbox/result.ts';
+import type { MapRule } from '../sandbox/mapfile.ts';
+import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
+import { sha256Hex, type AuditRecord, type AuditWhy } from './audit-record.ts';
+import type { JobAuditHooks, JobAuditOptions } from './job-audit-options.ts';
+import { AuditSink } from './audit-sink.ts';
+import { readCgroupUsage, ticksToMs, type JobUsage } from './job-usage.ts';
+
+const quote = (s: string) => (/[\s"]/.test(s) ? `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"` : s);
+
+/** A mapfile line as it would be written. */
+export function ruleText(rule: MapRule): string {
+  const m = rule.match;
+  if (m.method === 'SCITOKENS') return `SCITOKENS /${m.pattern.source}/${m.pattern.flags} ${rule.account}`;
+  return `${m.method} ${quote(m.issuer)} ${quote(m.value)} ${rule.account}`;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export class JobAudit implements JobAuditHooks {
+  readonly run = randomBytes(8).toString('hex');
+  readonly sink: AuditSink;
+  readonly #job: JobState;
+  readonly #o: JobAuditOptions;
+  #startedAt: string | null = null;
+  #pid: number | null = null;
+  #cgroup: string | null = null;
+  #usage: JobUsage = { cpuSeconds: null, peakMemoryBytes: null };
+
+  constructor(job: JobState, o: JobAuditOptions = {}) {
+    this.#job = job;
+    this.#o = o;
+    this.sink = o.sink ?? new AuditSink(job.opts.policy.audit, job.log);
+  }
+
+  /** Under `required`, the reason no job may start now (a destination cannot be written), or null. */
+  async refusal(): Promise<LaunchError | null> {
+    if (!this.sink.policy.required) return null;
+    const p = await this.sink.problem();
+    return p === null ? null : launchError('audit', 'AUDIT_UNAVAILABLE', `the site policy requires audit records and ${p}`, false);
+  }
+
+  /** The payload runs (its session leader is `pid`): the start record. Under `required`, a failure stops the job. */
+  async started(pid: number): Promise<void> {
+    this.#startedAt = new Date().toISOString();
+    this.#pid = pid;
+    this.#cgroup = this.#job.cgroup?.path ?? null;
+    const problems = await this.sink.write(this.#record('start'));
+    if (problems.length > 0 && this.sink.policy.required) {
+      this.#job.killDetail = 'its site audit record could not be written (the policy requires audit records)';
+      this.#job.kill('cancelled');
+    }
+  }
+
+  /** The job's cgroup is about to be removed: what it used. */
+  noteUsage(cgroup: { kind: 'v2' | 'v1-freezer'; path: string } | null): void {
+    if (cgroup) this.#usage = readCgroupUsage(cgroup.path, cgroup.kind);
+  }
+
+  /** The end record (after the job is reaped and wiped). */
+  async ended(r: JobResult): Promise<void> {
+    await this.sink.write({
+      ...this.#record('end'),
+      startedAt: this.#startedAt,
+      state: r.state,
+      why: this.#why(r),
+      exitCode: r.exitCode,
+      signal: r.signal,
+      reason: r.reason,
+      durationMs: r.durationMs,
+      ...this.#usage,
+    });
+  }
+
+  #why(r: JobResult): AuditWhy {
+    if (r.state === 'completed' || r.state === 'held') return r.state;
+    if (r.state === 'failed') return r.launchError ? 'launch-failed' : 'failed';
+    switch (this.#job.killReason) {
+      case 'timeout':
+        return 'wallclock';
+      case 'credential-expired':
+        return 'credential-expired';
+      case 'pilot-shutdown':
+        return 'drain';
+      default:
+        return this.#o.cancelledMeans ?? 'cancelled';
+    }
+  }
+
+  #record(event: 'start' | 'end'): AuditRecord {
+    const job = this.#job;
+    const leader = job.selector?.leaderStart ?? null;
+    return {
+      v: 1, event, time: new Date().toISOString(), run: this.run, job: job.spec.id, source: this.#o.source ?? 'exec', node: hostname(),
+      pilot: this.#o.pilot ?? null,
+      ...(this.#o.condor ? { condor: this.#o.condor } : {}),
+      ...this.#identity(),
+      mode: job.opts.policy.identity,
+      account: job.account?.name ?? null,
+      uid: job.account?.uid ?? (job.opts.policy.identity === 'none' ? (process.getuid?.() ?? null) : null),
+      pid: this.#pid,
+      pidStart: leader === null ? null : iso(ticksToMs(leader)),
+      cgroup: this.#cgroup ?? job.cgroup?.path ?? null,
+      markSha256: sha256Hex(job.jobMark).slice(0, 32),
+      executable: job.spec.executable,
+      image: job.container?.image ?? null,
+    };
+  }
+
+  /** Who: verified claims and the mapfile line, or what an unverifiable token only claims. */
+  #identity(): Pick<AuditRecord, 'iss' | 'sub' | 'verified' | 'groups' | 'entitlements' | 'mapfile' | 'mapLine' | 'mapRule' | 'tokenSha256' | 'jti'> {
+    const token = this.#job.spec.identity;
+    const who = this.#job.identity;
+    const id = who?.identity;
+    const rule = who ? (who.ok ? who.rule : (who.rule ?? null)) : null;
+    let claimed: { iss?: unknown; sub?: unknown; jti?: unknown } = {};
+    try {
+      if (token !== null) claimed = decodeJwt(token);
+    } catch {
+      /* not a JWT: nothing claimed */
+    }
+    const str = (v: unknown) => (typeof v === 'string' ? v : null);
+    return {
+      iss: id?.iss ?? str(claimed.iss), sub: id?.sub ?? str(claimed.sub), verified: id !== undefined && id !== null,
+      ...(id && id.groups.length > 0 ? { groups: [...id.groups] } : {}),
+      ...(id && id.entitlements.length > 0 ? { entitlements: [...id.entitlements] } : {}),
+      mapfile: rule ? this.#job.opts.policy.mapfile : null, mapLine: rule?.line ?? null, mapRule: rule ? ruleText(rule) : null,
+      tokenSha256: token === null ? null : sha256Hex(token), jti: str(claimed.jti),
+    };
+  }
+}
