@@ -74,7 +74,7 @@ describe('docs/formats.md', () => {
     const file = join(dir, 'bundle.json');
     writeFileSync(file, text, { mode: 0o600 });
     const bundle = loadBundle(file, EXP - 3600);
-    expect(bundle).toMatchObject({ glideinId: 'g-0001', entry: 'CE_Site_A', refreshUrls: ['https://rs.example.org:8443'], trustDomain: 'pool.example.org', expiresAt: 1797255165, parameters: { ProjectId: 'cms-prod' }, container: { mode: 'preferred', defaultImage: '/cvmfs/unpacked.cern.ch/images/el9' } });
+    expect(bundle).toMatchObject({ glideinId: 'g-0001', entry: 'CE_Site_A', refreshUrls: ['https://rs.example.org:8443'], trustDomain: 'pool.example.org', expiresAt: 1797255165, parameters: { ProjectId: 'cms-prod' }, container: { mode: 'preferred', defaultImage: '/cvmfs/singularity.opensciencegrid.org/opensciencegrid/osgvo-el9:latest' } });
     expect(bundle.credentials.map((c) => `${c.type}/${c.purpose}`)).toEqual(['idtoken/collector', 'scitoken/vo-service']);
     parseRequirements(bundle.requirements);
     const condor = parseCondorBundleFields(value, 'docs bundle');

@@ -12,6 +12,8 @@ import { planContainer, type ContainerPlan } from '../../agent/sandbox/container
 import { apptainerCommand } from '../../agent/sandbox/container-apptainer.ts';
 import { bwrapRuntime } from '../../agent/sandbox/container-bwrap.ts';
 import { findExecutable } from '../helpers/system-tools.ts';
+import { parseJobSpec } from '../../agent/sandbox/job-spec.ts';
+import { jobAdContainer } from '../../agent/condor/job-ad-container.ts';
 
 describe('container contract fields', () => {
   it.each([
@@ -38,6 +40,18 @@ describe('container contract fields', () => {
     expect(() => parseContainerEntry({ mode: 'always' }, 'GLIDEIN_ERR_BUNDLE', 'b')).toThrow(expect.objectContaining({ details: { field: 'container.mode' } }));
   });
 
+  it("an image path with a tag (':', the OSG layout) is taken alike by the job spec, the entry, the job ad and the policy", () => {
+    const tagged = '/cvmfs/singularity.opensciencegrid.org/opensciencegrid/osgvo-el9:latest';
+    expect(parseJobSpec({ id: 'tag', executable: '/bin/true', cwd: '/srv/w', container: { image: tagged } }, 'job.json').container).toEqual({ image: tagged, binds: [] });
+    // The bundle, the condor wrapper config and `exec --default-image` all read the entry so.
+    expect(parseContainerEntry({ mode: 'preferred', defaultImage: tagged }, 'GLIDEIN_ERR_BUNDLE', 'b')).toEqual({ mode: 'preferred', defaultImage: tagged });
+    expect(jobAdContainer(`SingularityImage = "${tagged}"\n`)).toEqual({ container: { image: tagged } });
+    expect(jobAdContainer(`ContainerImage = "${tagged}"\n`)).toEqual({ container: { image: tagged } });
+    expect(parseContainerPolicy({ testImage: tagged, allowedImageRoots: ['/cvmfs/singularity.opensciencegrid.org/opensciencegrid/osgvo-el9:'] }, 'p')).toMatchObject({ testImage: tagged });
+    // A bind cannot hold one: ':' separates its parts (Apptainer's --bind syntax).
+    expect(parseBind(`${tagged}:/img:ro`)).toBeNull();
+  });
+
   it('a policy containers key: defaults bind /cvmfs read-only; unknown keys and runtimes are refused', () => {
     expect(parseContainerPolicy(undefined, 'p')).toMatchObject({ runtime: 'auto', allowedImageRoots: null, binds: [{ source: '/cvmfs', target: '/cvmfs', readOnly: true }], forbiddenBinds: [] });
     expect(() => parseContainerPolicy({ runtime: 'docker' }, 'p')).toThrow(expect.objectContaining({ code: 'GLIDEIN_ERR_POLICY', details: { field: 'containers.runtime' } }));
@@ -59,7 +73,7 @@ describe('the container plan on real paths', () => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'glplan-')));
     roots = join(dir, 'images');
     image = join(roots, 'busybox');
-    for (const d of [image, join(dir, 'work'), join(dir, 'pilot', 'cred.d'), join(dir, 'outside'), join(dir, 'etc', 'glidein')]) mkdirSync(d, { recursive: true });
+    for (const d of [image, join(roots, 'osgvo-el9:latest'), join(dir, 'work'), join(dir, 'pilot', 'cred.d'), join(dir, 'outside'), join(dir, 'etc', 'glidein')]) mkdirSync(d, { recursive: true });
     store = join(dir, 'pilot', 'cred.d');
     symlinkSync(join(dir, 'outside'), join(roots, 'escape'));
   });
@@ -67,6 +81,7 @@ describe('the container plan on real paths', () => {
 
   it.each([
     ['an image under the allowed root runs', () => ({ image: '@image', binds: [] }), 'container'],
+    ['an image whose name has a tag (osgvo-el9:latest)', () => ({ image: '@roots/osgvo-el9:latest', binds: [] }), 'container'],
     ['a symlink under the root that leads outside it', () => ({ image: '@roots/escape', binds: [] }), 'IMAGE_NOT_ALLOWED'],
     ['a .. path that leaves the root', () => ({ image: '@roots/../outside', binds: [] }), 'IMAGE_NOT_ALLOWED'],
     ['a missing image', () => ({ image: '@roots/nope', binds: [] }), 'IMAGE_MISSING'],

@@ -2,7 +2,7 @@
 // bubblewrap, a busybox image the test builds (no download), real accounts (setuid mode as root),
 // real tokens. Skips, saying why, without bwrap or busybox; CI installs both (.ci/run).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
@@ -165,6 +165,18 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
     const r = await exec(job, policy, flags.map((f) => (f === '@image' ? image : f)));
     expect(r.result, r.stderr).toMatchObject(expected);
     if (line) expect(readFileSync(join(w, 'out'), 'utf8')).toContain(line.replace('@workdir', w));
+  });
+
+  it.for(['the job spec', 'exec --default-image under required'])("an image whose path has a tag (osgvo-el9:latest) runs, named by %s", async (by, ctx) => {
+    if (skip) return ctx.skip();
+    const tagged = join(images, 'osgvo-el9:latest');
+    if (!existsSync(tagged)) buildImage(tagged);
+    const w = fx.workdir(fx.users.a);
+    const byJob = by === 'the job spec';
+    const job = fx.job({ id: `ctr-tag-${byJob ? 'job' : 'entry'}`, executable: '/bin/sh', args: ['-c', 'echo "cwd=$(pwd)"'], cwd: w, stdout: join(w, 'out'), identity: await fx.token({ sub: 'alice' }), ...(byJob ? { container: { image: tagged } } : {}) });
+    const r = await exec(job, policy, byJob ? [] : ['--container-mode', 'required', '--default-image', tagged]);
+    expect(r.result, r.stderr).toMatchObject({ state: 'completed', exitCode: 0 });
+    expect(readFileSync(join(w, 'out'), 'utf8')).toContain('cwd=/srv');
   });
 
   it("a job naming an image under the entry's mode 'never' is held", async (ctx) => {
