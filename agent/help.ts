@@ -90,7 +90,8 @@ payloads from a spool directory or one command, then clean up.
 A bundle whose credentials expired in the queue is refreshed before anything else.
 Signals: SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 and SIGXCPU drain (payloads get SIGTERM,
 SIGKILL after the kill grace: the policy's killGraceSeconds, else 20 s); SIGQUIT, or a second
-signal, drains fast (2 s grace). Under Slurm the pilot retires before the job's end and drains in time. Start it
+signal, drains fast (2 s grace). A drain takes at most the kill grace plus 5 s, even
+with a refresh service that never answers (requests in flight are abandoned). Under Slurm the pilot retires before the job's end and drains in time. Start it
 with 'exec glidein run ...' from a wrapper script, so signals reach it.
 
 Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout, signal

@@ -87,11 +87,18 @@ export interface HttpResponse {
   text: string;
 }
 
+/** One request's own bounds: a shorter timeout (the final report), an abort (a drain). */
+export interface RequestLimits {
+  timeoutMs?: number;
+  /** Aborting it ends the request at once (a drain: issue 26 item 3). */
+  signal?: AbortSignal;
+}
+
 export interface HttpClient {
   trust: TrustChoice;
   timeoutMs: number;
-  /** POST a JSON body; resolves with any status, rejects on transport failure, timeout or an oversized body. */
-  postJson(url: string, headers: Record<string, string>, body: string): Promise<HttpResponse>;
+  /** POST a JSON body; resolves with any status, rejects on transport failure, timeout, abort or an oversized body. */
+  postJson(url: string, headers: Record<string, string>, body: string, limits?: RequestLimits): Promise<HttpResponse>;
   close(): Promise<void>;
 }
 
@@ -115,8 +122,11 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     'http:': new http.Agent(common),
     'https:': new https.Agent({ ...common, ...(trust.ca ? { ca: trust.ca } : {}) }),
   };
-  const postJson = (url: string, headers: Record<string, string>, body: string): Promise<HttpResponse> => {
+  const postJson = (url: string, headers: Record<string, string>, body: string, limits: RequestLimits = {}): Promise<HttpResponse> => {
     const target = new URL(url);
+    const ms = Math.min(timeoutMs, limits.timeoutMs ?? timeoutMs);
+    const timeout = AbortSignal.timeout(ms);
+    const signal = limits.signal ? AbortSignal.any([timeout, limits.signal]) : timeout;
     const scheme = target.protocol === 'https:' ? 'https:' : target.protocol === 'http:' ? 'http:' : undefined;
     if (!scheme) return Promise.reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: expected an http or https URL`));
     const send = scheme === 'https:' ? https.request : http.request;
@@ -125,7 +135,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         method: 'POST',
         agent: agents[scheme],
         headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
-        signal: AbortSignal.timeout(timeoutMs),
+        signal,
       }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -142,7 +152,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         res.on('error', (e) => reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: ${e.message}`, { cause: e })));
       });
       req.on('error', (e) => {
-        const why = e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.message;
+        const why = timeout.aborted ? `no answer within ${ms} ms` : limits.signal?.aborted ? 'request abandoned: the pilot is draining' : e.message;
         reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: ${why}`, { cause: e }));
       });
       req.end(body);

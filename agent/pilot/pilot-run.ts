@@ -31,6 +31,16 @@ export const FAST_DRAIN_GRACE_S = 2;
 export const RECHECK_MIN_USABLE_S = 5;
 /** Room left after the kill grace before the batch system's own kill (final report, wipe). */
 export const BATCH_END_MARGIN_S = 15;
+/**
+ * A drain takes at most the kill grace plus this, whatever the network does (issue 26 item 3):
+ * refreshes and heartbeats in flight are abandoned when it starts, and the final report gets
+ * what is left of it, at most FINAL_REPORT_MAX_MS (Slurm's KillWait is 30 s; the grace 20 s).
+ */
+export const DRAIN_MARGIN_S = 5;
+export const FINAL_REPORT_MAX_MS = 3_000;
+/** The final report's least time, and what is kept back for the wipe after it. */
+const FINAL_REPORT_MIN_MS = 500;
+const WIPE_RESERVE_MS = 1_000;
 
 interface Parts {
   store: CredStore;
@@ -54,6 +64,12 @@ export class PilotRun {
   readonly #started: number;
   readonly #timers: CancelTimer[] = [];
   readonly #drainController = new AbortController();
+  /** Aborted when a drain starts: heartbeats and reports in flight are abandoned (the final report is not). */
+  readonly #requests = new AbortController();
+  /** When the drain began (a drain signal or another end), and the kill grace it gave the payloads. */
+  #drainStartedAt: number | null = null;
+  #drainGraceS = 0;
+  readonly #onDrainSignal = () => this.#drainSignalled();
   readonly #supervisor: Supervisor;
   #parts: Partial<Parts> = {};
   #state: PilotState = 'starting';
@@ -82,6 +98,24 @@ export class PilotRun {
         o.source.retire();
       },
     });
+    if (o.signal.aborted) queueMicrotask(this.#onDrainSignal);
+    else o.signal.addEventListener('abort', this.#onDrainSignal, { once: true });
+  }
+
+  /**
+   * A drain signal at any stage abandons what is in flight at once (a refresh, a report), so
+   * a service that accepts connections and never answers cannot hold the pilot for the HTTP
+   * timeout. Before payloads (the first refresh, validation, the anti-black-hole delay) this is
+   * the drain, and says so; with payloads, #drain does the rest and logs it.
+   */
+  #drainSignalled(): void {
+    this.#drainStartedAt ??= this.#clock.now();
+    this.#parts.refresher?.close();
+    this.#requests.abort();
+    if (this.#state === 'starting' || this.#state === 'validation-failed') {
+      const request = this.#o.signal.reason as DrainRequest | undefined;
+      this.#log.info('draining', { reason: 'signal', signal: request?.signal, stage: this.#state === 'starting' ? 'before payloads' : 'anti-black-hole delay' });
+    }
   }
 
   #emit(e: PilotEvent): void {
@@ -205,7 +239,7 @@ export class PilotRun {
   async #validationFailed(parts: Parts, outcome: ValidationOutcome): Promise<void> {
     this.#setState('validation-failed');
     this.#log.error('node validation failed', { code: 'GLIDEIN_ERR_VALIDATION', failed: outcome.report.checks.filter((c) => c.status === 'fail').map((c) => c.name) });
-    await parts.status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }));
+    await parts.status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }), { signal: this.#requests.signal });
     if (this.#o.failureDelayS > 0) {
       // GlideinWMS keeps a failed pilot around (~20 min) so the batch system does not feed the
       // same broken node pilot after pilot (the "black hole").
@@ -228,10 +262,16 @@ export class PilotRun {
     const { refresher, status } = parts;
     refresher.start();
     this.#setState('running');
-    await status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }));
+    await status.post(this.#report({ validation: { status: outcome.report.status, json: outcome.report, xml: outcome.xml } }), { signal: this.#requests.signal });
+    // One heartbeat at a time: against a service that does not answer, piled-up heartbeats
+    // would take every connection of the client's pool and queue the refresh behind them.
+    let beating = false;
     const heartbeat = () => {
       this.#jobs = this.#o.source.counts();
-      void status.post(this.#report());
+      if (!beating) {
+        beating = true;
+        void status.post(this.#report(), { signal: this.#requests.signal }).finally(() => (beating = false));
+      }
       this.#timers.push(this.#clock.setTimer(heartbeat, this.#o.heartbeatIntervalS * 1000));
     };
     if (this.#o.heartbeatIntervalS > 0) this.#timers.push(this.#clock.setTimer(heartbeat, this.#o.heartbeatIntervalS * 1000));
@@ -277,8 +317,10 @@ export class PilotRun {
 
   /** Secrets off the disk first, then stop the payloads (fast when asked, even mid-drain). */
   async #drain(parts: Parts, end: PilotEnd): Promise<void> {
+    this.#drainStartedAt ??= this.#clock.now();
     this.#setState('draining', end.reason);
     parts.refresher.close();
+    this.#requests.abort();
     await removeRefreshSecrets(parts.store, this.#log);
     this.#drainController.abort();
     const source = this.#o.source;
@@ -287,6 +329,7 @@ export class PilotRun {
     const request = this.#o.signal.reason as DrainRequest | undefined;
     const fast = end.reason === 'signal' && (request?.fast === true || this.#o.fastDrain?.aborted === true);
     const graceS = fast ? Math.min(fastGrace, this.#o.killGraceS) : this.#o.killGraceS;
+    this.#drainGraceS = graceS;
     this.#log.info('draining', { reason: end.reason, signal: request?.signal, graceS, fast });
     const fastLater = this.#o.fastDrain;
     const onFast = () => void source.stop(reason, Math.min(fastGrace, graceS));
@@ -302,12 +345,14 @@ export class PilotRun {
   async #teardown(): Promise<void> {
     for (const cancel of this.#timers.splice(0)) cancel();
     this.#supervisor.stop();
+    this.#o.signal.removeEventListener('abort', this.#onDrainSignal);
     const { refresher, status, http, store } = this.#parts;
     refresher?.close();
+    this.#requests.abort();
     this.#drainController.abort();
     if (status && this.#state !== 'validation-failed') {
       this.#state = 'exited';
-      await status.post(this.#report({ exit: { code: this.#result.code, reason: this.#result.reason } }));
+      await status.post(this.#report({ exit: { code: this.#result.code, reason: this.#result.reason } }), { timeoutMs: this.#finalReportMs() });
     }
     this.#state = 'exited';
     await http?.close();
@@ -325,7 +370,20 @@ export class PilotRun {
         this.#log.error('could not remove the work dir', { dir: this.#workdir.dir, error: e });
       }
     }
-    this.#log.info('pilot exited', { code: this.#result.code, reason: this.#result.reason, jobs: this.#jobs, refreshes: refresher?.stats.refreshes ?? 0 });
+    const drain = this.#drainStartedAt === null ? {} : { drainMs: Math.round(this.#clock.now() - this.#drainStartedAt), drainLimitMs: this.#drainLimitMs() };
+    this.#log.info('pilot exited', { code: this.#result.code, reason: this.#result.reason, jobs: this.#jobs, refreshes: refresher?.stats.refreshes ?? 0, ...drain });
+  }
+
+  /** The most a drain may take: the kill grace it gave plus DRAIN_MARGIN_S. */
+  #drainLimitMs(): number {
+    return (this.#drainGraceS + DRAIN_MARGIN_S) * 1000;
+  }
+
+  /** What is left of the drain's limit for the final report (less the wipe's share), within bounds. */
+  #finalReportMs(): number {
+    if (this.#drainStartedAt === null) return FINAL_REPORT_MAX_MS;
+    const left = this.#drainStartedAt + this.#drainLimitMs() - WIPE_RESERVE_MS - this.#clock.now();
+    return Math.round(Math.min(FINAL_REPORT_MAX_MS, Math.max(FINAL_REPORT_MIN_MS, left)));
   }
 
   #summary(): PilotSummary {

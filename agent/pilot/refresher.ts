@@ -90,6 +90,8 @@ export class Refresher {
   #ccredExpired = false;
   /** Set by close() (drain): no more requests, and a late answer's refresh token is not persisted. */
   #closed = false;
+  /** Aborted by close(): a request in flight ends at once, whatever the network does (issue 26 item 3). */
+  readonly #abort = new AbortController();
   /** Counters for heartbeats and the summary. */
   readonly stats = { refreshes: 0, failures: 0, lastError: undefined as string | undefined };
 
@@ -147,10 +149,15 @@ export class Refresher {
     this.#scheduleNext(this.#nextDelayMs(this.#lastRefreshAfter));
   }
 
-  /** Stop for good (a drain): no new request; an answer still in flight is applied but its refresh token is not kept. */
+  /**
+   * Stop for good (a drain): no new request, and the one in flight is abandoned at once: a
+   * service that accepts and never answers must not hold a drain for the HTTP timeout. Its
+   * answer, if the service still sends one, is not read; nothing would refresh with it again.
+   */
   close(): void {
     this.#closed = true;
     this.stop();
+    this.#abort.abort();
   }
 
   stop(): void {
@@ -313,10 +320,11 @@ export class Refresher {
       let res: HttpResponse;
       try {
         const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(url), iat: Math.floor(this.#clock.now() / 1000) });
-        res = await this.#o.http.postJson(url, { dpop: proof, accept: 'application/json' }, JSON.stringify({ refresh_token: this.#refreshToken }));
+        res = await this.#o.http.postJson(url, { dpop: proof, accept: 'application/json' }, JSON.stringify({ refresh_token: this.#refreshToken }), { signal: this.#abort.signal });
       } catch (e) {
         lastError = e;
         last = undefined;
+        if (this.#closed) break;
         if (this.#endpoints.size > 1) this.#o.log.warn('refresh service instance unreachable; trying the next', { url, error: (e as Error).message });
         continue;
       }

@@ -5,7 +5,7 @@ import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
 import { STATUS_PATH } from '../../shared/protocol.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Endpoints } from './endpoints.ts';
-import type { HttpClient } from './http-client.ts';
+import type { HttpClient, RequestLimits } from './http-client.ts';
 import type { Clock } from './clock.ts';
 
 export type PilotState = 'starting' | 'validation-failed' | 'running' | 'retiring' | 'draining' | 'exited';
@@ -54,11 +54,12 @@ export class StatusClient {
     return this.#o.endpoints.url(STATUS_PATH);
   }
 
-  async post(report: StatusReport): Promise<{ ok: boolean; status: number | undefined }> {
+  /** `limits`: a drain's abort for heartbeats, a short timeout for the final report (issue 26 item 3). */
+  async post(report: StatusReport, limits: RequestLimits = {}): Promise<{ ok: boolean; status: number | undefined }> {
     try {
       const url = this.url;
       const proof = await createDpopProof(this.#o.key, { htm: 'POST', htu: htuOf(url), iat: Math.floor(this.#o.clock.now() / 1000) });
-      const res = await this.#o.http.postJson(url, { dpop: proof }, JSON.stringify(report));
+      const res = await this.#o.http.postJson(url, { dpop: proof }, JSON.stringify(report), limits);
       const ok = res.status >= 200 && res.status < 300;
       if (ok) this.stats.sent++;
       else {
