@@ -24,7 +24,10 @@ i=0; while [ ! -S /dev/log ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 set +e
 "$@"
 rc=$?
-sleep 0.2
+# A last message after everything the command sent (one socket, read in order): once syslogd has
+# written it, it has written all before it.
+echo "private-syslog-end-$$" | logger -t private-syslog
+i=0; while ! grep -q "private-syslog-end-$$" "$T/syslog.out" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 kill $SYSLOGD
 exit $rc
 `;
