@@ -36,7 +36,8 @@ Invoked as 'glidein glidein_config [ENTRY_ID]' (as GlideinWMS runs a custom scri
 
   --format FORMAT      table (default), json, classad (startd attributes) or xml (OSGTestResult)
   --require KEY=VALUE  a requirement; repeatable. Keys: cores=N, memory=SIZE, disk=SIZE,
-                       gpus=N, cvmfs=REPO[,REPO...], container=any|apptainer|singularity|bwrap.
+                       gpus=N, gpu_memory=SIZE (each GPU), cuda=X.Y, cvmfs=REPO[,REPO...],
+                       container=any|apptainer|singularity|bwrap.
                        SIZE like 512MiB, 8GiB, 2GB.
   --workdir DIR        the work directory whose free space is checked (default: current dir)
   --policy FILE        also test the site policy's identity switch: a test payload runs as each

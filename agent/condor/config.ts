@@ -98,6 +98,8 @@ function validationAttributes(report: ConfigValidation): { entries: [string, str
   const entries: [string, string][] = [];
   const skipped: string[] = [];
   for (const [k, v] of Object.entries(report.attributes ?? {})) {
+    // Nested GPU property ads reach the startd through its GPU inventory, not as slot attributes.
+    if (typeof v === 'object' && v !== null) continue;
     const ok = ATTRIBUTE_NAME.test(k) && (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && unsafeValueReason(v) === null));
     if (ok) entries.push([k, classAdValue(v as string | number | boolean)]);
     else skipped.push(k);

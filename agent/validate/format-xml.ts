@@ -66,7 +66,7 @@ export function formatXml(report: ValidationReport, context: XmlContext = {}): s
     lines.push(metric('failure', first.failure ?? 'WN_Resource'), metric('TestID', first.name));
   }
   for (const [k, v] of Object.entries(report.attributes)) {
-    lines.push(metric(k, typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v)));
+    lines.push(metric(k, typeof v === 'object' ? v.classad : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v)));
   }
   lines.push('  </result>', '  <detail>');
   const detailChecks = failed.length ? failed : report.checks;

@@ -4,9 +4,9 @@ import { UsageError } from '../../shared/errors.ts';
 import { parseSize, SIZE_EXPECTED } from './size.ts';
 import type { ContainerRequirement, Requirements } from './types.ts';
 
-const KEYS = ['cores', 'memory', 'disk', 'gpus', 'cvmfs', 'container'] as const;
+const KEYS = ['cores', 'memory', 'disk', 'gpus', 'gpu_memory', 'cuda', 'cvmfs', 'container'] as const;
 type Key = (typeof KEYS)[number];
-const KEYS_TEXT = 'cores=N, memory=SIZE, disk=SIZE, gpus=N, cvmfs=REPO[,REPO...] or container=any|apptainer|singularity|bwrap';
+const KEYS_TEXT = 'cores=N, memory=SIZE, disk=SIZE, gpus=N, gpu_memory=SIZE, cuda=X.Y, cvmfs=REPO[,REPO...] or container=any|apptainer|singularity|bwrap';
 
 /** A CVMFS repository name: a DNS-style name, nothing that could leave /cvmfs. */
 const REPO = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/i;
@@ -41,6 +41,16 @@ export function parseRequirements(items: readonly string[]): Requirements {
       case 'gpus':
         req.gpus = count(item, value, 0);
         break;
+      case 'gpu_memory': {
+        const bytes = parseSize(value);
+        if (bytes === null) throw bad(item, SIZE_EXPECTED);
+        req.gpuMemory = bytes;
+        break;
+      }
+      case 'cuda':
+        if (!/^\d{1,3}\.\d{1,3}$/.test(value)) throw bad(item, 'a CUDA version X.Y such as 12.2');
+        req.cuda = value;
+        break;
       case 'memory':
       case 'disk': {
         const bytes = parseSize(value);
@@ -70,6 +80,8 @@ export function describeRequirements(req: Requirements): string[] {
   if (req.memory !== undefined) out.push(`memory=${req.memory}B`);
   if (req.disk !== undefined) out.push(`disk=${req.disk}B`);
   if (req.gpus !== undefined) out.push(`gpus=${req.gpus}`);
+  if (req.gpuMemory !== undefined) out.push(`gpu_memory=${req.gpuMemory}B`);
+  if (req.cuda !== undefined) out.push(`cuda=${req.cuda}`);
   if (req.cvmfs !== undefined) out.push(`cvmfs=${req.cvmfs.join(',')}`);
   if (req.container !== undefined) out.push(`container=${req.container}`);
   return out;

@@ -21,7 +21,13 @@ export interface CheckResult {
   failure: FailureCategory | null;
 }
 
-export type AttributeValue = number | string | boolean;
+/** A ClassAd expression that is no literal (a nested ad, a list of attribute references), written
+ * as is by `--format classad`; in JSON `{"classad": "<expression>"}`. HTCondor's GPU properties (issue 23). */
+export interface ClassAdExpression {
+  readonly classad: string;
+}
+
+export type AttributeValue = number | string | boolean | ClassAdExpression;
 
 /** The JSON report (contract). */
 export interface ValidationReport {
@@ -42,6 +48,10 @@ export interface Requirements {
   /** bytes */
   disk?: number;
   gpus?: number;
+  /** bytes: every offered GPU has at least this much memory (`gpu_memory=SIZE`) */
+  gpuMemory?: number;
+  /** `cuda=X.Y`: at least this CUDA driver API version */
+  cuda?: string;
   cvmfs?: string[];
   container?: ContainerRequirement;
 }

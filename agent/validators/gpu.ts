@@ -1,44 +1,42 @@
 // gpu: the NVIDIA GPUs this pilot may use (nvidia-smi narrowed by CUDA_VISIBLE_DEVICES and the
 // batch allocation) and HTCondor-style attributes. No GPU and none required is a skip, never a
 // failure.
-import { collectGpuFacts, type GpuFacts, type GpuDevice } from '../validate/facts/gpu.ts';
+import { collectGpuFacts, type GpuFacts } from '../validate/facts/gpu.ts';
+import { gpuAttributes, shortGpuId } from './gpu-classad.ts';
 import { batchFacts } from '../validate/batch.ts';
 import { defineValidator } from '../validate/validator.ts';
-import type { AttributeValue, CheckOutcome, Requirements } from '../validate/types.ts';
+import type { CheckOutcome, CheckResult, Requirements } from '../validate/types.ts';
 
-/** HTCondor's short GPU id: `GPU-` and the first 8 hex digits of the UUID. */
-export function shortGpuId(uuid: string): string {
-  const hex = uuid.replace(/^(GPU|MIG)-/i, '').replace(/-/g, '');
-  return `GPU-${hex.slice(0, 8).toLowerCase()}`;
+/** Whether CUDA version `have` is at least `want` (both X.Y). */
+export function cudaAtLeast(have: string, want: string): boolean {
+  const [a = 0, b = 0] = have.split('.').map(Number);
+  const [c = 0, d = 0] = want.split('.').map(Number);
+  return a > c || (a === c && b >= d);
 }
 
-function gpuAttributes(f: GpuFacts): Record<string, AttributeValue> {
-  const attrs: Record<string, AttributeValue> = { DetectedGPUs: f.usable.length === 0 ? 0 : f.usable.map((d) => shortGpuId(d.uuid)).join(', ') };
-  const first: GpuDevice | undefined = f.usable[0];
-  if (first) {
-    // glidein's own: the full UUIDs the pilot hands to jobs (CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES).
-    attrs.GLIDEIN_GPU_UUIDS = f.usable.map((d) => d.uuid).join(',');
-    attrs.GPUs_DeviceName = first.name;
-    if (first.memoryMiB !== null) attrs.GPUs_GlobalMemoryMb = first.memoryMiB;
-    if (first.computeCapability !== null) attrs.GPUs_Capability = Number(first.computeCapability);
-    // HTCondor's DriverVersion is the CUDA driver API version (12.4), not the kernel driver's.
-    if (f.cudaVersion !== null) attrs.GPUs_DriverVersion = Number(f.cudaVersion);
-    if (f.driverVersion !== null) attrs.GPUs_NvidiaDriverVersion = f.driverVersion;
+/** What the usable devices miss of gpu_memory= and cuda= (empty: nothing). */
+function shortfalls(f: GpuFacts, req: Requirements): string[] {
+  const out: string[] = [];
+  if (req.gpuMemory !== undefined) {
+    const wantMiB = req.gpuMemory / 1024 / 1024;
+    const small = f.usable.filter((d) => d.memoryMiB === null || d.memoryMiB < wantMiB);
+    if (small.length) out.push(`${small.length} device${small.length === 1 ? '' : 's'} below gpu_memory=${Math.ceil(wantMiB)} MiB`);
   }
-  return attrs;
+  if (req.cuda !== undefined && (f.cudaVersion === null || !cudaAtLeast(f.cudaVersion, req.cuda))) out.push(`CUDA ${f.cudaVersion ?? 'unknown'} below cuda=${req.cuda}`);
+  return out;
 }
 
 export function checkGpu(f: GpuFacts, req: Requirements): CheckOutcome {
   const required = req.gpus ?? null;
-  const wanted = required !== null && required > 0;
+  const wanted = (required !== null && required > 0) || req.gpuMemory !== undefined || req.cuda !== undefined;
   const attributes = gpuAttributes(f);
+  const result = (status: CheckResult['status'], value: number, detail: string, failed: boolean): CheckOutcome => ({ result: { name: 'gpu', status, value, required, detail, failure: failed ? 'WN_Resource' : null }, attributes });
   if (f.tool === null) {
     const detail = 'no nvidia-smi on PATH: no NVIDIA GPU';
-    return { result: { name: 'gpu', status: wanted ? 'fail' : 'skip', value: 0, required, detail: wanted ? `${detail}, ${required} required` : `${detail}; none required`, failure: wanted ? 'WN_Resource' : null }, attributes };
+    return result(wanted ? 'fail' : 'skip', 0, wanted ? `${detail}, ${describeWanted(req)} required` : `${detail}; none required`, wanted);
   }
-  if (f.error !== null) {
-    return { result: { name: 'gpu', status: wanted ? 'fail' : 'warn', value: 0, required, detail: f.error, failure: wanted ? 'WN_Resource' : null }, attributes };
-  }
+  // A hung nvidia-smi is a broken node (driver, GPU fallen off the bus), never "no GPU".
+  if (f.error !== null) return result(wanted || f.hung ? 'fail' : 'warn', 0, f.error, wanted || f.hung === true);
   const n = f.usable.length;
   const parts: string[] = [`${n} usable of ${f.devices.length}`];
   if (f.narrowedBy.length) parts[0] += ` (${f.narrowedBy.join(', ')})`;
@@ -46,17 +44,22 @@ export function checkGpu(f: GpuFacts, req: Requirements): CheckOutcome {
   if (names.length) parts.push(names.join('; '));
   if (f.driverVersion) parts.push(`driver ${f.driverVersion}`);
   if (f.cudaVersion) parts.push(`CUDA ${f.cudaVersion}`);
-  const failed = required !== null && n < required;
-  if (failed) parts.push(`${required} required`);
-  const status = failed ? 'fail' : n === 0 && required === null ? 'skip' : 'pass';
-  return { result: { name: 'gpu', status, value: n, required, detail: parts.join(', '), failure: failed ? 'WN_Resource' : null }, attributes };
+  const missing = shortfalls(f, req);
+  if (required !== null && n < required) missing.unshift(`${required} required`);
+  parts.push(...missing);
+  const failed = missing.length > 0;
+  return result(failed ? 'fail' : n === 0 && !wanted ? 'skip' : 'pass', n, parts.join(', '), failed);
+}
+
+function describeWanted(req: Requirements): string {
+  return [req.gpus ? `${req.gpus}` : null, req.gpuMemory !== undefined ? 'gpu_memory' : null, req.cuda !== undefined ? `cuda=${req.cuda}` : null].filter(Boolean).join(', ') || '1';
 }
 
 export const gpu = defineValidator<GpuFacts>({
   name: 'gpu',
   deadlineMs: 12_000,
   probeTimeoutMs: 10_000,
-  isRequired: (req) => (req.gpus ?? 0) > 0,
+  isRequired: (req) => (req.gpus ?? 0) > 0 || req.gpuMemory !== undefined || req.cuda !== undefined,
   collect: async (ctx) => {
     const batch = await batchFacts(ctx.host);
     const allocated = batch.allocations.map((a) => a.gpus).filter((g): g is number => g !== undefined);
@@ -68,3 +71,5 @@ export const gpu = defineValidator<GpuFacts>({
   },
   check: checkGpu,
 });
+
+export { shortGpuId };

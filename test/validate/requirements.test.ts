@@ -39,8 +39,8 @@ describe('SIZE', () => {
 
 describe('requirements', () => {
   it('parses every contract key', () => {
-    expect(parseRequirements(['cores=4', 'memory=8GiB', 'disk=2GB', 'gpus=1', 'cvmfs=cms.cern.ch,oasis.opensciencegrid.org', 'container=apptainer'])).toEqual({
-      cores: 4, memory: 8 * 2 ** 30, disk: 2e9, gpus: 1, cvmfs: ['cms.cern.ch', 'oasis.opensciencegrid.org'], container: 'apptainer',
+    expect(parseRequirements(['cores=4', 'memory=8GiB', 'disk=2GB', 'gpus=1', 'gpu_memory=16GiB', 'cuda=12.2', 'cvmfs=cms.cern.ch,oasis.opensciencegrid.org', 'container=apptainer'])).toEqual({
+      cores: 4, memory: 8 * 2 ** 30, disk: 2e9, gpus: 1, gpuMemory: 16 * 2 ** 30, cuda: '12.2', cvmfs: ['cms.cern.ch', 'oasis.opensciencegrid.org'], container: 'apptainer',
     });
   });
 
@@ -55,6 +55,10 @@ describe('requirements', () => {
     [['cores=0'], /integer of at least 1/],
     [['gpus=-1'], /'gpus=-1'.*integer of at least 0/],
     [['memory=8'], /'memory=8'.*size with a unit/],
+    [['gpu_memory=16'], /'gpu_memory=16'.*size with a unit/],
+    [['cuda=12'], /'cuda=12'.*CUDA version X.Y/],
+    [['cuda=twelve.two'], /CUDA version X.Y/],
+    [['cuda=12.2', 'cuda=12.4'], /'cuda=12.4'.*already required/],
     [['disk=lots'], /'disk=lots'.*512MiB/],
     [['cvmfs=../etc'], /'cvmfs=\.\.\/etc'.*repository names/],
     [['cvmfs='], /repository names/],

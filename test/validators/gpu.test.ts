@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { gpu, shortGpuId, checkGpu } from '../../agent/validators/gpu.ts';
+import { gpu, shortGpuId, checkGpu, cudaAtLeast } from '../../agent/validators/gpu.ts';
 import { parseCudaVersion, visibleDevices, type GpuDevice } from '../../agent/validate/facts/gpu.ts';
 import { collectContext, fixtureHost, FIXTURES } from '../validate/fixture.ts';
 
@@ -27,6 +27,9 @@ describe('gpu', () => {
       GPUs_Capability: 8,
       GPUs_DriverVersion: 12.4,
       GPUs_NvidiaDriverVersion: '550.54.15',
+      AvailableGPUs: { classad: '{ GPUs_GPU_6d4f0c6a, GPUs_GPU_b2e8a0f1 }' },
+      GPUs_GPU_6d4f0c6a: { classad: '[ Id = "GPU-6d4f0c6a"; Capability = 8.0; DeviceName = "NVIDIA A100-SXM4-40GB"; DeviceUuid = "6d4f0c6a-3b1e-4a6c-9f7e-1a2b3c4d5e6f"; DriverVersion = 12.40; GlobalMemoryMb = 40960; MaxSupportedVersion = 12040 ]' },
+      GPUs_GPU_b2e8a0f1: { classad: '[ Id = "GPU-b2e8a0f1"; Capability = 8.0; DeviceName = "NVIDIA A100-SXM4-40GB"; DeviceUuid = "b2e8a0f1-77c2-4d0e-8a1b-0f9e8d7c6b5a"; DriverVersion = 12.40; GlobalMemoryMb = 40960; MaxSupportedVersion = 12040 ]' },
     });
   });
 
@@ -82,7 +85,7 @@ describe('gpu', () => {
   it('short ids and parsers follow HTCondor and nvidia-smi formats', () => {
     expect(shortGpuId('GPU-6D4F0C6A-3b1e-4a6c')).toBe('GPU-6d4f0c6a');
     expect(parseCudaVersion('| NVIDIA-SMI 535.104.05   Driver Version: 535.104.05   CUDA Version: 12.2     |')).toBe('12.2');
-    const devs: GpuDevice[] = [{ index: 0, uuid: 'GPU-aa', name: 'x', memoryMiB: 1, computeCapability: '9.0' }];
+    const devs: GpuDevice[] = [{ index: 0, uuid: 'GPU-aa', name: 'x', memoryMiB: 1, computeCapability: '9.0', migEnabled: false, parent: null }];
     expect(visibleDevices(devs, undefined)).toBeNull();
     expect(visibleDevices(devs, '-1')).toEqual([]);
     expect(checkGpu({ tool: '/x', error: null, devices: devs, usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] }, {}).result.status).toBe('skip');
@@ -102,4 +105,81 @@ describe('gpu tool lookup', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+const PATH_MIG = `${join(FIXTURES, 'bin-gpu-mig')}:/usr/bin:/bin`;
+const MIG0 = 'MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f';
+const MIG1 = 'MIG-cba663e8-9bed-5b25-b243-5985ef7c9beb';
+
+describe('gpu with MIG (issue 23)', () => {
+  it('offers the MIG instances of a GPU in MIG mode, never the GPU whole, named as NVML names them', async () => {
+    const { facts, result, attributes } = await run({ PATH: PATH_MIG });
+    expect(facts.usable.map((d) => d.uuid)).toEqual([MIG0, MIG1, 'GPU-b2e8a0f1-77c2-4d0e-8a1b-0f9e8d7c6b5a']);
+    expect(facts.usable.map((d) => d.uuid)).not.toContain('GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77');
+    expect(result).toMatchObject({ status: 'pass', value: 3 });
+    expect(result.detail).toContain('NVIDIA A100-SXM4-40GB MIG 3g.20gb 20480 MiB cc 8.0');
+    // A MIG id is never shortened (HTCondor: a short MIG id does not work).
+    expect(attributes?.DetectedGPUs).toBe(`${MIG0}, ${MIG1}, GPU-b2e8a0f1`);
+    expect(attributes?.GLIDEIN_GPU_UUIDS).toBe(`${MIG0},${MIG1},GPU-b2e8a0f1-77c2-4d0e-8a1b-0f9e8d7c6b5a`);
+    expect(attributes?.AvailableGPUs).toEqual({ classad: '{ GPUs_MIG_c6d4f1ef_42e4_5de3_91c7_45d71c87eb3f, GPUs_MIG_cba663e8_9bed_5b25_b243_5985ef7c9beb, GPUs_GPU_b2e8a0f1 }' });
+    expect(attributes?.['GPUs_MIG_c6d4f1ef_42e4_5de3_91c7_45d71c87eb3f']).toEqual({
+      classad: `[ Id = "${MIG0}"; Capability = 8.0; DeviceName = "NVIDIA A100-SXM4-40GB MIG 3g.20gb"; DeviceUuid = "${MIG0}"; DriverVersion = 12.40; GlobalMemoryMb = 20480; MaxSupportedVersion = 12040; ParentUuid = "GPU-5d5ba0d6-d33d-2b2c-524d-9e3d8d2b8a77" ]`,
+    });
+  });
+
+  it.each([
+    ['a MIG UUID', MIG1, [MIG1]],
+    ['a MIG UUID prefix and a GPU ordinal', 'MIG-c6d4,1', [MIG0, 'GPU-b2e8a0f1-77c2-4d0e-8a1b-0f9e8d7c6b5a']],
+    ["the MIG-mode GPU's ordinal, which names no schedulable device", '0', []],
+  ])('honours CUDA_VISIBLE_DEVICES with %s', async (_what, cvd, uuids) => {
+    const { facts } = await run({ PATH: PATH_MIG, CUDA_VISIBLE_DEVICES: cvd });
+    expect(facts.usable.map((d) => d.uuid)).toEqual(uuids);
+  });
+});
+
+describe('gpu requirements and failures (issue 23)', () => {
+  const check = async (env: NodeJS.ProcessEnv, req: Record<string, unknown>) => {
+    const facts = await gpu.collect(collectContext(fixtureHost('bare', env), { requirements: req, probeTimeoutMs: 500 }));
+    return gpu.check(facts, req).result;
+  };
+  it.each([
+    ['gpu_memory met by every device', { gpuMemory: 40 * 1024 ** 3 }, PATH_GPU, 'pass', null],
+    ['gpu_memory above one device (a 20 GiB MIG instance)', { gpuMemory: 21 * 1024 ** 3 }, PATH_MIG, 'fail', '2 devices below gpu_memory=21504 MiB'],
+    ['cuda=12.4 met by CUDA 12.4', { cuda: '12.4' }, PATH_GPU, 'pass', null],
+    ['cuda=12.10 above CUDA 12.4 (compared as numbers)', { cuda: '12.10' }, PATH_GPU, 'fail', 'CUDA 12.4 below cuda=12.10'],
+    ['cuda=11.8 below CUDA 12.4', { cuda: '11.8' }, PATH_GPU, 'pass', null],
+    ['cuda on a node without nvidia-smi', { cuda: '11.0' }, '/nonexistent', 'fail', 'no nvidia-smi on PATH'],
+  ])('%s', async (_what, req, path, status, detail) => {
+    const r = await check({ PATH: path }, req);
+    expect(r.status, r.detail).toBe(status);
+    expect(r.failure).toBe(status === 'fail' ? 'WN_Resource' : null);
+    if (detail) expect(r.detail).toContain(detail);
+  });
+
+  it('a hung nvidia-smi is killed at its deadline and fails the node even with no GPU required, never "no GPU"', async () => {
+    const r = await check({ PATH: `${join(FIXTURES, 'bin-gpu-hung')}:/usr/bin:/bin` }, {});
+    expect(r).toMatchObject({ status: 'fail', failure: 'WN_Resource', value: 0 });
+    expect(r.detail).toMatch(/did not answer within 500 ms \(killed\): a hung driver/);
+  });
+
+  it('CUDA versions compare as numbers', () => {
+    expect(cudaAtLeast('12.10', '12.9')).toBe(true);
+    expect(cudaAtLeast('12.4', '12.10')).toBe(false);
+    expect(cudaAtLeast('13.0', '12.10')).toBe(true);
+  });
+});
+
+describe('glidein validate with GPUs through the CLI (issue 23)', () => {
+  it('--format classad prints the nested GPU ads as a startd advertises them; --format json carries them as expressions', async () => {
+    const { runCli } = await import('../helpers/run-cli.ts');
+    const env = { ...process.env, PATH: `${join(FIXTURES, 'bin-gpu-mig')}:${process.env['PATH'] ?? '/usr/bin:/bin'}` };
+    const ad = await runCli(['validate', '--format', 'classad', '--require', 'gpus=3', '--require', 'cuda=12.0', '--require', 'gpu_memory=20GiB'], { source: true, env });
+    const lines = ad.stdout.split('\n');
+    expect(lines).toContain('AvailableGPUs = { GPUs_MIG_c6d4f1ef_42e4_5de3_91c7_45d71c87eb3f, GPUs_MIG_cba663e8_9bed_5b25_b243_5985ef7c9beb, GPUs_GPU_b2e8a0f1 }');
+    expect(lines).toContain('GPUs_GPU_b2e8a0f1 = [ Id = "GPU-b2e8a0f1"; Capability = 8.0; DeviceName = "NVIDIA A100-SXM4-40GB"; DeviceUuid = "b2e8a0f1-77c2-4d0e-8a1b-0f9e8d7c6b5a"; DriverVersion = 12.40; GlobalMemoryMb = 40960; MaxSupportedVersion = 12040 ]');
+    const json = await runCli(['validate', '--format', 'json', '--require', 'gpus=4'], { source: true, env });
+    const report = JSON.parse(json.stdout) as { checks: { name: string; status: string }[]; attributes: Record<string, unknown> };
+    expect(report.checks.find((c) => c.name === 'gpu')).toMatchObject({ status: 'fail', value: 3, required: 4 });
+    expect(report.attributes['AvailableGPUs']).toEqual({ classad: expect.stringMatching(/^\{ GPUs_MIG_c6d4f1ef/) });
+  }, 60_000);
 });

@@ -1,8 +1,10 @@
 // GPU facts from nvidia-smi (run out of process under a deadline), narrowed to the devices this
 // pilot may use: CUDA_VISIBLE_DEVICES (indices or UUID prefixes, enumeration stopping at the
-// first entry that names no device, as CUDA does) and the batch allocation.
+// first entry that names no device, as CUDA does) and the batch allocation. A GPU in MIG mode
+// is replaced by its MIG devices (from `nvidia-smi -L`, gpu-list.ts).
 import { findOnPath, type Host } from '../host.ts';
 import { runProbe } from '../probe.ts';
+import { migDevices, parseGpuList } from './gpu-list.ts';
 
 export interface GpuDevice {
   index: number;
@@ -10,6 +12,10 @@ export interface GpuDevice {
   name: string;
   memoryMiB: number | null;
   computeCapability: string | null;
+  /** `mig.mode.current` is Enabled: the GPU itself is not schedulable, its MIG devices are. */
+  migEnabled: boolean;
+  /** For a MIG device: its GPU's UUID; null for a whole GPU. */
+  parent: string | null;
 }
 
 export interface GpuFacts {
@@ -17,7 +23,9 @@ export interface GpuFacts {
   tool: string | null;
   /** Why nvidia-smi gave no answer, when it did not. */
   error: string | null;
-  /** All devices nvidia-smi lists. */
+  /** nvidia-smi was killed at its deadline: a broken node, never "no GPU". */
+  hung?: boolean;
+  /** All schedulable devices nvidia-smi lists (MIG devices in place of their GPUs). */
   devices: GpuDevice[];
   /** The devices this pilot may use. */
   usable: GpuDevice[];
@@ -27,7 +35,7 @@ export interface GpuFacts {
   narrowedBy: string[];
 }
 
-const QUERY = '--query-gpu=index,uuid,name,memory.total,driver_version,compute_cap';
+export const QUERY = '--query-gpu=index,uuid,name,memory.total,driver_version,compute_cap,mig.mode.current';
 
 export function parseGpuQuery(csv: string): { devices: GpuDevice[]; driverVersion: string | null } {
   const devices: GpuDevice[] = [];
@@ -43,6 +51,8 @@ export function parseGpuQuery(csv: string): { devices: GpuDevice[]; driverVersio
       name: f[2]!,
       memoryMiB: Number.isFinite(mem) ? mem : null,
       computeCapability: /^\d+\.\d+$/.test(f[5]!) ? f[5]! : null,
+      migEnabled: f[6] === 'Enabled',
+      parent: null,
     });
     if (/^[\d.]+$/.test(f[4]!)) driverVersion = f[4]!;
   }
@@ -60,7 +70,8 @@ export function visibleDevices(devices: GpuDevice[], cvd: string | undefined): G
   for (const raw of cvd.split(',')) {
     const entry = raw.trim();
     let found: GpuDevice | undefined;
-    if (/^\d+$/.test(entry)) found = devices.find((d) => d.index === Number(entry));
+    // An ordinal names a whole GPU; a MIG device is named by its UUID (CUDA's own MIG enumeration is not modelled).
+    if (/^\d+$/.test(entry)) found = devices.find((d) => d.index === Number(entry) && d.parent === null);
     else if (/^(GPU|MIG)-[0-9a-fA-F-]+/.test(entry)) found = devices.find((d) => d.uuid.toLowerCase().startsWith(entry.toLowerCase()));
     if (!found || out.includes(found)) break;
     out.push(found);
@@ -73,16 +84,16 @@ export async function collectGpuFacts(host: Host, options: { signal: AbortSignal
   const none: GpuFacts = { tool: tool ?? null, error: null, devices: [], usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] };
   if (!tool) return none;
   const env = { PATH: host.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' };
-  const [query, banner] = await Promise.all([
-    runProbe(tool, [QUERY, '--format=csv,noheader,nounits'], { timeoutMs: options.timeoutMs, env, signal: options.signal }),
-    runProbe(tool, [], { timeoutMs: options.timeoutMs, env, signal: options.signal }),
-  ]);
-  if (query.code !== 0) {
-    const why = query.timedOut ? `nvidia-smi did not answer within ${options.timeoutMs} ms`
+  const probe = (args: string[]) => runProbe(tool, args, { timeoutMs: options.timeoutMs, env, signal: options.signal });
+  const [query, banner, list] = await Promise.all([probe([QUERY, '--format=csv,noheader,nounits']), probe([]), probe(['-L'])]);
+  const hung = [query, banner, list].some((r) => r.timedOut);
+  if (query.code !== 0 || hung) {
+    const why = hung ? `nvidia-smi did not answer within ${options.timeoutMs} ms (killed): a hung driver`
       : query.spawnError ?? `nvidia-smi exited with ${query.code ?? query.signal}: ${(query.stdout + query.stderr).trim().split('\n')[0] ?? ''}`;
-    return { ...none, error: why };
+    return { ...none, error: why, hung };
   }
-  const { devices, driverVersion } = parseGpuQuery(query.stdout);
+  const parsed = parseGpuQuery(query.stdout);
+  const devices = migDevices(parsed.devices, list.code === 0 ? parseGpuList(list.stdout) : new Map());
   const narrowedBy: string[] = [];
   let usable = devices;
   const visible = visibleDevices(devices, host.env.CUDA_VISIBLE_DEVICES);
@@ -94,5 +105,5 @@ export async function collectGpuFacts(host: Host, options: { signal: AbortSignal
     usable = usable.slice(0, options.allocatedGpus);
     narrowedBy.push('batch allocation');
   }
-  return { tool, error: null, devices, usable, driverVersion, cudaVersion: banner.code === 0 ? parseCudaVersion(banner.stdout) : null, narrowedBy };
+  return { tool, error: null, devices, usable, driverVersion: parsed.driverVersion, cudaVersion: banner.code === 0 ? parseCudaVersion(banner.stdout) : null, narrowedBy };
 }
