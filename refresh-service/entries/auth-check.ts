@@ -18,9 +18,9 @@ export interface AuthMethodRecord {
 export function checkEntryAuthMethod(name: string, entry: EntryConfig, credentials: readonly WireCredential[], parameters: Readonly<Record<string, string>>, now: number): AuthMethodRecord | undefined {
   const req = entry.authRequirement;
   if (req === null) return undefined;
-  // GlideinWMS attaches the entry's parameters to the credentials it ships.
-  const creds: Credential[] = credentials.map((c, i) => ({ ...parseCredential(c, `credentials[${i}]`), parameters }));
-  const m = matchAuthMethod(req, creds, { now });
+  // GlideinWMS matches against the credentials and, apart, the names of the parameters set.
+  const creds: Credential[] = credentials.map((c, i) => parseCredential(c, `credentials[${i}]`));
+  const m = matchAuthMethod(req, creds, { now, parameters });
   const groupText = (g: readonly string[]) => (g.length === 0 ? 'any' : g.join(','));
   if (!m.ok) {
     const have = creds.map((c) => `${c.type}/${c.purpose}`).join(', ') || 'none';

@@ -81,12 +81,18 @@ class Checker {
   }
 }
 
+/** A parameter value: any string up to 2048 characters, the empty one included (GlideinWMS sets a parameter whatever its value). */
+function parameterValue(c: Checker, key: string, v: unknown): string {
+  if (typeof v !== 'string' || v.length > 2048) c.fail(key, 'a string (at most 2048 characters; it may be empty)', v);
+  return v;
+}
+
 function parameter(c: Checker, key: string, v: unknown): ParameterSpec {
-  if (typeof v === 'string') return { value: c.str(key, v) };
+  if (typeof v === 'string') return { value: parameterValue(c, key, v) };
   const o = c.obj(key, v, ['roundRobin']);
   const items = o['roundRobin'];
   if (!Array.isArray(items) || items.length === 0 || items.length > 10_000) c.fail(`${key}.roundRobin`, 'a non-empty list of strings', items);
-  return { roundRobin: items.map((item, i) => c.str(`${key}.roundRobin[${i}]`, item)) };
+  return { roundRobin: items.map((item, i) => parameterValue(c, `${key}.roundRobin[${i}]`, item)) };
 }
 
 function credentialSource(c: Checker, key: string, purpose: string, v: unknown, idps: Record<string, IdpConfig>): CredentialSource {

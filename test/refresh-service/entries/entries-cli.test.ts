@@ -50,7 +50,7 @@ describe('refresh-service register with entries (built executable)', () => {
     const r = await register(file, 'g-unmet', 'CE_A');
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('group 2 (vmid,project_id) is not met');
-    expect(r.stderr).toContain('no valid credential for vmid or project_id');
+    expect(r.stderr).toContain('no valid credential or parameter for vmid or project_id');
     expect(r.stdout).toBe('');
     // Nothing was written: the same id registers once the requirement can be met.
     const ok = await configFile('met', { entries: { CE_A: { authMethod: 'scitoken;vmid,project_id', parameters: { ProjectId: 'p-1' } } } });

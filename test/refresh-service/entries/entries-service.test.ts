@@ -91,7 +91,7 @@ describe('entries with their own trust domains and POOL keys', () => {
       requirement: 'scitoken;vmid',
       groups: [
         { group: 'scitoken', method: 'scitoken', purpose: 'vo-service' },
-        { group: 'vmid', method: 'vmid', purpose: 'collector' },
+        { group: 'vmid', method: 'vmid' },
       ],
     });
   });

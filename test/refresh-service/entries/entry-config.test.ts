@@ -26,7 +26,14 @@ describe('entries config', () => {
     expect(c.entries['B']).toMatchObject({ trustDomain: 'b.example', poolSigningKeyFile: sb.poolKeyFile, collector: ['cm.b.example:9618'], parameters: { VMType: { value: 'm5.large' } } });
   });
 
+  it('takes an empty parameter value, as GlideinWMS does (issue 24 section 2), and an authMethod it can evaluate', () => {
+    const c = sb.config({ entries: { A: { authMethod: 'scitoken+vm_id', parameters: { VMId: '', VMType: { roundRobin: ['', 'm5'] } } } } });
+    expect(c.entries['A']).toMatchObject({ authRequirement: [['scitoken'], ['vm_id']], parameters: { VMId: { value: '' }, VMType: { roundRobin: ['', 'm5'] } } });
+  });
+
   it.each([
+    [{ entries: { A: { authMethod: 'scitoken; vmid' } } }, 'spaces around the name'],
+    [{ entries: { A: { parameters: { VMId: 7 } } } }, 'entries.A.parameters.VMId: expected a JSON object'],
     [{ entries: { A: { colector: [] } } }, "unknown key 'entries.A.colector'"],
     [{ entries: { 'bad name': {} } }, 'entries: expected entry names'],
     [{ entries: { A: { parameters: { 'VM-Id': 'x' } } } }, 'entries.A.parameters: expected parameter names'],
