@@ -5,8 +5,8 @@
 // be writable: root, or a delegated subtree), then the v1 freezer hierarchy (freeze, SIGKILL
 // every task, thaw). Neither: null, and the caller relies on the process sweep alone.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseCgroupLine } from '../cgroup-paths.ts';
 
@@ -159,6 +159,31 @@ export class JobCgroup {
       }
     }
     writeFileSync(state, 'THAWED\n');
+  }
+
+  /**
+   * Whether processes of account `uid` in this cgroup can never leave it, so that once it is
+   * empty nothing of the job is left anywhere: cgroup v2 only (v1 lets a process be moved into
+   * any cgroup whose `tasks` its owner may write), `uid` not root, and neither this cgroup's
+   * directory nor the `cgroup.procs` of any ancestor up to the hierarchy's root writable by it
+   * (leaving needs write access to the common ancestor's `cgroup.procs`; a subtree delegated to
+   * the account is such an ancestor). Group-writable counts as writable: the account's groups
+   * are not looked up.
+   */
+  confines(uid: number): boolean {
+    if (this.kind !== 'v2' || uid === 0) return false;
+    const writable = (path: string): boolean | null => {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st) return null;
+      return (st.uid === uid && (st.mode & 0o200) !== 0) || (st.mode & 0o022) !== 0;
+    };
+    if (writable(this.path) !== false) return false;
+    for (let dir = dirname(this.path); ; dir = dirname(dir)) {
+      const w = writable(join(dir, 'cgroup.procs'));
+      if (w === null) return true; // above the hierarchy's root
+      if (w) return false;
+      if (dir === '/') return true;
+    }
   }
 
   /** Remove the (empty) cgroup; false if processes are still in it. */

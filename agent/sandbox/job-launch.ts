@@ -121,9 +121,13 @@ async function launch(l: Launch): Promise<{ child: ChildProc | null; outcome: La
     return { child: null, outcome: { kind: 'spawn-error', error: e.spawnError ?? new Error('spawn failed') } };
   }
   job.child = child;
-  // Before any event-loop turn: the wrapper forks nothing until it has the spec.
-  if (job.cgroup && !job.cgroup.adopt(child.pid)) job.log.warn('cannot move the wrapper into the job cgroup', { path: job.cgroup.path });
-  job.selector = { sessions: new Set([child.pid]), leaderStart: processIdentity(child.pid)?.start ?? null, mark: job.jobMark, uid: job.account?.uid ?? process.getuid?.() ?? null, exclude: selfAndAncestors() };
+  // Before any event-loop turn: the wrapper forks nothing until it has the spec (a helper may:
+  // its launches are not taken as confined).
+  const adopted = job.cgroup?.adopt(child.pid) ?? false;
+  if (job.cgroup && !adopted) job.log.warn('cannot move the wrapper into the job cgroup', { path: job.cgroup.path });
+  const uid = job.account?.uid ?? process.getuid?.() ?? null;
+  job.cgroupConfines = adopted && !l.helper && uid !== null && job.cgroup!.confines(uid);
+  job.selector = { sessions: new Set([child.pid]), leaderStart: processIdentity(child.pid)?.start ?? null, mark: job.jobMark, uid, exclude: selfAndAncestors() };
   return { child, outcome: await exchangeSpec(l, child) };
 }
 

@@ -57,6 +57,9 @@ export async function reapJob(job: JobState, child: ChildProc): Promise<void> {
       await signalJobProcesses(job, 'SIGKILL');
       break;
     }
+    // A cgroup its processes cannot leave, now empty: nothing of the job is left anywhere, and
+    // the process table (some milliseconds on a busy node) need not be read.
+    if (job.cgroupConfines && job.cgroup?.isEmpty()) break;
     // A zombie has ended (no signal reaches it; only its parent's wait() removes it): a container
     // runtime's inner process reparented to an init that is slow to reap must not hold the job.
     const left = selectJobProcesses(readProcTable(), full).filter((p) => !hasEnded(p));
@@ -69,6 +72,7 @@ export async function reapJob(job: JobState, child: ChildProc): Promise<void> {
   job.audit.noteUsage(job.cgroup);
   if (job.cgroup && !job.cgroup.remove()) job.log.warn('processes of the job are still in its cgroup', { path: job.cgroup.path });
   job.cgroup = null;
+  job.cgroupConfines = false;
   job.child = null;
 }
 

@@ -61,6 +61,8 @@ export interface JobState {
   selector: JobSelector | null;
   /** The attempt's own cgroup, where one can be made: ends the job with nothing left behind. */
   cgroup: JobCgroup | null;
+  /** The attempt's wrapper went into its cgroup at spawn and the payload's account cannot move out of it (JobCgroup.confines): an empty cgroup is a finished job. */
+  cgroupConfines: boolean;
   ended: boolean;
   /** Set while a launch waits (backoff, wrapper connection): a kill wakes it. */
   onKill: (() => void) | null;

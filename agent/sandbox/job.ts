@@ -59,6 +59,7 @@ export class Job implements JobState {
   selector: JobSelector | null = null;
   /** The attempt's own cgroup, where one can be made: ends the job with nothing left behind. */
   cgroup: JobCgroup | null = null;
+  cgroupConfines = false;
   ended = false;
   /** Set while a launch waits (backoff, wrapper connection): a kill wakes it. */
   onKill: (() => void) | null = null;

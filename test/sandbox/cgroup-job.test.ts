@@ -5,7 +5,7 @@
 // machine lets no cgroup be made.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,6 +107,50 @@ describe.skipIf(noCgroup !== null)('ending a job by its cgroup', () => {
       if (alive(escaped)) process.kill(escaped, 'SIGKILL');
       await cg.kill().catch(() => undefined);
       for (let i = 0; i < 500 && !cg.remove(); i++) await sleep(10);
+    }
+  });
+});
+
+describe.skipIf(noCgroup !== null)('whether a job cgroup confines its account (an empty one is then a finished job)', () => {
+  it('v2: yes for an account that can write no cgroup.procs above it; no for root, for a delegated parent, a group-writable one, or its own dir', (ctx) => {
+    const v2 = findCgroupParents().filter((p) => p.kind === 'v2');
+    const parent = JobCgroup.create('parent', v2);
+    if (!parent) {
+      console.warn('[skip] no v2 job cgroup can be made here');
+      return ctx.skip();
+    }
+    const child = JobCgroup.create('child', [{ kind: 'v2', dir: parent.path }]);
+    try {
+      expect(child).not.toBeNull();
+      const [delegate, other] = [65534, 12345];
+      expect(child!.confines(other)).toBe(true);
+      expect(child!.confines(0)).toBe(false);
+      // A parent delegated to an account (its cgroup.procs the account's): that account can
+      // move its processes out of the child; another still cannot.
+      chownSync(join(parent.path, 'cgroup.procs'), delegate, 0);
+      expect(child!.confines(delegate)).toBe(false);
+      expect(child!.confines(other)).toBe(true);
+      chmodSync(join(parent.path, 'cgroup.procs'), 0o664);
+      expect(child!.confines(other)).toBe(false);
+      chmodSync(join(parent.path, 'cgroup.procs'), 0o644);
+      chownSync(child!.path, other, 0);
+      expect(child!.confines(other)).toBe(false);
+    } finally {
+      child?.remove();
+      parent.remove();
+    }
+  });
+
+  it('v1: never (a process may be moved into any cgroup whose tasks its owner may write)', (ctx) => {
+    const cg = JobCgroup.create('v1', findCgroupParents().filter((p) => p.kind === 'v1-freezer'));
+    if (!cg) {
+      console.warn('[skip] no v1 freezer job cgroup can be made here');
+      return ctx.skip();
+    }
+    try {
+      expect(cg.confines(12345)).toBe(false);
+    } finally {
+      cg.remove();
     }
   });
 });
