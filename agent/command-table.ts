@@ -28,6 +28,7 @@ export const COMMAND_TABLE: readonly CommandRow[] = [
   { name: 'refresh-service entries', synopsis: '--state DIR|--config FILE [--format table|json]', summary: 'per-entry health and black holes', load: () => import('../refresh-service/commands/entries.ts') },
   { name: 'refresh-service rotate-key', synopsis: '--state DIR|--config FILE', summary: 'a new S-CRED signing key (running services pick it up)', load: () => import('../refresh-service/commands/rotate-key.ts') },
   { name: 'refresh-service init-key', synopsis: '[--config FILE]', summary: "a new HTCondor POOL key at the config's `poolSigningKeyFile` (0600; never overwrites)", load: () => import('../refresh-service/commands/init-key.ts') },
+  { name: 'audit', synopsis: '[--file PATH] [--uid N | --account NAME | --sub SUB | --job ID | --pid PID [--at TIME]] [--since TIME] [--until TIME] [--format table|json]', summary: "the site's audit records: who ran which job, as which account, when (one row per job run)", load: () => import('./commands/audit.ts') },
   { name: 'demo', synopsis: '', summary: 'the whole system on this machine', load: () => import('./commands/demo.ts') },
   { name: 'wrapper', synopsis: 'SOCKET', summary: 'the sandbox wrapper', load: () => import('./sandbox/wrapper-main.ts'), internal: true },
   { name: 'condor-job-wrapper', synopsis: '', summary: "HTCondor's USER_JOB_WRAPPER", load: () => import('./commands/condor-job-wrapper.ts'), internal: true },

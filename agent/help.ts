@@ -16,6 +16,7 @@ Commands:
   exec              run one job spec through the payload sandbox, print the result
   run               run the pilot: validate, refresh credentials, run payloads
   refresh-service   the factory-side credential refresh service (${subcommandNames('refresh-service').join(', ')})
+  audit             the site's audit records: who ran which job as which account, when
   demo              the whole system on this machine
 
 Global flags:
@@ -51,6 +52,25 @@ Invoked as 'glidein glidein_config [ENTRY_ID]' (as GlideinWMS runs a custom scri
                        dir defaults to FILE's dir. A bad requirement is a Config failure (exit 1)
 
 Exit: 0 all requirements met; 1 a requirement or check failed; 2 bad flag, requirement or policy.
+`,
+  audit: `Usage: glidein audit [--file PATH] [--uid N | --account NAME | --sub SUB | --job ID | --pid PID [--at TIME]]
+                     [--since TIME] [--until TIME] [--format table|json]
+
+Query the site's audit records (the site policy's audit file, or a syslog file that holds
+them): one row per job run, its start and end joined. Filters combine (all must match).
+
+  --file PATH      the audit file (default: ${'/var/log/glidein/audit.log'})
+  --uid N, --account NAME, --sub SUB, --job ID
+                   the local uid or account, the identity token's sub, the job id
+  --pid PID        the run whose session leader was PID; for a process alive now, also the
+                   run whose cgroup, job marker or session it is in
+  --at TIME        with --pid: the run that held PID at TIME; alone: the runs going on then
+  --since TIME, --until TIME
+                   runs that overlap this span
+  --format FORMAT  table (default) or json
+TIME: ISO 8601 (2026-12-07T14:02:00Z), a time of day today (14:02, local time) or @UNIX-SECONDS.
+
+Exit: 0 some run matched; 1 none did; 2 bad flag or unreadable file.
 `,
   exec: `Usage: glidein exec --job FILE [--policy FILE] [--container-mode MODE] [--default-image IMAGE]
 

@@ -39,7 +39,7 @@ describe('the command table', () => {
   });
 
   it.each([
-    [['frob'], "unknown command 'frob'; expected validate, exec, run, refresh-service or demo"],
+    [['frob'], "unknown command 'frob'; expected validate, exec, run, refresh-service, audit or demo"],
     [['refresh-service', 'frob'], "unknown command 'refresh-service frob'; expected serve, register, revoke, migrate, pilots, entries, rotate-key or init-key"],
   ])('the CLI answers %j with the commands of the table (exit 2)', async (args, message) => {
     const r = await runCli(args, { source: true });
