@@ -12,6 +12,8 @@ const RUNTIME_OWNED = new Set(['HOME', 'PWD']);
 export function apptainerCommand(path: string, flavor: 'apptainer' | 'singularity', run: ContainerRun): RuntimeCommand {
   const argv = [path, 'exec', '--containall', '--cleanenv', '--pid', '--ipc', '--home', `${run.workdir}:${INSIDE_WORKDIR}`, '--pwd', INSIDE_WORKDIR];
   if (run.credentialDir) argv.push('--bind', `${run.credentialDir}:${INSIDE_CREDENTIALS}:ro`);
+  // --nv: the host's NVIDIA driver libraries and device nodes (all of them: CUDA_VISIBLE_DEVICES keeps the job on its own).
+  if (run.gpus) argv.push('--nv');
   for (const b of run.binds) argv.push('--bind', `${b.source}:${b.target}${b.readOnly ? ':ro' : ''}`);
   argv.push(run.image, ...run.argv);
   // --cleanenv drops the host's environment; the job's variables pass with the runtime's prefix.

@@ -37,6 +37,8 @@ export function bwrapCommand(path: string, run: ContainerRun): RuntimeCommand {
     '--bind', run.workdir, INSIDE_WORKDIR,
   ];
   if (run.credentialDir) argv.push('--ro-bind', run.credentialDir, INSIDE_CREDENTIALS);
+  // The job's own GPU nodes into bwrap's minimal /dev, no others (issue 23).
+  for (const d of run.devices ?? []) argv.push('--dev-bind', d.source, d.target);
   for (const b of run.binds) argv.push(b.readOnly ? '--ro-bind' : '--bind', b.source, b.target);
   argv.push('--chdir', INSIDE_WORKDIR, '--json-status-fd', String(BWRAP_STATUS_FD), '--', ...run.argv);
   return { argv, env: { ...run.env }, statusFd: BWRAP_STATUS_FD };

@@ -26,6 +26,10 @@ export interface ContainerRun {
   argv: readonly string[];
   uid: number;
   gid: number;
+  /** The job's GPU device nodes (issue 23, gpu-devices.ts): bound at their /dev paths where /dev is the runtime's own. */
+  devices?: readonly { source: string; target: string }[];
+  /** The job has GPUs: Apptainer's --nv (its driver libraries and nodes). */
+  gpus?: boolean;
 }
 
 /** What to start on the host: the runtime's argv and environment. */

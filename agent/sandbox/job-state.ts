@@ -2,6 +2,7 @@
 // one launch attempt (job-launch.ts), signals and reaping (job-reap.ts) and timers and credential
 // updates (job-supervision.ts) take it as an argument and import nothing back: the sandbox has no
 // import circle (test/sandbox/import-graph.test.ts).
+import type { GpuHostPaths } from './gpu-devices.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { ContainerEntry } from '../../shared/container-entry.ts';
@@ -32,6 +33,8 @@ export interface StartJobOptions {
   /** The GPUs the pilot assigned this job (issue 23): its CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
    * name exactly these (none: HTCondor's "unassigned" value). Absent: no GPU bookkeeping (glidein exec), env left alone. */
   gpus?: readonly string[];
+  /** Where the NVIDIA driver's procfs and device nodes are (default /proc, /dev); tests use fixture trees. */
+  gpuPaths?: GpuHostPaths;
   /** The site audit records' context (issue 25): the pilot, the payload source, a shared sink. */
   audit?: JobAuditOptions;
 }

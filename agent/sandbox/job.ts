@@ -13,6 +13,7 @@ import { JobAudit } from '../audit/job-audit.ts';
 import type { Account } from './account.ts';
 import { buildPayloadEnv } from './environment.ts';
 import { gpuEnv } from './gpu-env.ts';
+import { gpuDeviceBinds, type DeviceBind } from './gpu-devices.ts';
 import type { WrapperSpec } from './channel.ts';
 import { backoffMs, launchError, type LaunchError } from './launch-error.ts';
 import { loadPty, type PtyModule } from './pty.ts';
@@ -228,8 +229,14 @@ export class Job implements JobState {
       stdio: this.spec.tty ? null : { stdin: this.spec.stdin, stdout: this.spec.stdout, stderr: this.spec.stderr },
       credentials: !this.agentWritesCredentials && this.credentials.length > 0 ? this.credentials.map((c) => ({ name: c.purpose, data: c.token })) : null,
       bearerName: this.credentials[0]?.purpose ?? null,
-      container: c ? { ...c, credentialDir: bearer ? dirname(bearer) : null } : null,
+      container: c ? { ...c, credentialDir: bearer ? dirname(bearer) : null, ...this.containerGpus() } : null,
     };
+  }
+
+  /** The job's GPUs in its container (issue 23): their device nodes, and --nv for Apptainer. */
+  containerGpus(): { gpuDevices: DeviceBind[]; gpus: true } | Record<string, never> {
+    const gpus = this.opts.gpus ?? [];
+    return gpus.length ? { gpuDevices: gpuDeviceBinds(gpus, this.opts.gpuPaths), gpus: true } : {};
   }
 
   /** Up to the policy's launchAttempts launches, with backoff between them; a kill ends the wait. */

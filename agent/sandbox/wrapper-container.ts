@@ -15,6 +15,7 @@ import type { BindSpec } from '../../shared/container-entry.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 import { runtimeFor } from './container-find.ts';
 import { INSIDE_WORKDIR, type RuntimeName } from './container-runtime.ts';
+import type { DeviceBind } from './gpu-devices.ts';
 
 /** The container part of the wrapper spec (decided by the agent, container-plan.ts). */
 export interface WrapperContainer {
@@ -23,6 +24,9 @@ export interface WrapperContainer {
   binds: BindSpec[];
   /** The agent wrote the credentials here (its store); null: the wrapper's own dir, or none. */
   credentialDir: string | null;
+  /** The job's GPUs (issue 23): their device nodes (bwrap binds exactly these) and whether it has any (Apptainer --nv). */
+  gpuDevices?: DeviceBind[];
+  gpus?: boolean;
 }
 
 export interface ContainerStart {
@@ -100,7 +104,7 @@ export async function startInContainer(s: ContainerStart): Promise<LaunchError |
   const pre = preflight(s);
   if (pre) return pre;
   const rt = runtimeFor(s.c.runtime.name, s.c.runtime.path);
-  const cmd = rt.command({ image: s.c.image, workdir: s.workdir, credentialDir: s.credentialDir, binds: s.c.binds, env: s.env, argv: s.argv, uid: process.getuid!(), gid: process.getgid!() });
+  const cmd = rt.command({ image: s.c.image, workdir: s.workdir, credentialDir: s.credentialDir, binds: s.c.binds, env: s.env, argv: s.argv, uid: process.getuid!(), gid: process.getgid!(), devices: s.c.gpuDevices ?? [], gpus: s.c.gpus === true });
   if (cmd.statusFd === null) {
     try {
       process.execve!(cmd.argv[0]!, cmd.argv, cmd.env);
