@@ -3,7 +3,7 @@
 //   GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-5d5ba0d6-…)
 //     MIG 3g.20gb     Device  0: (UUID: MIG-c6d4f1ef-…)
 // Drivers before R470 wrote MIG ids as MIG-GPU-<uuid>/<gi>/<ci>; both forms are taken.
-import type { GpuDevice } from './gpu.ts';
+import type { GpuDevice } from './gpu-device.ts';
 
 export interface ListedMig {
   uuid: string;

@@ -5,18 +5,9 @@
 import { findOnPath, type Host } from '../host.ts';
 import { runProbe } from '../probe.ts';
 import { migDevices, parseGpuList } from './gpu-list.ts';
+import type { GpuDevice } from './gpu-device.ts';
 
-export interface GpuDevice {
-  index: number;
-  uuid: string;
-  name: string;
-  memoryMiB: number | null;
-  computeCapability: string | null;
-  /** `mig.mode.current` is Enabled: the GPU itself is not schedulable, its MIG devices are. */
-  migEnabled: boolean;
-  /** For a MIG device: its GPU's UUID; null for a whole GPU. */
-  parent: string | null;
-}
+export type { GpuDevice };
 
 export interface GpuFacts {
   /** Path of nvidia-smi, or null when it is not on PATH. */
