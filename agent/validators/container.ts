@@ -1,4 +1,5 @@
-// container: apptainer, singularity or bubblewrap, its version and mode, unprivileged user
+// container: apptainer, singularity or bubblewrap, its version and mode (setuid, unprivileged,
+// fakeroot: /etc/subuid mapping present and working; or unusable), unprivileged user
 // namespaces, and (issue 22) a real test container: HAS_SINGULARITY ("this slot can run the
 // job's image", as GlideinWMS frontends read it) is true only when /bin/true ran in the test
 // image, with any backend. GWMS_SINGULARITY_* are Apptainer/Singularity's only;
@@ -38,6 +39,7 @@ export function checkContainer(f: ContainerFacts, req: Requirements): CheckOutco
   const usable = f.path !== null && f.version !== null && f.mode !== null && f.mode !== 'unusable';
   const attributes = attributesOf(f, usable);
   const userns = `user namespaces: ${f.userNamespaces ? 'yes' : 'no'} (${f.userNamespacesDetail}${f.maxUserNamespaces === null ? '' : `, max ${f.maxUserNamespaces}`})`;
+  const fakeroot = f.fakeroot ? `; fakeroot: ${f.fakeroot.ok ? 'yes' : 'no'} (${f.fakeroot.detail})` : '';
   if (f.path === null) {
     const detail = `no apptainer, singularity or bwrap found (APPTAINER_BIN, SINGULARITY_BIN, PATH, CVMFS); ${userns}`;
     return { result: { name: 'container', status: required ? 'fail' : 'skip', value: 'none', required, detail, failure: required ? 'WN_Resource' : null }, attributes };
@@ -46,10 +48,10 @@ export function checkContainer(f: ContainerFacts, req: Requirements): CheckOutco
   const where = `${f.path} via ${f.foundVia}`;
   const problem = problemOf(f, required);
   if (problem !== null) {
-    return { result: { name: 'container', status: required ? 'fail' : 'warn', value, required, detail: `${problem}; ${where}; ${userns}`, failure: required ? 'WN_Resource' : null }, attributes };
+    return { result: { name: 'container', status: required ? 'fail' : 'warn', value, required, detail: `${problem}; ${where}; ${userns}${fakeroot}`, failure: required ? 'WN_Resource' : null }, attributes };
   }
   const tested = f.test ? f.test.detail : 'found but untested (no test image: policy containers.testImage, or the bundle\'s default image)';
-  return { result: { name: 'container', status: 'pass', value, required, detail: `${where}; ${tested}; ${userns}`, failure: null }, attributes };
+  return { result: { name: 'container', status: 'pass', value, required, detail: `${where}; ${tested}; ${userns}${fakeroot}`, failure: null }, attributes };
 }
 
 export const container = defineValidator<ContainerFacts>({

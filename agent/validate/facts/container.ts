@@ -1,14 +1,16 @@
 // Container runtime facts: apptainer or singularity (APPTAINER_BIN, SINGULARITY_BIN, PATH, the
 // OSG copy on CVMFS), its version and mode, and whether unprivileged user namespaces work
-// (/proc/sys/user/max_user_namespaces and a real `unshare -U` attempt).
+// (/proc/sys/user/max_user_namespaces and a real `unshare -U` attempt); not setuid, with user
+// namespaces and a working /etc/subuid block (container-fakeroot.ts): mode fakeroot.
 import { stat, realpath } from 'node:fs/promises';
 import { dirname, join, basename, isAbsolute } from 'node:path';
 import { findOnPath, isExecutable, readText, type Host } from '../host.ts';
 import { runProbe } from '../probe.ts';
 import { runTestContainer, type ContainerTestOutcome } from './container-test.ts';
+import { collectFakeroot, type FakerootFacts } from './container-fakeroot.ts';
 
 export type RuntimeFlavor = 'apptainer' | 'singularity' | 'bwrap';
-export type RuntimeMode = 'setuid' | 'unprivileged' | 'unusable';
+export type RuntimeMode = 'setuid' | 'unprivileged' | 'fakeroot' | 'unusable';
 
 export interface ContainerFacts {
   /** The runtime found, or null. */
@@ -23,6 +25,8 @@ export interface ContainerFacts {
   /** A real `unshare -U true` succeeded. */
   userNamespaces: boolean;
   userNamespacesDetail: string;
+  /** The /etc/subuid block and whether it maps (probed only when not setuid, with user namespaces); null: not probed. */
+  fakeroot: FakerootFacts | null;
   /** The test container (/bin/true in the test image); null: no test image, untested. */
   test: ContainerTestOutcome | null;
 }
@@ -71,21 +75,18 @@ async function findApptainer(host: Host, timeoutMs: number, signal: AbortSignal)
   return null;
 }
 
-/** setuid when the install's starter-suid is root-owned with the setuid bit and the config allows it. */
-async function runtimeMode(path: string, flavor: RuntimeFlavor, userNamespaces: boolean): Promise<RuntimeMode> {
+/** Whether the runtime runs setuid: bwrap itself, or the install's starter-suid, root-owned with the setuid bit (and the config allows it). */
+async function runsSetuid(path: string, flavor: RuntimeFlavor): Promise<boolean> {
   const real = await realpath(path).catch(() => path);
   if (flavor === 'bwrap') {
     const st = await stat(real).catch(() => null);
-    if (st && st.uid === 0 && (st.mode & 0o4000) !== 0) return 'setuid';
-    return userNamespaces ? 'unprivileged' : 'unusable';
+    return st !== null && st.uid === 0 && (st.mode & 0o4000) !== 0;
   }
   const prefix = dirname(dirname(real));
   const starter = await stat(join(prefix, 'libexec', flavor, 'bin', 'starter-suid')).catch(() => null);
-  if (starter && starter.uid === 0 && (starter.mode & 0o4000) !== 0) {
-    const conf = (await readText(join(prefix, 'etc', flavor, `${flavor}.conf`))) ?? '';
-    if (!/^\s*allow setuid\s*=\s*no\b/im.test(conf)) return 'setuid';
-  }
-  return userNamespaces ? 'unprivileged' : 'unusable';
+  if (!starter || starter.uid !== 0 || (starter.mode & 0o4000) === 0) return false;
+  const conf = (await readText(join(prefix, 'etc', flavor, `${flavor}.conf`))) ?? '';
+  return !/^\s*allow setuid\s*=\s*no\b/im.test(conf);
 }
 
 export interface ContainerFactOptions {
@@ -113,7 +114,7 @@ export async function collectContainerFacts(host: Host, options: ContainerFactOp
   const ns = await userns;
   const base: ContainerFacts = {
     path: null, foundVia: null, flavor: null, version: null, mode: null, error: null,
-    maxUserNamespaces: ns.maxUserNamespaces, userNamespaces: ns.ok, userNamespacesDetail: ns.detail, test: null,
+    maxUserNamespaces: ns.maxUserNamespaces, userNamespaces: ns.ok, userNamespacesDetail: ns.detail, fakeroot: null, test: null,
   };
   if (!runtime) return base;
   const r = await runProbe(runtime.path, ['--version'], { timeoutMs: options.timeoutMs, env, signal: options.signal });
@@ -125,9 +126,11 @@ export async function collectContainerFacts(host: Host, options: ContainerFactOp
     const flavor: RuntimeFlavor = name === 'bwrap' ? 'bwrap' : name.startsWith('singularity') ? 'singularity' : 'apptainer';
     return { ...base, path: runtime.path, foundVia: runtime.via, flavor, error: why };
   }
-  const mode = await runtimeMode(runtime.path, parsed.flavor, ns.ok);
+  const setuid = await runsSetuid(runtime.path, parsed.flavor);
+  const fakeroot = !setuid && ns.ok ? await collectFakeroot(host, options) : null;
+  const mode: RuntimeMode = setuid ? 'setuid' : !ns.ok ? 'unusable' : fakeroot?.ok ? 'fakeroot' : 'unprivileged';
   const test = options.testImage && mode !== 'unusable'
     ? await runTestContainer({ name: parsed.flavor, path: runtime.path }, options.testImage, { tmpDir: host.tmpDir, timeoutMs: options.timeoutMs, signal: options.signal })
     : null;
-  return { ...base, path: runtime.path, foundVia: runtime.via, flavor: parsed.flavor, version: parsed.version, mode, test };
+  return { ...base, path: runtime.path, foundVia: runtime.via, flavor: parsed.flavor, version: parsed.version, mode, fakeroot, test };
 }
