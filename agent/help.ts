@@ -117,7 +117,8 @@ with 'exec glidein run ...' from a wrapper script, so signals reach it.
 
 Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout, signal
 drain, max lifetime, batch end, the command exited 0); 1 validation failed, the C-CRED expired,
-no valid credentials could be obtained, or the command failed; 2 bad flag or bundle (also a
+no valid credentials could be obtained, the credential store could not be written (disk-full),
+or the command failed; 2 bad flag or bundle (also a
 bundle already used by a pilot); 3 the command could not be started.
 `,
   'refresh-service': `Usage: glidein refresh-service ${subcommandNames('refresh-service').join('|')} ...

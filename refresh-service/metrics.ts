@@ -30,6 +30,8 @@ export class Metrics {
   heartbeatRevocations = 0;
   /** Spent tokens re-granted to the bound key within rotationGraceSeconds (lost answers). */
   regrants = 0;
+  /** Re-grants refused by their own rate limit (a storm from one key: issue 26 item 2). */
+  regrantsLimited = 0;
   securityEvents = 0;
   /** Refreshes per entry and hour, for the operator views (added to the store by housekeeping). */
   readonly tally = new RefreshTally();
@@ -77,6 +79,8 @@ export class Metrics {
     out.push(`glidein_refresh_security_events_total ${this.securityEvents}`);
     out.push('# HELP glidein_refresh_regrants_total Spent tokens re-granted to the bound key within the grace window (lost answers).', '# TYPE glidein_refresh_regrants_total counter');
     out.push(`glidein_refresh_regrants_total ${this.regrants}`);
+    out.push('# HELP glidein_refresh_regrants_limited_total Re-grants refused by the re-grant rate limit (a spent token presented again and again by one key).', '# TYPE glidein_refresh_regrants_limited_total counter');
+    out.push(`glidein_refresh_regrants_limited_total ${this.regrantsLimited}`);
     out.push('# HELP glidein_refresh_heartbeat_revocations_total Families revoked after heartbeatTimeout seconds without a status report.', '# TYPE glidein_refresh_heartbeat_revocations_total counter');
     out.push(`glidein_refresh_heartbeat_revocations_total ${this.heartbeatRevocations}`);
     out.push(...renderProcessMetrics());

@@ -15,6 +15,14 @@ interface Bucket {
 
 const MAX_TRACKED = 100_000;
 
+/**
+ * Re-grants of one spent token to one key (issue 26 item 2): a lost answer is re-granted once,
+ * seldom twice; a client that re-presents its spent token again and again (one that cannot store what it is
+ * given: a full disk) is a storm, and each re-grant mints credentials for nothing. Three at
+ * once, then one a minute.
+ */
+export const REGRANT_LIMIT: BucketSpec = { rate: 1 / 60, burst: 3 };
+
 export class RateLimiter {
   readonly #spec: BucketSpec;
   readonly #buckets = new Map<string, Bucket>();

@@ -9,7 +9,7 @@ import { ConfigError } from '../shared/errors.ts';
 import type { ServiceConfig } from './config.ts';
 import { openEntryRuntime } from './entries/entry-runtime.ts';
 import type { ServiceRuntime } from './http/request-context.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { RateLimiter, REGRANT_LIMIT } from './rate-limit.ts';
 
 /** Config keys a running service cannot change (restart it instead). */
 export const RESTART_KEYS = ['database', 'databasePasswordFile', 'stateSynchronous', 'publicUrl', 'issuer', 'allowInsecureHttp', 'heartbeatTimeout'] as const;
@@ -19,6 +19,7 @@ function limiters(c: ServiceConfig): ServiceRuntime['limits'] {
     global: new RateLimiter({ rate: c.rateLimit.globalPerSecond, burst: c.rateLimit.globalBurst }),
     family: new RateLimiter({ rate: c.rateLimit.familyPerMinute / 60, burst: c.rateLimit.familyBurst }),
     client: new RateLimiter({ rate: c.rateLimit.clientPerSecond, burst: c.rateLimit.clientBurst }),
+    regrant: new RateLimiter(REGRANT_LIMIT),
   };
 }
 

@@ -9,7 +9,7 @@ import { effectiveIssuer, type ServiceConfig } from './config.ts';
 import { openServiceContext } from './context.ts';
 import { SigningKeyWatcher } from './signing-keys.ts';
 import { Metrics } from './metrics.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { RateLimiter, REGRANT_LIMIT } from './rate-limit.ts';
 import { adminTokenPath, ensureAdminToken } from './state-dir.ts';
 import { existsSync } from 'node:fs';
 import { adminTokenHashFor } from './state/postgres-context.ts';
@@ -102,6 +102,7 @@ export async function startRefreshService(options: StartOptions): Promise<Runnin
       global: new RateLimiter({ rate: config.rateLimit.globalPerSecond, burst: config.rateLimit.globalBurst }),
       family: new RateLimiter({ rate: config.rateLimit.familyPerMinute / 60, burst: config.rateLimit.familyBurst }),
       client: new RateLimiter({ rate: config.rateLimit.clientPerSecond, burst: config.rateLimit.clientBurst }),
+      regrant: new RateLimiter(REGRANT_LIMIT),
     },
     keys: new SigningKeyWatcher(ctx.keySource, ctx.signingKeys),
     mint: { config, issuer, poolKey: ctx.poolKey, signingKeys: ctx.signingKeys, store, entries: ctx.entries },

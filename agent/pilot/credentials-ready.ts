@@ -15,7 +15,7 @@ export const DEFAULT_MIN_USABLE_S = 30;
 
 export type CredentialsReady =
   | { ok: true; refreshed: boolean }
-  | { ok: false; why: 'family-dead' | 'family-expired' | 'aborted'; message: string };
+  | { ok: false; why: 'family-dead' | 'family-expired' | 'aborted' | 'store-failed'; message: string };
 
 export interface ReadyOptions {
   refresher: Refresher;
@@ -42,6 +42,9 @@ export async function awaitUsableCredentials(o: ReadyOptions): Promise<Credentia
     if (out.ok) return { ok: true, refreshed: true };
     // A drain abandons the request in flight (issue 26 item 3): that failure is the drain's.
     if (o.signal.aborted) return { ok: false, why: 'aborted', message: 'a drain signal arrived before the credentials were valid' };
+    // The store could not keep the answer (a full disk): another refresh would only spend the
+    // token held in memory (issue 26 item 2).
+    if (out.storage) return { ok: false, why: 'store-failed', message: out.error.message };
     if (out.permanent && out.error.message.includes(FIRST_TOKEN_TWO_KEYS)) {
       return { ok: false, why: 'family-dead', message: `this bundle was used by two pilots (${out.error.message}): another process read it before this pilot and refreshed with its own key, so the refresh service revoked the family; the other party's credentials end at their expiry. Submit a new pilot with a new bundle, and check who can read the bundle where it waited (the CE's staging area)` };
     }

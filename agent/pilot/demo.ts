@@ -94,6 +94,7 @@ function refreshLine(ev: RefresherEvent, shown: number): string {
     return `refresh #${shown} (${ev.durationMs} ms): ${parts.join(', ')}${ev.nextInMs === null ? '' : `; next in ${(ev.nextInMs / 1000).toFixed(1)} s`}`;
   }
   if (ev.type === 'refresh-failed') return `refresh failed: ${ev.error}${ev.retryInMs === null ? '' : `; retry in ${(ev.retryInMs / 1000).toFixed(1)} s`}`;
+  if (ev.type === 'store-failed') return `credential store cannot write (${ev.errno}) in ${ev.dir}: draining`;
   return `C-CRED expired at ${clockTime(ev.expiredAt)}: draining`;
 }
 

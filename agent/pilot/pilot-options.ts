@@ -35,7 +35,10 @@ export type PilotEndReason =
   | 'validation-failed'
   | 'launch-failed'
   /** A job's container runtime failed before its sandbox existed: a node problem (issue 22). */
-  | 'container-runtime-failed';
+  | 'container-runtime-failed'
+  /** The credential store could not keep a refresh (issue 26 item 2): ENOSPC/EDQUOT, else any write failure. */
+  | 'disk-full'
+  | 'store-unwritable';
 
 export type PilotEvent =
   | { type: 'started'; glideinId: string; entry: string; workdir: string; workdirSource: string; trust: string }

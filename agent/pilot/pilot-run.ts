@@ -187,6 +187,7 @@ export class PilotRun {
       onEvent: (event) => {
         this.#emit({ type: 'refresh', event });
         if (event.type === 'ccred-expired') this.#supervisor.end('ccred-expired', 1);
+        if (event.type === 'store-failed') this.#supervisor.end(event.reason, 1);
       },
     }));
     await refresher.install();
@@ -229,6 +230,9 @@ export class PilotRun {
     }
     if (ready.why === 'aborted') {
       this.#result = { code: 0, reason: 'signal' };
+    } else if (ready.why === 'store-failed') {
+      // Logged at error level by the refresher, naming the dir.
+      this.#result = { code: 1, reason: parts.refresher.storeFailure?.reason ?? 'store-unwritable' };
     } else {
       this.#result = { code: 1, reason: 'credentials-unobtainable' };
       this.#log.error(ready.message, { code: 'GLIDEIN_ERR_REFRESH' });

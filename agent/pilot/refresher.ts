@@ -19,6 +19,7 @@ import type { Logger } from '../../shared/log.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
 import { Endpoints } from './endpoints.ts';
 import { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry-policy.ts';
+import { storeFailureLine, storeFailureOf, type StoreFailure } from './store-failure.ts';
 
 export { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from './retry-policy.ts';
 import type { HttpClient, HttpResponse } from './http-client.ts';
@@ -27,6 +28,8 @@ import type { HttpClient, HttpResponse } from './http-client.ts';
 export interface RefresherStore {
   writePilot(name: string, data: string, expiresAt: number | null): unknown;
   writeIdtoken(name: string, jwt: string): unknown;
+  /** cred.d/pilot, named when a write fails without saying where. */
+  readonly pilotDir?: string;
 }
 
 /** File names in the store's pilot/ directory. */
@@ -45,11 +48,13 @@ export interface CredentialSummary {
 export type RefresherEvent =
   | { type: 'refreshed'; seq: number; credentials: CredentialSummary[]; durationMs: number; nextInMs: number | null }
   | { type: 'refresh-failed'; seq: number; error: string; code: string; status: number | undefined; attempt: number; retryInMs: number | null; permanent: boolean }
-  | { type: 'ccred-expired'; expiredAt: number };
+  | { type: 'ccred-expired'; expiredAt: number }
+  /** A refresh was answered but the store could not keep it: refreshing stops (issue 26 item 2). */
+  | { type: 'store-failed'; reason: StoreFailure['reason']; dir: string; errno: string };
 
 export type RefreshOutcome =
   | { ok: true; seq: number }
-  | { ok: false; seq: number; error: GlideinError; status: number | undefined; permanent: boolean; retryAfterMs: number | undefined };
+  | { ok: false; seq: number; error: GlideinError; status: number | undefined; permanent: boolean; retryAfterMs: number | undefined; storage?: StoreFailure };
 
 export interface RefresherOptions {
   bundle: Bundle;
@@ -90,6 +95,11 @@ export class Refresher {
   #ccredExpired = false;
   /** Set by close() (drain): no more requests, and a late answer's refresh token is not persisted. */
   #closed = false;
+  /**
+   * Set when the store could not keep what the service answered: the successor token lives only
+   * in memory, and no refresh is sent until it is written (#saveUnsaved; issue 26 item 2).
+   */
+  #unsaved: StoreFailure | undefined;
   /** Aborted by close(): a request in flight ends at once, whatever the network does (issue 26 item 3). */
   readonly #abort = new AbortController();
   /** Counters for heartbeats and the summary. */
@@ -139,6 +149,11 @@ export class Refresher {
 
   get ccredExpired(): boolean {
     return this.#ccredExpired;
+  }
+
+  /** Why the store could not keep the last answer, while it cannot. */
+  get storeFailure(): StoreFailure | undefined {
+    return this.#unsaved;
   }
 
   /** Start the schedule and the C-CRED expiry watch (once the credentials are valid). */
@@ -279,6 +294,9 @@ export class Refresher {
     if (this.#closed) {
       return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'the refresher is closed (the pilot is draining)'), status: undefined, permanent: true, retryAfterMs: undefined };
     }
+    if (this.#unsaved && !(await this.#saveUnsaved())) {
+      return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_STORE_IO', storeFailureLine(this.#unsaved)), status: undefined, permanent: false, retryAfterMs: undefined, storage: this.#unsaved };
+    }
     let outcome: RefreshOutcome;
     try {
       outcome = await this.#exchange(seq);
@@ -296,6 +314,8 @@ export class Refresher {
     }
     this.stats.failures++;
     this.stats.lastError = outcome.error.message;
+    // Never answer a storage failure with another rotation: no retry is scheduled.
+    if (outcome.storage) return outcome;
     this.#attempt++;
     if (outcome.permanent) this.#dead = true;
     const retryIn = outcome.permanent || !this.#running ? null : this.#backoffMs(outcome.retryAfterMs);
@@ -346,17 +366,47 @@ export class Refresher {
     if (seq < this.#appliedSeq) {
       return { ok: false, seq, error: new GlideinError('GLIDEIN_ERR_REFRESH', 'an older refresh answer arrived after a newer one; ignored'), status: 200, permanent: false, retryAfterMs: undefined };
     }
-    // Persist the new refresh token first: the old one is spent now. Once draining (close()),
-    // the token is not kept at all: the drain removed it from disk and nothing will refresh again.
-    if (!this.#closed) await this.#o.store.writePilot(PILOT_FILES.refreshToken, parsed.refreshToken, this.#o.bundle.expiresAt);
+    // The old token is spent now: its successor is the only one, so it is held in memory even
+    // when the disk cannot take it. Persist it first, before the credentials are written.
+    // Once draining (close()), the token is not kept at all: the drain removed it from disk.
     this.#refreshToken = parsed.refreshToken;
     this.#appliedSeq = seq;
-    await this.#writeCredentials(parsed.credentials);
     for (const c of parsed.credentials) this.#credentials.set(c.purpose, c);
+    try {
+      if (!this.#closed) await this.#o.store.writePilot(PILOT_FILES.refreshToken, parsed.refreshToken, this.#o.bundle.expiresAt);
+      await this.#writeCredentials(parsed.credentials);
+    } catch (e) {
+      return this.#storeFailed(seq, e);
+    }
     this.#lastRefreshAfter = parsed.refreshAfter;
     this.#ccredExpired = false;
     if (this.#running) this.#armExpiry();
     return { ok: true, seq };
+  }
+
+  /** The store could not keep an answer: error line naming the dir, no more refreshes until it can. */
+  #storeFailed(seq: number, e: unknown): RefreshOutcome {
+    const failure = storeFailureOf(e, this.#o.store.pilotDir ?? 'the credential store');
+    this.#unsaved = failure;
+    this.#cancelNext?.();
+    this.#cancelNext = undefined;
+    const error = new GlideinError('GLIDEIN_ERR_STORE_IO', storeFailureLine(failure), { cause: e });
+    this.#o.log.error(error.message, { code: error.code, dir: failure.dir, errno: failure.errno, error: failure.message });
+    this.#o.onEvent?.({ type: 'store-failed', reason: failure.reason, dir: failure.dir, errno: failure.errno });
+    return { ok: false, seq, error, status: 200, permanent: false, retryAfterMs: undefined, storage: failure };
+  }
+
+  /** Write what the store could not keep before; true once it is on disk (refreshing may go on). */
+  async #saveUnsaved(): Promise<boolean> {
+    try {
+      await this.#o.store.writePilot(PILOT_FILES.refreshToken, this.#refreshToken, this.#o.bundle.expiresAt);
+      await this.#writeCredentials([...this.#credentials.values()]);
+    } catch {
+      return false;
+    }
+    this.#o.log.info('credential store writable again: refreshing resumes', { dir: this.#unsaved?.dir });
+    this.#unsaved = undefined;
+    return true;
   }
 
   #failure(seq: number, res: HttpResponse): RefreshOutcome {

@@ -22,8 +22,8 @@ export interface ServiceRuntime {
   writes: WriteWatch;
   log: Logger;
   metrics: Metrics;
-  /** Global, per family and key, and per client address (charged by refusals, checked first). */
-  limits: { global: RateLimiter; family: RateLimiter; client: RateLimiter };
+  /** Global, per family and key, per client address (charged by refusals, checked first), and re-grants per spent token and key. */
+  limits: { global: RateLimiter; family: RateLimiter; client: RateLimiter; regrant: RateLimiter };
   keys: SigningKeyWatcher;
   mint: MintContext;
   /** Base URL glideins use; the DPoP htu base. */

@@ -41,6 +41,20 @@ function mayRotate(peek: TokenPeek, proof: VerifiedProof, graceSeconds: number):
 }
 
 /**
+ * A spent token the bound key may have again (a lost answer) is a re-grant: beyond its own
+ * limit per token and key (REGRANT_LIMIT), 429 with nothing minted or spent, a security event in the console's
+ * Security table and glidein_refresh_regrants_limited_total. One key re-presenting its spent
+ * token again and again cannot store what it is given (a full disk) or is not the pilot.
+ */
+function limitRegrants(ctx: RequestContext, tokenHash: string, jkt: string): void {
+  const wait = ctx.service.limits.regrant.take(`${tokenHash} ${jkt}`);
+  if (wait === 0) return;
+  ctx.service.metrics.regrantsLimited++;
+  ctx.security('re-grant storm: a spent refresh token presented again and again by the bound key; refused (rate limited)', { jkt, remote: ctx.remote });
+  throw new HttpRefusal(429, 'rate_limited', 'too many re-grants of a spent refresh token for this glidein: keep the refresh token each answer gives', 'regrant_limited', wait);
+}
+
+/**
  * Rotate `token` for a request to `path` (the DPoP htu); every refusal is an HttpRefusal.
  * `vet` may refuse the request for the token's entry before the proof is checked (nothing spent).
  */
@@ -54,6 +68,7 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string, 
   const now = proof.now;
   const graceSeconds = config.rotationGraceSeconds;
   const usable = mayRotate(peek, proof, graceSeconds);
+  if (usable && peek.spent) limitRegrants(ctx, oldHash, proof.jkt);
   if (usable) mint.signingKeys = await keys.fresh();
   const credentials = usable ? await mintOrRefuse(() => mintCredentials(mint, { glideinId: peek.family.glideinId, entry: peek.family.entry, now, familyExpiresAt: peek.family.expiresAt })) : [];
   const next = usable ? newRefreshToken() : null;

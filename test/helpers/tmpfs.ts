@@ -12,6 +12,8 @@ export interface SmallTmpfs {
   why: string;
   /** Write until the file system is full (the write that hits ENOSPC is the last). */
   fill(name?: string): Promise<string>;
+  /** Remount with a smaller size (at least what is in use): a process may check free space first. */
+  shrink(size: string): void;
   unmount(): Promise<void>;
 }
 
@@ -36,6 +38,9 @@ export async function mountSmallTmpfs(size = '512k'): Promise<SmallTmpfs> {
       const e = await writeFile(path, Buffer.alloc(64 * 1024 * 1024)).then(() => undefined, (err: NodeJS.ErrnoException) => err);
       if (e?.code !== 'ENOSPC') throw new Error(`filling ${mnt}: expected ENOSPC, got ${e?.code ?? 'no error'}`);
       return path;
+    },
+    shrink(size) {
+      execFileSync('mount', ['-o', `remount,size=${size}`, mnt], { stdio: 'pipe' });
     },
     async unmount() {
       if (mounted) execFileSync('umount', ['-l', mnt]);

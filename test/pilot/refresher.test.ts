@@ -9,6 +9,7 @@ import { createHttpClient, type HttpClient } from '../../agent/pilot/http-client
 import { generateDpopKey } from '../../shared/dpop.ts';
 import { parseBundle, STALE_PROOF_DESCRIPTION } from '../../shared/protocol.ts';
 import { silentLogger } from '../../shared/log.ts';
+import { GlideinError } from '../../shared/errors.ts';
 import { CredStore } from '../../agent/store/index.ts';
 import { freePort } from '../helpers/net.ts';
 import { FakeClock, bundleWire, json, opaqueToken, scriptedServer, testJwt } from '../fixtures/pilot/support.ts';
@@ -307,5 +308,47 @@ describe('Refresher', () => {
     ['garbage', 'soon', undefined],
   ])('parses Retry-After given as %s', (_n, v, ms) => {
     expect(parseRetryAfter(v, 1_900_000_000_000)).toBe(ms);
+  });
+
+  it('a store that cannot keep an answer (ENOSPC) stops refreshing until it can write, then presents the token it held in memory', async () => {
+    // The disk itself is real in test/pilot/disk-full.test.ts (root only); here the store's
+    // write fails as it does there, so any account runs this.
+    const c = clock();
+    let answer = freshAnswer(0);
+    srv = await scriptedServer((_req, res) => json(res, 200, answer));
+    const nowS = Math.floor(c.now() / 1000);
+    const bundle = parseBundle(bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: 60 }));
+    const store = await CredStore.open(dir);
+    let full = false;
+    const enospc = (path: string) => new GlideinError('GLIDEIN_ERR_STORE_IO', `${path}: cannot write (ENOSPC)`, { details: { path, errno: 'ENOSPC' } });
+    const fullStore = {
+      pilotDir: store.pilotDir,
+      writePilot: (name: string, data: string, exp: number | null) => (full ? Promise.reject(enospc(join(store.pilotDir, name))) : store.writePilot(name, data, exp)),
+      writeIdtoken: (name: string, jwt: string) => (full ? Promise.reject(enospc(join(store.idtokenDir, name))) : store.writeIdtoken(name, jwt)),
+    };
+    const events: RefresherEvent[] = [];
+    const r = new Refresher({ bundle, key: await generateDpopKey(), store: fullStore, http, log: silentLogger, clock: c, random: () => 0.5, onEvent: (e) => events.push(e) });
+    await r.install();
+    r.start();
+    answer = freshAnswer(nowS);
+    full = true;
+    const failed = await r.refresh();
+    expect(failed).toMatchObject({ ok: false, storage: { reason: 'disk-full', errno: 'ENOSPC', dir: store.pilotDir } });
+    expect(events.filter((e) => e.type === 'store-failed')).toEqual([{ type: 'store-failed', reason: 'disk-full', dir: store.pilotDir, errno: 'ENOSPC' }]);
+    expect(r.storeFailure?.reason).toBe('disk-full');
+    const held = answer.refresh_token;
+    // No retry scheduled, and an explicit refresh sends nothing while the store is full.
+    c.advance(3_600_000);
+    expect((await r.refresh())).toMatchObject({ ok: false, storage: { reason: 'disk-full' } });
+    expect(srv.requests).toHaveLength(1);
+    // Space again: the held successor goes to disk first, then the refresh presents it.
+    full = false;
+    answer = freshAnswer(nowS);
+    expect((await r.refresh()).ok).toBe(true);
+    expect(srv.requests).toHaveLength(2);
+    expect(JSON.parse(srv.requests[1]!.body)).toEqual({ refresh_token: held });
+    expect((await store.readPilot('refresh-token')).toString()).toBe(answer.refresh_token);
+    expect(r.storeFailure).toBeUndefined();
+    r.stop();
   });
 });

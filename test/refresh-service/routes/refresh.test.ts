@@ -114,3 +114,32 @@ describe('lost answers within rotationGraceSeconds', () => {
     for (const t of tokens) for (const f of files) expect(f.includes(t)).toBe(false);
   });
 });
+
+/** The console's overview page, signed in with the admin token. */
+async function consoleOverview(url: string, stateDir: string): Promise<string> {
+  const admin = readFileSync(join(stateDir, 'admin.token'), 'utf8').trim();
+  const login = await fetch(`${url}/console/login`, { method: 'POST', redirect: 'manual', headers: { origin: url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: admin }) });
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  return (await fetch(`${url}/console`, { headers: { cookie } })).text();
+}
+
+describe('a re-grant storm from one key (issue 26 item 2)', () => {
+  it('re-grants a spent token to the bound key a few times, then refuses with 429 and nothing minted or spent, counted in /metrics and shown in the console', async () => {
+    const p = await boundPilot();
+    const next = tokenOf(await refresh(svc.url, p.current, p.key));
+    // A client that cannot keep what it is given presents its spent token again and again.
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await refresh(svc.url, p.current, p.key));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429, 429]);
+    expect(answers[3]).toMatchObject({ body: { error: 'rate_limited', error_description: expect.stringContaining('too many re-grants') } });
+    expect(Number(answers[3]!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The family lives: the last successor granted works (the first one was superseded).
+    expect(next).not.toBe(tokenOf(answers[2]!));
+    expect((await refresh(svc.url, tokenOf(answers[2]!), p.key)).status).toBe(200);
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/^glidein_refresh_regrants_limited_total 3$/m);
+    expect(metrics).toMatch(/^glidein_refresh_requests_total\{route="\/v1\/refresh",outcome="regrant_limited"\} 3$/m);
+    expect(await consoleOverview(svc.url, sb.stateDir)).toContain('re-grant storm: a spent refresh token presented again and again by the bound key');
+  });
+});
+
