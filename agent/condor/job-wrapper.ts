@@ -104,7 +104,10 @@ async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: 
   const store = await CredStore.open(storeDir, { log: w.log });
   let result: JobResult;
   try {
-    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env, ...(w.config.container ? { container: w.config.container } : {}) });
+    // The slot's GPUs as the starter assigned them: their nodes go into a container; the variables stay HTCondor's.
+    const assigned = (w.env['_CONDOR_AssignedGPUs'] ?? '').split(',').map((s) => s.trim()).filter((s) => /^(GPU|MIG)-[A-Za-z0-9-]+$/.test(s));
+    const gpus = assigned.length ? { gpus: assigned, keepGpuEnv: true } : {};
+    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env, ...gpus, ...(w.config.container ? { container: w.config.container } : {}) });
     const forward = () => handle.kill('cancelled');
     for (const s of FORWARDED) process.on(s, forward);
     try {

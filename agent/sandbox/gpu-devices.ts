@@ -55,8 +55,9 @@ export function gpuDeviceBinds(assigned: readonly string[], paths: GpuHostPaths 
   const names = new Set(CONTROL_NODES);
   const mig = assigned.some((u) => /^MIG-/i.test(u));
   for (const u of assigned) {
-    const m = minors.get(u.toLowerCase());
-    if (m !== undefined) names.add(`nvidia${m}`);
+    // A full UUID (the pilot's) or HTCondor's short id, a UUID prefix (GPU-6d4f0c6a).
+    const id = u.toLowerCase();
+    for (const [uuid, m] of minors) if (uuid.startsWith(id)) names.add(`nvidia${m}`);
   }
   if (mig) {
     for (const m of minors.values()) names.add(`nvidia${m}`);

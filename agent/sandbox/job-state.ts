@@ -33,6 +33,9 @@ export interface StartJobOptions {
   /** The GPUs the pilot assigned this job (issue 23): its CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES
    * name exactly these (none: HTCondor's "unassigned" value). Absent: no GPU bookkeeping (glidein exec), env left alone. */
   gpus?: readonly string[];
+  /** HTCondor mode: the starter set the job's GPU variables (CUDA_VISIBLE_DEVICES, _CONDOR_AssignedGPUs);
+   * `gpus` then only picks the container's device nodes and leaves the variables as they are. */
+  keepGpuEnv?: boolean;
   /** Where the NVIDIA driver's procfs and device nodes are (default /proc, /dev); tests use fixture trees. */
   gpuPaths?: GpuHostPaths;
   /** The site audit records' context (issue 25): the pilot, the payload source, a shared sink. */

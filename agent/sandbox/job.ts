@@ -215,7 +215,7 @@ export class Job implements JobState {
     const bearerTokenFile = c && bearer ? `${INSIDE_CREDENTIALS}/${basename(bearer)}` : bearer;
     const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user, jobEnv: this.spec.env, cwd: c ? INSIDE_WORKDIR : cwd, bearerTokenFile, tty: this.spec.tty, jobMark: this.jobMark });
     if (c) env['HOME'] = INSIDE_WORKDIR;
-    if (this.opts.gpus) Object.assign(env, gpuEnv(this.opts.gpus));
+    if (this.opts.gpus && !this.opts.keepGpuEnv) Object.assign(env, gpuEnv(this.opts.gpus));
     return {
       v: 1,
       jobId: this.spec.id,

@@ -51,6 +51,15 @@ describe.skipIf(!IS_ROOT)('HTCondor jobs in containers', () => {
     expect(out.slice(4).join(' ')).not.toMatch(/\b(home|root|var|etc)\b/);
   }, 60_000);
 
+  it("keeps the starter's GPU assignment through the identity switch and into the container (issue 23)", async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot, root, policy(), await fx.token({ sub: 'alice' }), { adLines: [`SingularityImage = "${join(images, 'busybox')}"`] });
+    // What a starter sets for a slot with one GPU (ENVIRONMENT_FOR_AssignedGPUs: CUDA_VISIBLE_DEVICES=/CUDA//).
+    const w = await runJob(pilot, s, ['/bin/sh', '-c', 'id -u; echo "assigned=$_CONDOR_AssignedGPUs cuda=$CUDA_VISIBLE_DEVICES nvidia=${NVIDIA_VISIBLE_DEVICES-unset}"'], { _CONDOR_AssignedGPUs: 'GPU-6d4f0c6a', CUDA_VISIBLE_DEVICES: 'GPU-6d4f0c6a' });
+    expect(await w.done).toBe(0);
+    expect(s.stdout().split('\n').slice(0, 2)).toEqual([String(fx.users.a.uid), 'assigned=GPU-6d4f0c6a cuda=GPU-6d4f0c6a nvidia=unset']);
+  }, 60_000);
+
   it("under the entry's 'required', a job that names no image runs in the default image", async (ctx) => {
     if (!pilot) return ctx.skip();
     const s = scratch(pilot, root, policy(), await fx.token({ sub: 'alice' }), { config: { container: { mode: 'required', defaultImage: join(images, 'busybox') } } });

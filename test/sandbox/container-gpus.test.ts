@@ -48,6 +48,9 @@ describe('GPU device nodes for a container', () => {
     expect(gpuMinors(paths.procRoot)).toEqual(new Map(GPUS.map(([, u, m]) => [u.toLowerCase(), m])));
     expect(gpuDeviceBinds([GPUS[0]![1]], paths).map((b) => b.target)).toEqual(['/dev/nvidiactl', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia2']);
     expect(gpuDeviceBinds([], paths)).toEqual([]);
+    // HTCondor's short id (what _CONDOR_AssignedGPUs holds) is a UUID prefix.
+    expect(gpuDeviceBinds(['GPU-6d4f0c6a'], paths).map((b) => b.target)).toContain('/dev/nvidia2');
+    expect(gpuDeviceBinds(['GPU-6d4f0c6a'], paths).map((b) => b.target)).not.toContain('/dev/nvidia0');
     // A MIG instance has no node of its own: every GPU node and the capability nodes.
     expect(gpuDeviceBinds(['MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f'], paths).map((b) => b.target).sort()).toEqual(['/dev/nvidia-caps', '/dev/nvidia-uvm', '/dev/nvidia-uvm-tools', '/dev/nvidia0', '/dev/nvidia1', '/dev/nvidia2', '/dev/nvidiactl']);
   });
