@@ -26,6 +26,14 @@ function isSocket(path: string): boolean {
   }
 }
 
+/** Every sink of this process together (a pilot's status report says how its records fared). */
+const processState: AuditState & { attempted: boolean } = { written: 0, failed: 0, problem: null, attempted: false };
+
+/** What the pilot's status report carries about its audit records; undefined before any record. */
+export function auditStatus(): AuditState | undefined {
+  return processState.attempted ? { written: processState.written, failed: processState.failed, problem: processState.problem } : undefined;
+}
+
 export class AuditSink {
   readonly policy: AuditPolicy;
   readonly #log: Logger;
@@ -50,13 +58,13 @@ export class AuditSink {
     // syslog adds the tag itself: `glidein-audit: {…}`, the same text as the file's line.
     if (this.policy.syslog !== null) jobs.push(sendSyslog(this.policy.syslog, line.slice(AUDIT_PREFIX.length)));
     const problems = (await Promise.all(jobs)).filter((p): p is string => p !== null);
-    if (problems.length === 0) {
-      this.state.written++;
-      this.state.problem = null;
-      return problems;
+    processState.attempted = true;
+    for (const s of [this.state, processState]) {
+      if (problems.length === 0) s.written++;
+      else s.failed++;
+      s.problem = problems.length === 0 ? null : problems.join('; ');
     }
-    this.state.failed++;
-    this.state.problem = problems.join('; ');
+    if (problems.length === 0) return problems;
     this.#log.error('site audit record not written', { event: r.event, job: r.job, problems, required: this.policy.required });
     return problems;
   }

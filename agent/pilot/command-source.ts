@@ -7,6 +7,8 @@ import type { CredStore } from '../store/index.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { ContainerPolicy } from '../sandbox/container-policy.ts';
 import { commandContainer } from './command-container.ts';
+import type { AuditPolicy } from '../audit/audit-policy.ts';
+import { CommandAudit } from '../audit/command-audit.ts';
 import { validatedGpus } from './validation.ts';
 import { gpuEnv } from '../sandbox/gpu-env.ts';
 
@@ -21,11 +23,14 @@ export class CommandSource implements PayloadSource {
   #recorded = false;
 
   readonly #containers: ContainerPolicy | undefined;
+  readonly #auditPolicy: AuditPolicy | undefined;
+  #audited: Promise<void> = Promise.resolve();
 
-  /** `containers`: the site policy's container rules (--policy), for the bundle's container entry. */
-  constructor(argv: string[], containers?: ContainerPolicy) {
+  /** `containers`, `audit`: the site policy's container rules and audit destinations (--policy). */
+  constructor(argv: string[], containers?: ContainerPolicy, audit?: AuditPolicy) {
     this.#argv = argv;
     this.#containers = containers;
+    this.#auditPolicy = audit;
     this.done = new Promise((r) => (this.#resolve = r));
   }
 
@@ -52,7 +57,11 @@ export class CommandSource implements PayloadSource {
     });
     this.#counts.started++;
     this.#counts.running = 1;
-    void this.#payload.done.then((r) => {
+    // The site's records (issue 25): the end is written before the pilot hears of it.
+    const audit = this.#auditPolicy ? new CommandAudit(this.#auditPolicy, ctx.log, ctx.pilot ?? null, this.#argv[0]!) : null;
+    if (audit && this.#payload.pid !== undefined) audit.started(this.#payload.pid);
+    this.#audited = this.#payload.done.then(async (r) => {
+      await audit?.ended(r);
       this.#resolve(r.launchError ? { kind: 'launch-failed', error: r.launchError } : { kind: 'command-exited', exitCode: r.exitCode });
     });
   }
@@ -65,6 +74,7 @@ export class CommandSource implements PayloadSource {
     if (!this.#payload) return;
     const r = await this.#payload.stop(reason, graceS * 1000);
     this.#record(r);
+    await this.#audited;
   }
 
   #record(r: CommandOutcome): void {

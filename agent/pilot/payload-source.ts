@@ -4,6 +4,7 @@
 // itself, it resolves `done` and the supervisor decides.
 import type { Logger } from '../../shared/log.ts';
 import type { ContainerEntry } from '../../shared/container-entry.ts';
+import type { AuditPilot } from '../audit/audit-record.ts';
 import type { CredStore } from '../store/index.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { Clock } from './clock.ts';
@@ -39,6 +40,8 @@ export interface PayloadContext {
   onJobStart(name: string): void;
   /** The bundle's container entry (issue 22): mode and default image; absent: optional, none. */
   container?: ContainerEntry;
+  /** Who this pilot is, for the site's audit records (issue 25): glidein id, entry, factory, batch job. */
+  pilot?: AuditPilot;
   onJobEnd(name: string, result: SpoolJobResult): void;
 }
 

@@ -19,7 +19,7 @@ export function createPayloadSource(f: SourceFlags): PayloadSource {
   if ((f.spoolDir === undefined) === (f.command === undefined || f.command.length === 0)) {
     throw new GlideinError('GLIDEIN_ERR_USAGE', 'run: give exactly one of --spool DIR or -- COMMAND [ARG...]');
   }
-  if (f.command !== undefined) return new CommandSource(f.command, f.policy?.containers);
+  if (f.command !== undefined) return new CommandSource(f.command, f.policy?.containers, f.policy?.audit);
   let ok = false;
   try {
     ok = statSync(f.spoolDir!).isDirectory();

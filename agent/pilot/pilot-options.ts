@@ -11,6 +11,7 @@ import type { SpoolJobResult } from './spool.ts';
 import type { ValidateFn, ValidationOutcome } from './validation.ts';
 import type { PayloadSource } from './payload-source.ts';
 import type { BatchEnd } from './batch-end.ts';
+import type { AuditPilot } from '../audit/audit-record.ts';
 
 export interface LaunchContext {
   store: CredStore;
@@ -22,6 +23,8 @@ export interface LaunchContext {
   container?: ContainerEntry;
   /** The pilot's GPUs (issue 23), handed to jobs by their spec's `gpus`; absent: the pilot has none. */
   gpus?: GpuPool;
+  /** Who this pilot is, for the site's audit records (issue 25). */
+  pilot?: AuditPilot;
 }
 
 export type PilotEndReason =

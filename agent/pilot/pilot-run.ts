@@ -24,6 +24,8 @@ import { emptyCounts, type PayloadContext, type PayloadStopReason } from './payl
 import type { ValidationOutcome } from './validation.ts';
 import { parameterEnv } from './bundle-parameters.ts';
 import type { DrainRequest, PilotEvent, PilotOptions, PilotSummary } from './pilot-options.ts';
+import { auditStatus } from '../audit/audit-sink.ts';
+import { pilotFacts } from '../audit/pilot-facts.ts';
 
 /** Grace of a fast drain (SIGQUIT): payloads get SIGTERM and, this long after, SIGKILL. */
 export const FAST_DRAIN_GRACE_S = 2;
@@ -140,6 +142,7 @@ export class PilotRun {
       ts: Math.floor(this.#clock.now() / 1000),
       jobs: { ...this.#jobs },
       refresh: { refreshes: r?.stats.refreshes ?? 0, failures: r?.stats.failures ?? 0, last_error: r?.stats.lastError ?? null },
+      audit: auditStatus(),
       ...extra,
     };
   }
@@ -302,6 +305,7 @@ export class PilotRun {
       clock: this.#clock,
       validation: outcome.report,
       container: this.#bundle.container,
+      pilot: pilotFacts(this.#bundle, this.#o.env),
       credentials: () => refresher.credentials(),
       signal: this.#drainController.signal,
       onJobStart: (name) => {

@@ -6,6 +6,8 @@ import { loadCheckedPolicy } from '../sandbox/policy-files.ts';
 import type { LaunchContext } from './pilot.ts';
 import type { LaunchedJob, LaunchFn } from './spool.ts';
 import type { GpuLease } from './gpu-pool.ts';
+import { AuditSink } from '../audit/audit-sink.ts';
+import type { JobAuditOptions } from '../audit/job-audit-options.ts';
 
 /** The site policy: always loaded for a spool (default policy when no file), optional otherwise. */
 export async function loadPilotPolicy(path: string | undefined, needed: boolean): Promise<Policy | undefined> {
@@ -40,7 +42,15 @@ async function gpusFor(spec: JobSpec, ctx: LaunchContext, t0: number): Promise<{
 }
 
 export function makeSandboxLaunch(policy: Policy): (ctx: LaunchContext) => LaunchFn {
-  return (ctx) => async (value, where) => {
+  return (ctx) => {
+    // One sink for the pilot's jobs: the site's records and how they fared (issue 25).
+    const audit = { sink: new AuditSink(policy.audit, ctx.log), pilot: ctx.pilot ?? null, source: 'spool' as const };
+    return launcher(policy, ctx, audit);
+  };
+}
+
+function launcher(policy: Policy, ctx: LaunchContext, audit: JobAuditOptions): LaunchFn {
+  return async (value, where) => {
     const spec = parseJobSpec(value, where);
     const t0 = Date.now();
     const gpus = await gpusFor(spec, ctx, t0);
@@ -49,7 +59,7 @@ export function makeSandboxLaunch(policy: Policy): (ctx: LaunchContext) => Launc
     if (lease && lease.devices.length > 0) ctx.log.info('GPUs assigned', { jobId: spec.id, gpus: lease.devices });
     let handle;
     try {
-      handle = startJob(spec, { policy, store: ctx.store, log: ctx.log, signal: ctx.signal, agentEnv: ctx.env, ...(ctx.container ? { container: ctx.container } : {}), ...(lease ? { gpus: lease.devices } : {}) });
+      handle = startJob(spec, { policy, store: ctx.store, log: ctx.log, signal: ctx.signal, agentEnv: ctx.env, audit, ...(ctx.container ? { container: ctx.container } : {}), ...(lease ? { gpus: lease.devices } : {}) });
     } catch (e) {
       lease?.release();
       throw e;

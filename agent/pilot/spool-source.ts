@@ -38,7 +38,7 @@ export class SpoolSource implements PayloadSource {
 
   async start(ctx: PayloadContext): Promise<void> {
     const gpus = new GpuPool(validatedGpus(ctx.validation));
-    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, gpus, ...(ctx.container ? { container: ctx.container } : {}) });
+    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, gpus, ...(ctx.container ? { container: ctx.container } : {}), ...(ctx.pilot ? { pilot: ctx.pilot } : {}) });
     const slots = this.#o.slots ?? usableCores(ctx.validation) ?? 1;
     this.#spool = new Spool({
       dir: this.#o.dir,

@@ -29,6 +29,8 @@ export interface StatusReport {
   refresh: { refreshes: number; failures: number; last_error: string | null };
   validation?: { status: string; json: unknown; xml: string } | undefined;
   exit?: { code: number; reason: string } | undefined;
+  /** The site's audit records (issue 25): written, failed, the latest problem; absent before any. */
+  audit?: { written: number; failed: number; problem: string | null } | undefined;
 }
 
 export interface StatusClientOptions {
