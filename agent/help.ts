@@ -147,7 +147,8 @@ requests in flight, then exit 0. Exit 2: bad flag, config key, key file, busy ad
 state dir that is missing (without --init) or not writable.
 `,
   'refresh-service register': `Usage: glidein refresh-service register --state DIR [--config FILE] --glidein-id ID --entry NAME
-                                        [--url URL]... [--lifetime SECONDS]
+                                        [--url URL]... [--lifetime SECONDS] [--client-name NAME] [--client-group GROUP]
+                                        [--schedd NAME] [--cluster-id N] [--proc-id N]
 
 Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
 
@@ -160,8 +161,14 @@ Register a pilot and print its bundle (JSON) on stdout. Write it to a 0600 file.
   --lifetime SECONDS   the pilot's maximum lifetime, 60 to 31622400 (366 days)
                        (default: config refreshFamilyLifetime)
 
-The entry's HTCondor keys (collector, condorConfig, ccb, site) go into the bundle as
-collector, condor_config, ccb and site, for 'glidein run --condor'.
+  --client-name NAME   GLIDECLIENT_Name and GLIDEIN_Client of the pilot's startd (GlideinWMS:
+                       the requesting frontend and group, '<frontend>.<group>')
+  --client-group GROUP GLIDECLIENT_Group
+  --schedd NAME, --cluster-id N, --proc-id N
+                       GLIDEIN_Schedd, GLIDEIN_ClusterId, GLIDEIN_ProcId: the factory's submission
+
+The entry's HTCondor keys (collector, condorConfig, ccb, site, glideinwms) go into the bundle as
+collector, condor_config, ccb, site and glideinwms, for 'glidein run --condor'.
 `,
   'refresh-service revoke': `Usage: glidein refresh-service revoke --state DIR [--config FILE] (--glidein-id ID | --entry NAME)
 

@@ -9,6 +9,22 @@ import { mintCredentials } from './mint.ts';
 import { hashRefreshToken, newRefreshToken } from './refresh-token.ts';
 import { bundleRefreshUrls, refreshUrlField } from './refresh-urls.ts';
 import { checkRegistration, entryBundleFields, registrationEntry } from './entries/entry-register.ts';
+import { parseGlideinWmsIdentity } from '../agent/condor/glideinwms-attrs.ts';
+import { isGlideinError } from '../shared/errors.ts';
+
+const FLAG_OF: Readonly<Record<string, string>> = { client_name: '--client-name', client_group: '--client-group', schedd: '--schedd', cluster_id: '--cluster-id', proc_id: '--proc-id' };
+
+/** The agent's own rule for the bundle field, so a pilot never refuses what register wrote; the message names the flag. */
+function checkGlideinWmsRegistration(values: Record<string, string | number>): void {
+  for (const [k, v] of Object.entries(values)) {
+    try {
+      parseGlideinWmsIdentity({ [k]: v }, 'register');
+    } catch (e) {
+      if (!isGlideinError(e)) throw e;
+      throw new UsageError(`${FLAG_OF[k] ?? k} '${v}' is not valid; expected ${e.message.replace(/^.*expected /, '')}`, { cause: e });
+    }
+  }
+}
 
 export interface RegisterOptions {
   stateDir: string;
@@ -19,6 +35,11 @@ export interface RegisterOptions {
   url?: string | readonly string[];
   /** The pilot's maximum lifetime in seconds (default: config refreshFamilyLifetime). */
   lifetime?: number;
+  /**
+   * What GlideinWMS's startd attributes need from the submission (issue 24 section 4), bundle
+   * `glideinwms`: client_name, client_group (GLIDECLIENT_Name/_Group), schedd, cluster_id, proc_id.
+   */
+  glideinwms?: Record<string, string | number>;
 }
 
 export async function registerPilot(options: RegisterOptions): Promise<BundleWire> {
@@ -29,6 +50,7 @@ export async function registerPilot(options: RegisterOptions): Promise<BundleWir
   if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > 366 * 24 * 3600) throw new UsageError(`--lifetime ${lifetime} is not valid; expected 60 to ${366 * 24 * 3600} seconds`);
   const bases = bundleRefreshUrls(config, options.url);
   const entry = registrationEntry(config, options.entry);
+  checkGlideinWmsRegistration(options.glideinwms ?? {});
   const ctx = await openServiceContext(options.stateDir, config);
   try {
     const now = Math.floor(Date.now() / 1000);
@@ -50,7 +72,7 @@ export async function registerPilot(options: RegisterOptions): Promise<BundleWir
       ...(ctx.bundleCa === undefined ? {} : { ca: ctx.bundleCa }),
       credentials: credentials as unknown as Record<string, unknown>[],
       expires_at: expiresAt,
-      ...(await entryBundleFields(ctx.store, options.entry, entry, auth)),
+      ...(await entryBundleFields(ctx.store, options.entry, entry, auth, options.glideinwms)),
     };
   } finally {
     await ctx.store.close();

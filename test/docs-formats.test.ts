@@ -78,7 +78,7 @@ describe('docs/formats.md', () => {
     expect(bundle.credentials.map((c) => `${c.type}/${c.purpose}`)).toEqual(['idtoken/collector', 'scitoken/vo-service']);
     parseRequirements(bundle.requirements);
     const condor = parseCondorBundleFields(value, 'docs bundle');
-    expect(condor).toMatchObject({ collectors: ['cm.example.org:9618'], ccb: false, site: 'T2_XX_Site' });
+    expect(condor).toMatchObject({ collectors: ['cm.example.org:9618'], ccb: false, site: 'T2_XX_Site', glideinwms: { factory: 'OSG', name: 'gfactory_instance', clientName: 'fe_cms.main', clusterId: 4711 } });
     checkFactoryConfig(condor.condorConfig, 'docs bundle');
   });
 });

@@ -6,6 +6,7 @@
 import { GlideinError } from '../../shared/errors.ts';
 import { readJsonFile } from '../../shared/json-file.ts';
 import { isSafeId } from '../../shared/protocol.ts';
+import { parseGlideinWmsIdentity, type GlideinWmsIdentity } from './glideinwms-attrs.ts';
 
 export type FactoryValue = string | number | boolean;
 
@@ -14,6 +15,8 @@ export interface CondorBundleFields {
   ccb: boolean;
   site: string | null;
   condorConfig: Record<string, FactoryValue>;
+  /** GlideinWMS's names for this glidein (bundle `glideinwms`, issue 24 section 4). */
+  glideinwms: GlideinWmsIdentity;
 }
 
 export const MAX_COLLECTORS = 16;
@@ -59,7 +62,13 @@ export function parseCondorBundleFields(raw: Record<string, unknown>, where = 'b
   if (typeof ccb !== 'boolean') fail(where, 'ccb: expected true or false');
   const site = raw['site'] ?? null;
   if (site !== null && !isSafeId(site)) fail(where, 'site: expected letters, digits, and _.@:- (at most 128)');
-  return { collectors: parseCollectors(raw['collector'], where), ccb, site: site as string | null, condorConfig: parseExtraConfig(raw['condor_config'], where) };
+  return {
+    collectors: parseCollectors(raw['collector'], where),
+    ccb,
+    site: site as string | null,
+    condorConfig: parseExtraConfig(raw['condor_config'], where),
+    glideinwms: parseGlideinWmsIdentity(raw['glideinwms'], where),
+  };
 }
 
 /** Read the bundle file again for its HTCondor fields (loadBundle has checked its owner and mode). */

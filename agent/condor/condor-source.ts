@@ -6,6 +6,7 @@
 // retire() turns START false through the state config and the master's SIGHUP; refusals the job
 // wrapper records do the same for one job and its submitter. stop() stops the master only.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GlideinError } from '../../shared/errors.ts';
 import { decodeJwtUnverified } from '../../shared/jwt-decode.ts';
@@ -19,6 +20,7 @@ import { readCondorBundleFields, type CondorBundleFields } from './bundle-fields
 import { checkFactoryConfig, type FactoryConfig } from './factory-config.ts';
 import { CONFIG_FILE, STATE_FILE, condorDirs, daemonName, renderCondorConfig, renderCondorState, type CondorDirs, type CondorState } from './config.ts';
 import { MasterProcess, type MasterExit } from './master.ts';
+import { readJobAd, siteWms } from './glideinwms-attrs.ts';
 import { installWrapper, takeWrapperEvents } from './wrapper-config.ts';
 import { StartdLogWatch, exitedForGood, startdFinalState, type StartdFinal } from './startd-log.ts';
 import { invalidateStartdAds } from './invalidate.ts';
@@ -134,6 +136,8 @@ export class CondorSource implements PayloadSource {
       validation: ctx.validation,
       factory: this.#p.factory,
       parameters: bundle.parameters,
+      glideinwms: this.#p.fields.glideinwms,
+      siteWms: siteWms(ctx.env, hostname(), readJobAd(ctx.env)),
     });
     if (skipped.length) log.warn('validation attributes not advertised (unsafe in an HTCondor config)', { names: skipped });
     writeAtomic(join(dirs.root, CONFIG_FILE), text);

@@ -9,6 +9,7 @@ import type { CondorInstall } from './discover.ts';
 import type { FactoryConfig } from './factory-config.ts';
 import { ATTRIBUTE_NAME, classAdValue, configLines, configPath, unsafeValueReason } from './config-values.ts';
 import { parameterEnv } from '../pilot/bundle-parameters.ts';
+import { glideinWmsEntries, siteWms, type GlideinWmsIdentity, type SiteWms } from './glideinwms-attrs.ts';
 
 /** The parts of the validation report the config uses (DESIGN.md section 5). */
 export interface ConfigValidation {
@@ -49,6 +50,12 @@ export interface CondorConfigInput {
   factory: FactoryConfig;
   /** The bundle's entry parameters, advertised as GLIDEIN_<name> (issue 15; validation's attributes win). */
   parameters?: Readonly<Record<string, string>>;
+  /** The bundle's `glideinwms` field: GLIDEIN_Factory, GLIDEIN_Name, GLIDECLIENT_* … (issue 24 section 4). */
+  glideinwms?: GlideinWmsIdentity;
+  /** The batch system's job (GLIDEIN_SiteWMS*); default: Unknown throughout. */
+  siteWms?: SiteWms;
+  /** Unix seconds the pilot started (GLIDEIN_Max_Walltime = toDie - startTime); default now. */
+  startTime?: number;
 }
 
 export interface CondorState {
@@ -142,13 +149,16 @@ export function renderCondorConfig(c: CondorConfigInput): { text: string; skippe
   const name = daemonName(c.glideinId);
   const res = resources(c.validation);
   const attrs = validationAttributes({ ...c.validation, attributes: { ...parameterEnv(c.parameters ?? {}), ...c.validation.attributes } });
-  const identity: [string, string][] = [
-    ['GLIDEIN_Site', classAdValue(c.site)],
-    ['GLIDEIN_Entry_Name', classAdValue(c.entry)],
-    ['GLIDEIN_Name', classAdValue(c.glideinId)],
-    ['GLIDEIN_ToRetire', String(Math.floor(c.toRetire))],
-    ['GLIDEIN_ToDie', String(Math.floor(c.toDie))],
-  ];
+  const identity = glideinWmsEntries({
+    identity: c.glideinwms ?? {},
+    entry: c.entry,
+    site: c.site,
+    glideinId: c.glideinId,
+    startTime: c.startTime ?? Date.now() / 1000,
+    toRetire: c.toRetire,
+    toDie: c.toDie,
+    siteWms: c.siteWms ?? siteWms({}, '', undefined),
+  });
   const status = validationStatusEntries(c.validation);
   const advertised = [...identity, ...status, ...attrs.entries].map(([k]) => k);
   advertised.push('GLIDEIN_Retired', 'GLIDEIN_RefusedJobs', 'GLIDEIN_RefusedUsers', ...c.factory.attributes);

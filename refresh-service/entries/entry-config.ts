@@ -203,6 +203,6 @@ export function parseEntries(raw: unknown, file: string, defaults: EntryDefaults
 
 /** The default entry: today's behaviour from the top-level keys alone. */
 export function defaultEntry(d: EntryDefaults): EntryConfig {
-  const { collector, condorConfig, ccb, site, container } = d;
-  return { trustDomain: d.trustDomain, poolSigningKeyFile: d.poolSigningKeyFile, collector, condorConfig, ccb, site, container, authMethod: '', authRequirement: null, parameters: {}, credentials: {}, ceCollector: undefined };
+  const { collector, condorConfig, ccb, site, container, glideinwms } = d;
+  return { trustDomain: d.trustDomain, poolSigningKeyFile: d.poolSigningKeyFile, collector, condorConfig, ccb, site, container, glideinwms, authMethod: '', authRequirement: null, parameters: {}, credentials: {}, ceCollector: undefined };
 }

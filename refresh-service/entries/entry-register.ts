@@ -8,7 +8,7 @@ import type { WireCredential } from '../mint.ts';
 import type { StateStore } from '../state/store.ts';
 import { checkEntryAuthMethod, type AuthMethodRecord } from './auth-check.ts';
 import type { EntryConfig } from './entry-config.ts';
-import { condorBundleFields } from './condor-keys.ts';
+import { condorBundleFields, glideinWmsBundleField } from './condor-keys.ts';
 import { EntryNotConfigured, entryFor } from './entry-runtime.ts';
 import { assignParameters, previewParameters } from './parameters.ts';
 
@@ -28,10 +28,12 @@ export function checkRegistration(name: string, entry: EntryConfig, credentials:
 }
 
 /** The entry's bundle fields; assigns round-robin parameters (call once the family is registered). */
-export async function entryBundleFields(store: StateStore, name: string, entry: EntryConfig, auth: AuthMethodRecord | undefined): Promise<Record<string, unknown>> {
+export async function entryBundleFields(store: StateStore, name: string, entry: EntryConfig, auth: AuthMethodRecord | undefined, registration?: Record<string, string | number>): Promise<Record<string, unknown>> {
   const parameters = await assignParameters(store, name, entry.parameters);
+  const glideinwms = glideinWmsBundleField(entry.glideinwms, registration);
   return {
     ...condorBundleFields(entry),
+    ...(glideinwms === undefined ? {} : { glideinwms }),
     ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
     ...(auth === undefined ? {} : { auth_method: auth }),
   };

@@ -1,5 +1,6 @@
 // The private HTCondor config (issue 14, item 2): golden files for a passed and a failed
 // validation, and the checks that keep a bundle from reconfiguring HTCondor.
+import { siteWms, type GlideinWmsIdentity } from '../../agent/condor/glideinwms-attrs.ts';
 import { describe, it, expect } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,9 @@ const OK: ConfigValidation = {
   attributes: { GLIDEIN_CPUS: 8, HAS_SINGULARITY: true, HAS_CVMFS_cms_cern_ch: true, DetectedGPUs: 'GPU-0a1b2c3d, GPU-4e5f6a7b', GPUs_DeviceName: 'NVIDIA H200', 'bad name': 1, EVIL: 'x $(SEC_TOKEN_DIRECTORY)' },
 };
 
+/** What a GlideinWMS factory and frontend know of this glidein (bundle `glideinwms`, issue 24 section 4). */
+export const GWMS: GlideinWmsIdentity = { factory: 'OSG', name: 'gfactory_instance', clientName: 'fe_cms.main', clientGroup: 'main', schedd: 'schedd_glideins2@gfactory.example.org', clusterId: 4711, procId: 3 };
+
 function input(validation: ConfigValidation, extra: Record<string, string | number | boolean> = {}): CondorConfigInput {
   return {
     install: { master: '/opt/condor/sbin/condor_master', bin: '/opt/condor/bin', sbin: '/opt/condor/sbin', releaseDir: '/opt/condor', version: '25.14.0', source: 'flag' },
@@ -43,6 +47,7 @@ function input(validation: ConfigValidation, extra: Record<string, string | numb
     idleTimeoutS: 1200,
     toRetire: 1_800_000_000,
     toDie: 1_800_000_600,
+    startTime: 1_799_914_200,
     validation,
     factory: checkFactoryConfig({ GLIDEIN_Country: 'US', START: 'TARGET.RequestCpus <= 4', IsGpuSlot: true, ...extra }),
   };
@@ -50,7 +55,7 @@ function input(validation: ConfigValidation, extra: Record<string, string | numb
 
 describe('HTCondor config generation', () => {
   it('matches the golden config for a validated node (resources, attributes, IDTOKENS only, wrapper, CCB)', () => {
-    const { text, skipped } = renderCondorConfig(input(OK));
+    const { text, skipped } = renderCondorConfig({ ...input(OK), glideinwms: GWMS, siteWms: siteWms({ SLURM_JOBID: '12345', SLURM_JOB_PARTITION: 'long' }, 'wn042', undefined) });
     golden('condor_config.ok', text);
     expect(skipped.sort()).toEqual(['EVIL', 'bad name']);
   });

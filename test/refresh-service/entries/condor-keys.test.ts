@@ -79,7 +79,7 @@ describe('HTCondor keys in the service config', { timeout: 30_000 }, () => {
     const raw = JSON.parse(JSON.stringify(wire)) as Record<string, unknown>;
     parseBundle(raw);
     const fields = parseCondorBundleFields(raw);
-    expect(fields).toEqual({ collectors: ['cm.vo.example.org:9618'], ccb: true, site: 'T2_Example', condorConfig: { START: 'TARGET.VO == "cms"', VO_Tag: 'gpu', VO_Rank: 3, VO_Test: true } });
+    expect(fields).toEqual({ collectors: ['cm.vo.example.org:9618'], ccb: true, site: 'T2_Example', condorConfig: { START: 'TARGET.VO == "cms"', VO_Tag: 'gpu', VO_Rank: 3, VO_Test: true }, glideinwms: {} });
     const factory = checkFactoryConfig(fields.condorConfig);
     expect(factory.start).toBe('TARGET.VO == "cms"');
     expect(factory.attributes.sort()).toEqual(['VO_Rank', 'VO_Tag', 'VO_Test']);
@@ -97,8 +97,8 @@ describe('HTCondor keys in the service config', { timeout: 30_000 }, () => {
     );
     const inherit = await registerPilot({ stateDir: sb.stateDir, config, glideinId: 'condor-2', entry: 'CE_INHERIT' });
     const own = await registerPilot({ stateDir: sb.stateDir, config, glideinId: 'condor-3', entry: 'CE_OWN' });
-    expect(parseCondorBundleFields(inherit as unknown as Record<string, unknown>)).toEqual({ collectors: ['cm1.vo.example.org:9618', 'cm2.vo.example.org:9618'], ccb: false, site: null, condorConfig: { VO_Tag: 'default' } });
-    expect(parseCondorBundleFields(own as unknown as Record<string, unknown>)).toEqual({ collectors: ['[2001:db8::1]:9618'], ccb: true, site: 'T3_Own', condorConfig: { VO_Tag: 'own' } });
+    expect(parseCondorBundleFields(inherit as unknown as Record<string, unknown>)).toEqual({ collectors: ['cm1.vo.example.org:9618', 'cm2.vo.example.org:9618'], ccb: false, site: null, condorConfig: { VO_Tag: 'default' }, glideinwms: {} });
+    expect(parseCondorBundleFields(own as unknown as Record<string, unknown>)).toEqual({ collectors: ['[2001:db8::1]:9618'], ccb: true, site: 'T3_Own', condorConfig: { VO_Tag: 'own' }, glideinwms: {} });
   });
 
   it('copies the container key (top level, replaced per entry) into the bundle, where the agent reads it back (issue 22)', async () => {
