@@ -32,7 +32,7 @@ export function checkGpu(f: GpuFacts, req: Requirements): CheckOutcome {
   const attributes = gpuAttributes(f);
   const result = (status: CheckResult['status'], value: number, detail: string, failed: boolean): CheckOutcome => ({ result: { name: 'gpu', status, value, required, detail, failure: failed ? 'WN_Resource' : null }, attributes });
   if (f.tool === null) {
-    const detail = 'no nvidia-smi on PATH: no NVIDIA GPU';
+    const detail = 'no nvidia-smi, amd-smi or rocm-smi on PATH: no GPU';
     return result(wanted ? 'fail' : 'skip', 0, wanted ? `${detail}, ${describeWanted(req)} required` : `${detail}; none required`, wanted);
   }
   // A hung nvidia-smi is a broken node (driver, GPU fallen off the bus), never "no GPU".

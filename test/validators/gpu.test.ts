@@ -100,7 +100,7 @@ describe('gpu tool lookup', () => {
     try {
       mkdirSync(join(dir, 'nvidia-smi'));
       const { result } = await run({ PATH: `${dir}:/usr/bin:/bin` });
-      expect(result).toMatchObject({ status: 'skip', detail: 'no nvidia-smi on PATH: no NVIDIA GPU; none required' });
+      expect(result).toMatchObject({ status: 'skip', detail: 'no nvidia-smi, amd-smi or rocm-smi on PATH: no GPU; none required' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -148,7 +148,8 @@ describe('gpu requirements and failures (issue 23)', () => {
     ['cuda=12.4 met by CUDA 12.4', { cuda: '12.4' }, PATH_GPU, 'pass', null],
     ['cuda=12.10 above CUDA 12.4 (compared as numbers)', { cuda: '12.10' }, PATH_GPU, 'fail', 'CUDA 12.4 below cuda=12.10'],
     ['cuda=11.8 below CUDA 12.4', { cuda: '11.8' }, PATH_GPU, 'pass', null],
-    ['cuda on a node without nvidia-smi', { cuda: '11.0' }, '/nonexistent', 'fail', 'no nvidia-smi on PATH'],
+    ['cuda on a node without nvidia-smi', { cuda: '11.0' }, '/nonexistent', 'fail', 'no nvidia-smi, amd-smi or rocm-smi on PATH'],
+    ['cuda on an AMD node', { cuda: '11.0' }, `${join(FIXTURES, 'bin-amd')}:/usr/bin:/bin`, 'fail', 'CUDA unknown below cuda=11.0'],
   ])('%s', async (_what, req, path, status, detail) => {
     const r = await check({ PATH: path }, req);
     expect(r.status, r.detail).toBe(status);

@@ -6,6 +6,7 @@ import { findOnPath, type Host } from '../host.ts';
 import { runProbe } from '../probe.ts';
 import { migDevices, parseGpuList } from './gpu-list.ts';
 import type { GpuDevice } from './gpu-device.ts';
+import { collectAmd, visibleAmdDevices, type Probe } from './amd-gpu.ts';
 
 export type { GpuDevice };
 
@@ -72,9 +73,9 @@ export function visibleDevices(devices: GpuDevice[], cvd: string | undefined): G
 
 export async function collectGpuFacts(host: Host, options: { signal: AbortSignal; timeoutMs: number; allocatedGpus?: number }): Promise<GpuFacts> {
   const tool = await findOnPath('nvidia-smi', host);
-  const none: GpuFacts = { tool: tool ?? null, error: null, devices: [], usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] };
-  if (!tool) return none;
   const env = { PATH: host.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' };
+  if (!tool) return collectAmdFacts(host, options, (t, args) => runProbe(t, args, { timeoutMs: options.timeoutMs, env, signal: options.signal }));
+  const none: GpuFacts = { tool, error: null, devices: [], usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] };
   const probe = (args: string[]) => runProbe(tool, args, { timeoutMs: options.timeoutMs, env, signal: options.signal });
   const [query, banner, list] = await Promise.all([probe([QUERY, '--format=csv,noheader,nounits']), probe([]), probe(['-L'])]);
   const hung = [query, banner, list].some((r) => r.timedOut);
@@ -85,16 +86,37 @@ export async function collectGpuFacts(host: Host, options: { signal: AbortSignal
   }
   const parsed = parseGpuQuery(query.stdout);
   const devices = migDevices(parsed.devices, list.code === 0 ? parseGpuList(list.stdout) : new Map());
+  const { usable, narrowedBy } = narrow(devices, visibleDevices(devices, host.env.CUDA_VISIBLE_DEVICES), 'CUDA_VISIBLE_DEVICES', options.allocatedGpus);
+  return { tool, error: null, devices, usable, driverVersion: parsed.driverVersion, cudaVersion: banner.code === 0 ? parseCudaVersion(banner.stdout) : null, narrowedBy };
+}
+
+function narrow(devices: GpuDevice[], visible: GpuDevice[] | null, by: string, allocated: number | undefined): { usable: GpuDevice[]; narrowedBy: string[] } {
   const narrowedBy: string[] = [];
   let usable = devices;
-  const visible = visibleDevices(devices, host.env.CUDA_VISIBLE_DEVICES);
   if (visible !== null) {
     usable = visible;
-    narrowedBy.push('CUDA_VISIBLE_DEVICES');
+    narrowedBy.push(by);
   }
-  if (options.allocatedGpus !== undefined && options.allocatedGpus < usable.length) {
-    usable = usable.slice(0, options.allocatedGpus);
+  if (allocated !== undefined && allocated < usable.length) {
+    usable = usable.slice(0, allocated);
     narrowedBy.push('batch allocation');
   }
-  return { tool, error: null, devices, usable, driverVersion: parsed.driverVersion, cudaVersion: banner.code === 0 ? parseCudaVersion(banner.stdout) : null, narrowedBy };
+  return { usable, narrowedBy };
+}
+
+/** No nvidia-smi: AMD's tools (amd-gpu.ts), narrowed by ROCR_VISIBLE_DEVICES/HIP_VISIBLE_DEVICES and the allocation. */
+async function collectAmdFacts(host: Host, options: { allocatedGpus?: number; timeoutMs: number }, probe: Probe): Promise<GpuFacts> {
+  const amd = await collectAmd(host, probe);
+  const none: GpuFacts = { tool: amd.tool, error: null, devices: [], usable: [], driverVersion: null, cudaVersion: null, narrowedBy: [] };
+  if (!amd.tool) return none;
+  const name = amd.tool.split('/').pop()!;
+  if (amd.result) {
+    const r = amd.result;
+    const why = r.timedOut ? `${name} did not answer within ${options.timeoutMs} ms (killed): a hung driver`
+      : r.spawnError ?? `${name} exited with ${r.code ?? r.signal}: ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}`;
+    return { ...none, error: why, hung: r.timedOut };
+  }
+  const rocr = host.env['ROCR_VISIBLE_DEVICES'] !== undefined ? 'ROCR_VISIBLE_DEVICES' : 'HIP_VISIBLE_DEVICES';
+  const { usable, narrowedBy } = narrow(amd.devices, visibleAmdDevices(amd.devices, host.env), rocr, options.allocatedGpus);
+  return { ...none, devices: amd.devices, usable, driverVersion: amd.driverVersion, narrowedBy };
 }
