@@ -13,6 +13,8 @@ import { findContainerRuntime, runtimeFor } from '../sandbox/container-find.ts';
 import { INSIDE_WORKDIR } from '../sandbox/container-runtime.ts';
 import { DEFAULT_PATH } from '../sandbox/environment.ts';
 import type { CredStore } from '../store/index.ts';
+import { gpuEnv } from '../sandbox/gpu-env.ts';
+import { gpuDeviceBinds } from '../sandbox/gpu-devices.ts';
 
 export const INSIDE_IDTOKENS = '/glidein/idtokens';
 export const INSIDE_BEARER = '/glidein/bearer-token';
@@ -26,6 +28,8 @@ export interface CommandContainerInput {
   /** The S-CRED file the command is told about (BEARER_TOKEN_FILE outside), if any. */
   bearerFile: string | null;
   env: NodeJS.ProcessEnv;
+  /** The pilot's validated GPUs (issue 23): the command gets them all, variables and device nodes. */
+  gpus?: readonly string[];
 }
 
 export type CommandContainer =
@@ -50,7 +54,9 @@ export function commandContainer(i: CommandContainerInput): CommandContainer {
     binds.push({ source: i.bearerFile, target: INSIDE_BEARER, readOnly: true });
     env['BEARER_TOKEN_FILE'] = INSIDE_BEARER;
   }
+  const gpus = i.gpus ?? [];
+  if (gpus.length) Object.assign(env, gpuEnv(gpus));
   const rt = runtimeFor(c.runtime.name, c.runtime.path);
-  const cmd = rt.command({ image: c.image, workdir: srv, credentialDir: null, binds, env, argv: [...i.argv], uid: process.getuid!(), gid: process.getgid!() });
+  const cmd = rt.command({ image: c.image, workdir: srv, credentialDir: null, binds, env, argv: [...i.argv], uid: process.getuid!(), gid: process.getgid!(), devices: gpuDeviceBinds(gpus), gpus: gpus.length > 0 });
   return { kind: 'container', argv: cmd.argv, env: cmd.env, cwd: srv, statusFd: cmd.statusFd, runtime: rt.name, image: c.image };
 }

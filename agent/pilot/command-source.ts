@@ -39,7 +39,7 @@ export class CommandSource implements PayloadSource {
     // The one command is the pilot's only job: it gets every GPU validation found (issue 23).
     const gpus = validatedGpus(ctx.validation);
     const extraEnv = { ...commandEnv(ctx.store, ctx.credentials(), ctx.workdir), ...(gpus.length ? gpuEnv(gpus) : {}) };
-    const c = commandContainer({ argv: this.#argv, entry: ctx.container, policy: this.#containers, workdir: ctx.workdir, store: ctx.store, bearerFile: extraEnv['BEARER_TOKEN_FILE'] ?? null, env: ctx.env });
+    const c = commandContainer({ argv: this.#argv, entry: ctx.container, policy: this.#containers, workdir: ctx.workdir, store: ctx.store, bearerFile: extraEnv['BEARER_TOKEN_FILE'] ?? null, env: ctx.env, gpus });
     if (c.kind === 'held') {
       this.#record({ exitCode: null, signal: null, launchError: c.error, killedFor: null });
       this.#resolve({ kind: 'launch-failed', error: c.error });
@@ -50,7 +50,7 @@ export class CommandSource implements PayloadSource {
       argv: c.kind === 'container' ? c.argv : this.#argv,
       cwd: c.kind === 'container' ? c.cwd : ctx.workdir,
       env: ctx.env,
-      extraEnv: c.kind === 'container' ? { ...c.env, ...(gpus.length ? gpuEnv(gpus) : {}) } : extraEnv,
+      extraEnv: c.kind === 'container' ? c.env : extraEnv,
       log: ctx.log,
       clock: ctx.clock,
       ...(c.kind === 'container' ? { cleanEnv: true, statusFd: c.statusFd } : {}),
