@@ -90,6 +90,14 @@ describe('HTCondor config generation', () => {
     expect(text).not.toMatch(/SIGNING_KEY|PASSWORD|passwords\.d|\bPOOL\b/);
   });
 
+  it("leaves the nested GPU property ads out of the slot's attributes, neither written nor reported as unsafe (issue 23)", () => {
+    const attributes = { ...OK.attributes, AvailableGPUs: { classad: '{ GPUs_GPU_0a1b2c3d }' }, GPUs_GPU_0a1b2c3d: { classad: '[ Id = "GPU-0a1b2c3d" ]' } };
+    const { text, skipped } = renderCondorConfig(input({ ...OK, attributes }));
+    expect(text).not.toMatch(/AvailableGPUs|GPUs_GPU_0a1b2c3d|\[object Object\]/);
+    expect(skipped).not.toContain('AvailableGPUs');
+    expect(text).toContain('MACHINE_RESOURCE_GPUS = GPU-0a1b2c3d, GPU-4e5f6a7b');
+  });
+
   it('takes resources from validation: GPU ids from DetectedGPUs, memory in MiB, disk in KiB', () => {
     expect(resources(OK)).toEqual({ cpus: 8, memoryMiB: 16384, diskKiB: 100 * 1024 * 1024, gpus: ['GPU-0a1b2c3d', 'GPU-4e5f6a7b'] });
     expect(resources({ status: 'OK', checks: [], attributes: { DetectedGPUs: 0 } }).gpus).toEqual([]);
