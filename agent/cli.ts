@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The entry point of the glidein executable. Only this file calls process.exit: every command
 // returns an exit code or throws; errors are mapped to exit codes here (STYLE.md example 10).
+// What a command needs beyond this dispatch loads when that command runs (issue 27 section 5):
+// the help texts (built from the command table), node:v8 for the pilot's lean runtime and each
+// command's module, so `--version` and a command's start pay for nothing else.
 import { basename } from 'node:path';
-import { COMMAND_HELP, MAIN_HELP } from './help.ts';
 import type { CommandContext } from './command.ts';
 import { COMMAND_GROUPS, expectedCommands, findCommand } from './command-table.ts';
 import { GlideinError, UsageError } from '../shared/errors.ts';
@@ -10,7 +12,6 @@ import { createLogger, defaultLogFormat, parseLogLevel, type LogFormat, type Log
 import { reportError } from './error-report.ts';
 import { VERSION } from '../shared/version.ts';
 import { closeInheritedDescriptors } from './sandbox/inherited-fds.ts';
-import { useLeanRuntime } from './pilot/lean-runtime.ts';
 
 
 interface GlobalOptions {
@@ -71,13 +72,15 @@ export interface MainIo {
 export async function main(argv: readonly string[], io: MainIo): Promise<number> {
   const globals = extractGlobals(argv);
   const level = globals.logLevel ?? 'info';
-  const log: Logger = createLogger({ format: globals.logFormat ?? defaultLogFormat(io.stderr), level, sink: io.stderr });
+  // Made on first use: `--version` and `--help` never open stderr (a stream costs a start-up).
+  let logger: Logger | undefined;
+  const log = () => (logger ??= createLogger({ format: globals.logFormat ?? defaultLogFormat(io.stderr), level, sink: io.stderr }));
   try {
     if (globals.error) throw globals.error;
     const args = globals.rest;
     const first = args[0];
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-      io.stdout.write(MAIN_HELP);
+      io.stdout.write((await import('./help.ts')).MAIN_HELP);
       return first === undefined ? 2 : 0;
     }
     if (first === '--version' || first === '-V' || first === 'version') {
@@ -94,7 +97,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     } else if (COMMAND_GROUPS.has(first)) {
       const sub = rest[0];
       if (sub === undefined || sub === '--help' || sub === '-h') {
-        io.stdout.write(COMMAND_HELP[first]!);
+        io.stdout.write((await import('./help.ts')).COMMAND_HELP[first]!);
         return sub === undefined ? 2 : 0;
       }
       name = `${first} ${sub}`;
@@ -104,15 +107,16 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
     const load = findCommand(name)?.load;
     if (!load) throw new UsageError(`unknown command '${first}'; expected ${expectedCommands()}; see 'glidein --help'`);
     if (wantsHelp(rest)) {
+      const { COMMAND_HELP, MAIN_HELP } = await import('./help.ts');
       io.stdout.write(COMMAND_HELP[name] ?? MAIN_HELP);
       return 0;
     }
     // The pilot process itself, not a test that calls main(), runs on V8's interpreter only.
-    if (name === 'run' && isProcessEntry) useLeanRuntime();
+    if (name === 'run' && isProcessEntry) (await import('./pilot/lean-runtime.ts')).useLeanRuntime();
     const mod = await load();
-    return await mod.run(rest, { log, ...(globals.logLevel ? { logLevel: globals.logLevel } : {}), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
+    return await mod.run(rest, { log: log(), ...(globals.logLevel ? { logLevel: globals.logLevel } : {}), stdout: io.stdout, stderr: io.stderr, env: io.env, signal: io.signal });
   } catch (e) {
-    return reportError(e, { log, stderr: io.stderr, level, formatGiven: globals.logFormat !== undefined });
+    return reportError(e, { log: log(), stderr: io.stderr, level, formatGiven: globals.logFormat !== undefined });
   }
 }
 
@@ -143,13 +147,33 @@ function start(): void {
     }
     controller.abort(new GlideinError('GLIDEIN_ERR_INTERNAL', `received ${sig}`));
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(
+  // The streams and the signal handlers are set up when main first asks for them (a command
+  // runs): `--version` and `--help` start no stderr stream and no signal watcher.
+  let stdoutUsed = false;
+  let listening = false;
+  const io: MainIo = {
+    get stdout() {
+      stdoutUsed = true;
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    env: process.env,
+    get signal() {
+      if (!listening) {
+        listening = true;
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      }
+      return controller.signal;
+    },
+  };
+  main(process.argv.slice(2), io).then(
     (code) => {
       // Let stdout drain before leaving: results are on stdout and must not be cut.
       process.exitCode = code;
-      if (process.stdout.writableLength === 0) process.exit(code);
+      if (!stdoutUsed || process.stdout.writableLength === 0) process.exit(code);
       process.stdout.once('drain', () => process.exit(code));
     },
     (e: unknown) => {

@@ -1,7 +1,9 @@
 // identity (`validate --policy FILE [--as ACCOUNT]...`): the identity switch works for each
 // account — a test payload ran through the real sandbox path as that uid with its groups, could
 // not read the pilot's store, and could enter the work dir. Skipped without --policy.
-import { runIdentityTest, type AccountVerdict } from '../validate/identity-test.ts';
+// The test itself (the sandbox, a credential store, a self-test token site) loads only when a
+// policy asks for it: validating without --policy never pays for that code (issue 27).
+import type { AccountVerdict } from '../validate/identity-test.ts';
 import { defineValidator } from '../validate/validator.ts';
 import type { CheckOutcome, Requirements } from '../validate/types.ts';
 
@@ -38,6 +40,7 @@ export const identity = defineValidator<IdentityFacts>({
     const plan = ctx.identityTest;
     if (!plan) return { tested: false, why: 'no identity self-test asked for (validate --policy FILE)' };
     if (plan.policy.identity === 'none') return { tested: false, why: "policy identity 'none': payloads run as the pilot itself" };
+    const { runIdentityTest } = await import('../validate/identity-test.ts');
     return { tested: true, mode: plan.policy.identity, verdicts: await runIdentityTest(plan, ctx.workdir, ctx.signal) };
   },
   check: checkIdentity,
