@@ -10,19 +10,35 @@ async function readCapped(req: IncomingMessage, contentType: string): Promise<st
   if (declared > MAX_BODY_BYTES) throw new HttpRefusal(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== contentType) throw new HttpRefusal(400, 'invalid_request', `Content-Type must be ${contentType}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  return (await readBody(req)).toString('utf8');
+}
+
+/**
+ * The body's bytes, read with the stream's events rather than `for await` (issue 27 section 5:
+ * an async iterator per request costs the refresh path a few percent of its CPU: its promises,
+ * end-of-stream watcher and destroy). Over MAX_BODY_BYTES the rest is discarded (the 413 goes
+ * out with `connection: close`); a request cut off before its end is a 400.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (e: HttpRefusal | undefined) => {
+      req.off('data', onData).off('end', onEnd).off('error', onCut).off('close', onCut);
+      if (e) reject(e);
+      else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) throw new HttpRefusal(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
-      chunks.push(chunk);
-    }
-  } catch (e) {
-    if (e instanceof HttpRefusal) throw e;
-    throw new HttpRefusal(400, 'invalid_request', 'the request body was cut off', 'aborted');
-  }
-  return Buffer.concat(chunks).toString('utf8');
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      done(new HttpRefusal(413, 'payload_too_large', `body over ${MAX_BODY_BYTES} bytes`));
+      req.resume(); // the rest is discarded; the 413 closes the connection
+    };
+    const onEnd = () => done(undefined);
+    const onCut = () => done(new HttpRefusal(400, 'invalid_request', 'the request body was cut off', 'aborted'));
+    if (req.readableEnded) return void resolve(Buffer.alloc(0));
+    req.on('data', onData).on('end', onEnd).on('error', onCut).on('close', onCut);
+  });
 }
 
 /** An `application/json` body that must be a JSON object. */

@@ -141,7 +141,10 @@ export class SqliteStateStore implements StateStore {
       insertFamily: p('INSERT INTO families (glidein_id, entry, created_at, expires_at, first_token) VALUES (?, ?, ?, ?, ?)'),
       insertToken: p('INSERT INTO refresh_tokens (hash, glidein_id, issued_at, created_iat) VALUES (?, ?, ?, ?)'),
       createdIat: p('SELECT created_iat FROM refresh_tokens WHERE hash = ?'),
-      peek: p('SELECT f.*, t.spent_at AS spent_at, t.successor AS successor FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?'),
+      // Twice a refresh (the peek, then inside the commit): only the columns the decision reads,
+      // not the family's status and validation reports (JSON of up to several KiB each).
+      peek: p(`SELECT f.glidein_id, f.entry, f.created_at, f.expires_at, f.revoked_at, f.revoke_reason, f.jkt, f.first_token, t.spent_at AS spent_at, t.successor AS successor
+        FROM refresh_tokens t JOIN families f ON f.glidein_id = t.glidein_id WHERE t.hash = ?`),
       insertJti: p('INSERT OR IGNORE INTO dpop_jti (jti_hash, expires_at) VALUES (?, ?)'),
       spend: p('UPDATE refresh_tokens SET spent_at = ?, successor = ? WHERE hash = ? AND spent_at IS NULL'),
       setSuccessor: p('UPDATE refresh_tokens SET successor = ? WHERE hash = ?'),

@@ -1,26 +1,38 @@
-// Resident memory of a process for the memory benchmarks: VmRSS, its split into anonymous and
-// file-backed pages, the largest mappings (GLIDEIN_BENCH_SMAPS=1, for finding what holds memory),
-// and the baseline every memory figure is set against: an idle `node` of the same Node.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Resident memory of a process for the memory benchmarks (issue 27 section 5): from
+// /proc/PID/smaps_rollup, VmRSS split into anonymous pages (heaps: what the process made) and
+// file-backed pages (the executable's image as far as it was touched, which depends on how its
+// pages came into the page cache), and PSS (each shared page divided among the processes that
+// map it). The largest mappings on request (GLIDEIN_BENCH_SMAPS=1, for finding what holds
+// memory), and the baseline every memory figure is set against: an idle `node` of the same Node.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, fsyncSync, openSync, readFileSync } from 'node:fs';
 import { sleep } from './stats.mjs';
 
 const MiB = (kB) => Math.round((kB / 1024) * 10) / 10;
 
-function statusKb(pid, key) {
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no ${key} for pid ${pid}`);
-  return Number(m[1]);
+/** The kB fields of /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, Pss_File, Anonymous, …). */
+function rollupKb(pid) {
+  const fields = {};
+  for (const m of readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) fields[m[1]] = Number(m[2]);
+  if (fields.Rss === undefined) throw new Error(`no Rss in /proc/${pid}/smaps_rollup`);
+  return fields;
 }
 
-/** VmRSS in MiB (one decimal). */
-export function rssMiB(pid) {
-  return MiB(statusKb(pid, 'VmRSS'));
-}
-
-/** Anonymous memory (heaps) vs file-backed pages (the executable's mapped image) vs shared. */
-export function rssBreakdown(pid) {
-  return { rssAnonMiB: MiB(statusKb(pid, 'RssAnon')), rssFileMiB: MiB(statusKb(pid, 'RssFile')), rssShmemMiB: MiB(statusKb(pid, 'RssShmem')) };
+/**
+ * One process's memory in MiB: rss (VmRSS), rssAnon and rssFile (file-backed = Rss less
+ * anonymous and shmem pages), pss, and pss split the same way.
+ */
+export function memorySplit(pid) {
+  const f = rollupKb(pid);
+  const shmem = f.Pss_Shmem ?? 0;
+  return {
+    rss: MiB(f.Rss),
+    rssAnonMiB: MiB(f.Anonymous ?? 0),
+    rssFileMiB: MiB(f.Rss - (f.Anonymous ?? 0) - shmem),
+    pssMiB: MiB(f.Pss),
+    pssAnonMiB: MiB(f.Pss_Anon ?? 0),
+    pssFileMiB: MiB(f.Pss_File ?? 0),
+  };
 }
 
 /** With GLIDEIN_BENCH_SMAPS set, the resident mappings over 512 kB on stderr. */
@@ -34,21 +46,42 @@ export function dumpLargestMappings(pid, label) {
   }
 }
 
-/** VmRSS of `node -e 'setInterval(()=>{},1e3)'` (the Node running this script) after a second. */
-export async function idleNodeRssMiB() {
+/**
+ * Put `file` in the page cache the way an installed executable is: written back and dropped
+ * (fsync, then `dd iflag=nocache count=0`, which asks the kernel to drop its cached pages), so
+ * the next start reads it as from disk. Pages still fresh from the build (postject writes the
+ * whole file) map differently: 10 to 20 MiB more file-backed RSS. Returns how, or why not.
+ */
+export function settleFile(file) {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return `not settled: ${e.message}`;
+  }
+  const dd = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
+  return dd.status === 0 ? 'fsync + dd iflag=nocache' : 'fsync only (dd iflag=nocache failed)';
+}
+
+/** The memory of `node -e 'setInterval(()=>{},1e3)'` (the Node running this script) after a second. */
+export async function idleNode() {
   const idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   try {
     await sleep(1000);
-    return rssMiB(idle.pid);
+    return memorySplit(idle.pid);
   } finally {
     idle.kill('SIGKILL');
   }
 }
 
-/** A process's VmRSS, its split and the largest mappings (see above), then the idle-node baseline. */
+/** A process's memory split and the largest mappings (see above), then the idle-node baseline's. */
 export async function memoryFigures(pid, label) {
-  const rss = rssMiB(pid);
-  const breakdown = rssBreakdown(pid);
+  const own = memorySplit(pid);
   dumpLargestMappings(pid, label);
-  return { rss, ...breakdown, nodeIdleRssMiB: await idleNodeRssMiB() };
+  const node = await idleNode();
+  return { ...own, nodeIdleRssMiB: node.rss, nodeIdle: node };
 }

@@ -10,17 +10,21 @@ const verdict = (values, test) => (values.some((v) => v === null || v === undefi
 export function rows(f) {
   const nodeBase = f.nodeIdleRssMiB;
   return [
-    ['coldStartMs', f.coldStartMs, `nodeStartMs ${f.nodeStartMs}`, ratio(f.coldStartMs, f.nodeStartMs), '≤ 1.5 × node', verdict([f.coldStartMs, f.nodeStartMs], () => f.coldStartMs <= 1.5 * f.nodeStartMs)],
-    ['validateMs', f.validateMs, 'GlideinWMS shell: tens of s', null, '≤ 300', verdict([f.validateMs], () => f.validateMs <= 300)],
+    ['coldStartMs', f.coldStartMs, `nodeStartMs ${f.nodeStartMs}${f.coldStartRatioSpread ? ` (pairs ${f.coldStartRatioSpread})` : ''}`, ratio(f.coldStartMs, f.nodeStartMs), '≤ 1.15 × node', verdict([f.coldStartMs, f.nodeStartMs], () => f.coldStartMs <= 1.15 * f.nodeStartMs)],
+    ['validateMs', f.validateMs, `node start ${f.validateNodeStartMs} (interleaved)`, ratio(f.validateMs, f.validateNodeStartMs), '≤ 2.5 × node start', verdict([f.validateMs, f.validateNodeStartMs], () => f.validateMs <= 2.5 * f.validateNodeStartMs)],
     ['launchOverheadMs', f.launchOverheadMs, `spawn ${f.spawnMs}, sudo ${f.sudoMs ?? 'missing'}`, ratio(f.launchOverheadMs, f.nodeStartMs), '≤ 1.5 × node + 10', verdict([f.launchOverheadMs, f.nodeStartMs], () => f.launchOverheadMs <= 1.5 * f.nodeStartMs + 10)],
     ['refreshPerSecond', f.refreshPerSecond, `ceiling ${f.refreshCeilingPerSecond}`, ratio(f.refreshPerSecond, f.refreshCeilingPerSecond), '≥ 1000 and ≥ 0.5 × ceiling', verdict([f.refreshPerSecond, f.refreshCeilingPerSecond], () => f.refreshPerSecond >= 1000 && f.refreshPerSecond >= 0.5 * f.refreshCeilingPerSecond)],
-    ['refreshServiceCpuMs', f.refreshServiceCpuMs, `crypto alone ${f.refreshCryptoCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshCryptoCpuMs), '≤ 1.5 × crypto', verdict([f.refreshServiceCpuMs, f.refreshCryptoCpuMs], () => f.refreshServiceCpuMs <= 1.5 * f.refreshCryptoCpuMs)],
-    // The floor: node:http + the same crypto and nothing else, under the same load (refresh.mjs --floor).
+    // The goal is set against the floor (issue 27): node:http + the same crypto and nothing
+    // else, under the same load (refresh.mjs --floor); crypto alone is reported beside it.
+    ['refreshServiceCpuMs', f.refreshServiceCpuMs, `floor ${f.refreshFloorCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshFloorCpuMs), '≤ 1.3 × floor', verdict([f.refreshServiceCpuMs, f.refreshFloorCpuMs], () => f.refreshServiceCpuMs <= 1.3 * f.refreshFloorCpuMs)],
     ['refreshFloorCpuMs', f.refreshFloorCpuMs, `crypto alone ${f.refreshCryptoCpuMs}`, ratio(f.refreshFloorCpuMs, f.refreshCryptoCpuMs), 'reported (floor under the service)', null],
-    ['refreshServiceCpuMs vs floor', f.refreshServiceCpuMs, `floor ${f.refreshFloorCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshFloorCpuMs), 'reported (the service\'s own share)', null],
+    ['refreshServiceCpuMs vs crypto', f.refreshServiceCpuMs, `crypto alone ${f.refreshCryptoCpuMs}`, ratio(f.refreshServiceCpuMs, f.refreshCryptoCpuMs), 'reported (was ≤ 1.5 × crypto)', null],
     ['refreshPostgresServiceCpuMs', f.refreshPostgresServiceCpuMs, `database server ${f.refreshPostgresDatabaseCpuMs}`, ratio(f.refreshPostgresServiceCpuMs, f.refreshCryptoCpuMs), 'reported (ratio: × crypto)', null],
     ['refreshP99Ms', f.refreshP99Ms, `at ${f.refreshHalfRatePerSecond}/s (half max)`, null, '≤ 50', verdict([f.refreshP99Ms], () => f.refreshP99Ms <= 50)],
-    ['agentIdleRssMiB', f.agentIdleRssMiB, `node idle ${nodeBase}`, ratio(f.agentIdleRssMiB, nodeBase), '≤ 80', verdict([f.agentIdleRssMiB], () => f.agentIdleRssMiB <= 80)],
+    // Settled: the executable read back from disk and a first whole run before the measured one (agent-rss.mjs).
+    ['agentIdleRssMiB', f.agentIdleRssMiB, `node idle ${nodeBase}`, ratio(f.agentIdleRssMiB, nodeBase), '≤ 1.5 × node idle (settled)', verdict([f.agentIdleRssMiB, nodeBase], () => f.agentIdleRssMiB <= 1.5 * nodeBase)],
+    ['  anon / file / PSS', f.agentIdleRssAnonMiB === null ? null : `${f.agentIdleRssAnonMiB} / ${f.agentIdleRssFileMiB} / ${f.agentIdlePssMiB}`, `node ${f.nodeIdleRssAnonMiB} / ${f.nodeIdleRssFileMiB} / ${f.nodeIdlePssMiB}`, ratio(f.agentIdleRssAnonMiB, f.nodeIdleRssAnonMiB), 'reported (ratio: anon)', null],
+    ['  first run (unsettled)', f.agentIdleFirstRunRssMiB, `settled ${f.agentIdleRssMiB}`, ratio(f.agentIdleFirstRunRssMiB, f.agentIdleRssMiB), 'reported', null],
     ['agentSpoolRssMiB', f.agentSpoolRssMiB, `node idle ${nodeBase}`, ratio(f.agentSpoolRssMiB, nodeBase), '≤ 1.5 × node idle', verdict([f.agentSpoolRssMiB, nodeBase], () => f.agentSpoolRssMiB <= 1.5 * nodeBase)],
     ['refreshP50Ms100kPilots', f.refreshP50Ms100kPilots, `100 pilots ${f.refreshP50Ms100Pilots}`, f.scaleLatencyRatio, '≤ 1.2 × 100-pilot', verdict([f.scaleLatencyRatio], () => f.scaleLatencyRatio <= 1.2)],
     ['stateBytesPerPilot', f.stateBytesPerPilot, '', null, 'reported', null],

@@ -111,6 +111,7 @@ say(`bench: ${machine.cpus} × ${machine.model}, Node ${machine.node}`);
 say('bench: cold start (20 runs each, interleaved)');
 let coldStartMs = null;
 let nodeStartMs = null;
+let coldStartRatioSpread = null;
 try {
   const exeRuns = [];
   const nodeRuns = [];
@@ -123,6 +124,9 @@ try {
   }
   coldStartMs = median(exeRuns);
   nodeStartMs = median(nodeRuns);
+  // How noisy: the ratio of each interleaved pair, 10th to 90th percentile.
+  const pairs = exeRuns.map((e, i) => e / nodeRuns[i]).sort((a, b) => a - b);
+  coldStartRatioSpread = `×${pairs[Math.floor(pairs.length * 0.1)].toFixed(2)}–${pairs[Math.ceil(pairs.length * 0.9) - 1].toFixed(2)}`;
 } catch (e) {
   markMissing(['coldStartMs', 'nodeStartMs'], e.message);
 }
@@ -131,7 +135,7 @@ const root0 = process.geteuid() === 0 ? undefined : 'needs root (setuid identity
 const LAUNCH = ['launchOverheadMs', 'sandboxLaunchMs', 'spawnMs', 'spawnExitMs', 'sudoMs'];
 const REFRESH = ['refreshPerSecond', 'refreshMaxP99Ms', 'refreshHalfRatePerSecond', 'refreshP50Ms', 'refreshP99Ms', 'refreshServiceCpuMs', 'refreshLoadGeneratorCpuMs', 'refreshP50Ms100Pilots', 'refreshP50Ms100kPilots', 'refreshP99Ms100Pilots', 'refreshP99Ms100kPilots', 'scaleLatencyRatio', 'stateBytesPerPilot'];
 // 2. Validation (validate.mjs: median of 10 runs of dist/glidein validate --format json).
-const validate = await tryPart(['validateMs'], 'validate.mjs', []);
+const validate = await tryPart(['validateMs', 'validateNodeStartMs'], 'validate.mjs', []);
 // 3. Launch (launch.mjs: sandbox setuid /bin/true vs spawn and sudo). Root only.
 const launch = await tryPart(LAUNCH, 'launch.mjs', ['--count', quick ? '10' : '30'], root0);
 for (const [k, why] of Object.entries(launch?.missing ?? {})) if (k === 'sudoExit') markMissing(['sudoMs'], why);
@@ -144,7 +148,7 @@ const floor = await tryPart(['refreshFloorCpuMs'], 'refresh.mjs', ['--floor', ..
 const PG = ['refreshPostgresPerSecond', 'refreshPostgresP99Ms', 'refreshPostgresServiceCpuMs', 'refreshPostgresDatabaseCpuMs'];
 const refreshPg = await tryPart(PG, 'refresh.mjs', ['--postgres', ...(quick ? ['--duration', '4', '--half-duration', '3'] : ['--duration', '15', '--half-duration', '10'])]);
 // 5. Agent memory: idle (agent-rss.mjs) and a setuid spool after three verified jobs (spool-rss.mjs, root only).
-const rss = await tryPart(['agentIdleRssMiB'], 'agent-rss.mjs', []);
+const rss = await tryPart(['agentIdleRssMiB', '  anon / file / PSS', '  first run (unsettled)'], 'agent-rss.mjs', []);
 // 6. Containers (container.mjs, issue 22): /bin/true in a bwrap container through the sandbox vs bare bwrap.
 const container = await tryPart(['containerLaunchMs', 'containerBareMs'], 'container.mjs', ['--count', quick ? '5' : '20']);
 const spoolRss = await tryPart(['agentSpoolRssMiB'], 'spool-rss.mjs', [], root0);
@@ -152,7 +156,9 @@ const spoolRss = await tryPart(['agentSpoolRssMiB'], 'spool-rss.mjs', [], root0)
 const figures = {
   coldStartMs: r1(coldStartMs),
   nodeStartMs: r1(nodeStartMs),
+  coldStartRatioSpread,
   validateMs: r1(validate?.validateWallMedianMs),
+  validateNodeStartMs: r1(validate?.nodeStartMedianMs),
   launchOverheadMs: launch ? r1(launch.sandboxExecOk - launch.spawnSpawned) : null,
   sandboxLaunchMs: r1(launch?.sandboxExecOk),
   spawnMs: r1(launch?.spawnSpawned),
@@ -179,6 +185,13 @@ const figures = {
   refreshPostgresDatabaseCpuMs: refreshPg?.max.cpuPerRefresh.databaseMs ?? null,
   refreshPostgresErrors: refreshPg ? refreshPg.max.errors + refreshPg.half.errors : null,
   agentIdleRssMiB: r1(rss?.agentIdleRssMiB),
+  agentIdleRssAnonMiB: rss?.rssAnonMiB ?? null,
+  agentIdleRssFileMiB: rss?.rssFileMiB ?? null,
+  agentIdlePssMiB: rss?.pssMiB ?? null,
+  agentIdleFirstRunRssMiB: rss?.firstRun?.rss ?? null,
+  nodeIdleRssAnonMiB: rss?.nodeIdle?.rssAnonMiB ?? null,
+  nodeIdleRssFileMiB: rss?.nodeIdle?.rssFileMiB ?? null,
+  nodeIdlePssMiB: rss?.nodeIdle?.pssMiB ?? null,
   containerLaunchMs: r1(container?.containerLaunch),
   containerBareMs: r1(container?.containerBare),
   agentSpoolRssMiB: r1(spoolRss?.agentSpoolRssMiB),
