@@ -119,7 +119,8 @@ Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout
 drain, max lifetime, batch end, the command exited 0); 1 validation failed, the C-CRED expired,
 no valid credentials could be obtained, the credential store could not be written (disk-full),
 or the command failed; 2 bad flag or bundle (also a
-bundle already used by a pilot); 3 the command could not be started.
+bundle already used by a pilot, bound to another pilot's key, or whose refresh_url answers
+404); 3 the command could not be started.
 `,
   'refresh-service': `Usage: glidein refresh-service ${subcommandNames('refresh-service').join('|')} ...
 

@@ -14,6 +14,12 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * Nothing was spent or revoked; the token the newer answer carried is the pilot's.
  */
 export const STALE_PROOF_DESCRIPTION = 'a newer refresh of this token was answered; nothing was spent (retry with a new proof)';
+/**
+ * The error_description of the 401 invalid_dpop_proof for a token whose family is bound to
+ * another key (issue 26 item 4): the pilot holds a copy of a bundle another pilot used, and no
+ * retry can help (the other key never leaves that pilot's node).
+ */
+export const WRONG_KEY_DESCRIPTION = 'DPoP key does not match the key this refresh token is bound to';
 
 /** The pilot bundle made by `refresh-service register` (wire form, snake_case as the contract). */
 export interface BundleWire {

@@ -15,7 +15,7 @@ export const DEFAULT_MIN_USABLE_S = 30;
 
 export type CredentialsReady =
   | { ok: true; refreshed: boolean }
-  | { ok: false; why: 'family-dead' | 'family-expired' | 'aborted' | 'store-failed'; message: string };
+  | { ok: false; why: 'family-dead' | 'family-expired' | 'aborted' | 'store-failed' | 'bundle-of-another-pilot' | 'refresh-url-not-found'; message: string };
 
 export interface ReadyOptions {
   refresher: Refresher;
@@ -45,6 +45,12 @@ export async function awaitUsableCredentials(o: ReadyOptions): Promise<Credentia
     // The store could not keep the answer (a full disk): another refresh would only spend the
     // token held in memory (issue 26 item 2).
     if (out.storage) return { ok: false, why: 'store-failed', message: out.error.message };
+    if (out.refusal === 'wrong-key') {
+      return { ok: false, why: 'bundle-of-another-pilot', message: `this bundle belongs to another pilot (${out.error.message}): its refresh family is bound to the DPoP key of the pilot that used it first, so no refresh from this node can ever succeed. A bundle starts one pilot: this copy was used before (a bundle in a read-only staging dir keeps its token; or the same --bundle was given twice). Submit a new pilot with a new bundle` };
+    }
+    if (out.refusal === 'not-found') {
+      return { ok: false, why: 'refresh-url-not-found', message: `the bundle's refresh URL is wrong: ${o.refresher.refreshUrl} answered 404 Not Found (${out.error.message}), so there is no refresh service endpoint at that address; check refresh_url in the bundle (the service's publicUrl, any proxy path in front of it). Nothing was refused: the family may be fine` };
+    }
     if (out.permanent && out.error.message.includes(FIRST_TOKEN_TWO_KEYS)) {
       return { ok: false, why: 'family-dead', message: `this bundle was used by two pilots (${out.error.message}): another process read it before this pilot and refreshed with its own key, so the refresh service revoked the family; the other party's credentials end at their expiry. Submit a new pilot with a new bundle, and check who can read the bundle where it waited (the CE's staging area)` };
     }

@@ -41,7 +41,11 @@ export type PilotEndReason =
   | 'container-runtime-failed'
   /** The credential store could not keep a refresh (issue 26 item 2): ENOSPC/EDQUOT, else any write failure. */
   | 'disk-full'
-  | 'store-unwritable';
+  | 'store-unwritable'
+  /** The refresh family is bound to another pilot's key: a used copy of the bundle (exit 2; issue 26 item 4). */
+  | 'bundle-of-another-pilot'
+  /** The bundle's refresh_url answered 404: a wrong URL (exit 2). */
+  | 'refresh-url-not-found';
 
 export type PilotEvent =
   | { type: 'started'; glideinId: string; entry: string; workdir: string; workdirSource: string; trust: string }

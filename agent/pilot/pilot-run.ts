@@ -233,6 +233,10 @@ export class PilotRun {
     }
     if (ready.why === 'aborted') {
       this.#result = { code: 0, reason: 'signal' };
+    } else if (ready.why === 'bundle-of-another-pilot' || ready.why === 'refresh-url-not-found') {
+      // A bad bundle (exit 2, as for one already used): retrying cannot help.
+      this.#result = { code: 2, reason: ready.why };
+      this.#log.error(ready.message, { code: 'GLIDEIN_ERR_BUNDLE' });
     } else if (ready.why === 'store-failed') {
       // Logged at error level by the refresher, naming the dir.
       this.#result = { code: 1, reason: parts.refresher.storeFailure?.reason ?? 'store-unwritable' };

@@ -13,7 +13,7 @@
 //   find the only valid token on disk.
 import { GlideinError } from '../../shared/errors.ts';
 import { createDpopProof, htuOf, type DpopKey } from '../../shared/dpop.ts';
-import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, STALE_PROOF_DESCRIPTION, type Bundle } from '../../shared/protocol.ts';
+import { parseErrorBody, parseRefreshResponse, REFRESH_PATH, STALE_PROOF_DESCRIPTION, WRONG_KEY_DESCRIPTION, type Bundle } from '../../shared/protocol.ts';
 import { isJwtType, type Credential } from '../../shared/credential.ts';
 import type { Logger } from '../../shared/log.ts';
 import { systemClock, type CancelTimer, type Clock } from './clock.ts';
@@ -54,7 +54,14 @@ export type RefresherEvent =
 
 export type RefreshOutcome =
   | { ok: true; seq: number }
-  | { ok: false; seq: number; error: GlideinError; status: number | undefined; permanent: boolean; retryAfterMs: number | undefined; storage?: StoreFailure };
+  | { ok: false; seq: number; error: GlideinError; status: number | undefined; permanent: boolean; retryAfterMs: number | undefined; storage?: StoreFailure; refusal?: Refusal };
+
+/**
+ * Permanent refusals that are no verdict on the family (issue 26 item 4): 'wrong-key', the
+ * family is bound to another pilot's key (this is a copy of a bundle another pilot used);
+ * 'not-found', the URL answered 404 (no refresh service there: a wrong refresh_url).
+ */
+export type Refusal = 'wrong-key' | 'not-found';
 
 export interface RefresherOptions {
   bundle: Bundle;
@@ -417,9 +424,11 @@ export class Refresher {
     // invalid_grant: the token is unknown, spent, revoked or expired; no retry can help, except
     // when a newer refresh of it was answered (a race between instances): retry, new proof.
     const lostRace = name === 'invalid_grant' && body?.error_description === STALE_PROOF_DESCRIPTION;
-    const permanent = !lostRace && (name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500);
+    // Bound to another key: no proof this node can make will ever do (the other key stays on its node).
+    const refusal: Refusal | undefined = name === 'invalid_dpop_proof' && body?.error_description === WRONG_KEY_DESCRIPTION ? 'wrong-key' : res.status === 404 ? 'not-found' : undefined;
+    const permanent = refusal !== undefined || !lostRace && (name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500);
     const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
-    return { ok: false, seq, error, status: res.status, permanent, retryAfterMs };
+    return { ok: false, seq, error, status: res.status, permanent, retryAfterMs, ...(refusal ? { refusal } : {}) };
   }
 }
 

@@ -7,7 +7,7 @@ import { mintCredentials, nextRefreshAt, type WireCredential } from '../mint.ts'
 import { mintOrRefuse } from './mint-refusal.ts';
 import { REFRESH_TOKEN_PATTERN, hashRefreshToken, newRefreshToken } from '../refresh-token.ts';
 import type { TokenPeek } from '../state/store.ts';
-import { STALE_PROOF_DESCRIPTION } from '../../shared/protocol.ts';
+import { STALE_PROOF_DESCRIPTION, WRONG_KEY_DESCRIPTION } from '../../shared/protocol.ts';
 import { HttpRefusal } from '../http/refusal.ts';
 import type { RequestContext, VerifiedProof } from '../http/request-context.ts';
 
@@ -92,7 +92,7 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string, 
       throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');
     case 'wrong_key':
       ctx.security('DPoP proof from a key the family is not bound to', { jkt: proof.jkt, spent: peek.spent, remote: ctx.remote });
-      throw new HttpRefusal(401, 'invalid_dpop_proof', 'DPoP key does not match the key this refresh token is bound to', 'wrong_key');
+      throw new HttpRefusal(401, 'invalid_dpop_proof', WRONG_KEY_DESCRIPTION, 'wrong_key');
     case 'first_token_reuse':
       // Two parties read the bundle before its first use (issue 21 item 4): whichever came
       // second, the family ends now, and the first one's credentials at their expiry.

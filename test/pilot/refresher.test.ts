@@ -7,7 +7,7 @@ import { jwtVerify, createLocalJWKSet, decodeProtectedHeader } from 'jose';
 import { Refresher, REFRESH_FRACTION, REFRESH_JITTER, parseRetryAfter, type RefresherEvent } from '../../agent/pilot/refresher.ts';
 import { createHttpClient, type HttpClient } from '../../agent/pilot/http-client.ts';
 import { generateDpopKey } from '../../shared/dpop.ts';
-import { parseBundle, STALE_PROOF_DESCRIPTION } from '../../shared/protocol.ts';
+import { parseBundle, STALE_PROOF_DESCRIPTION, WRONG_KEY_DESCRIPTION } from '../../shared/protocol.ts';
 import { silentLogger } from '../../shared/log.ts';
 import { GlideinError } from '../../shared/errors.ts';
 import { CredStore } from '../../agent/store/index.ts';
@@ -264,6 +264,26 @@ describe('Refresher', () => {
     expect(events.at(-1)).toMatchObject({ type: 'refresh-failed', permanent: false });
     expect((events.at(-1) as { retryInMs: number | null }).retryInMs).toBeGreaterThan(0);
     r.stop();
+  });
+
+  it.each([
+    ['a family bound to another key (a used copy of the bundle)', 401, { error: 'invalid_dpop_proof', error_description: WRONG_KEY_DESCRIPTION }, 'wrong-key'],
+    ['a 404 from the refresh URL', 404, { error: 'not_found', error_description: 'no such endpoint' }, 'not-found'],
+  ] as const)('names %s as a permanent refusal of its own (issue 26 item 4)', async (_what, status, body, refusal) => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, status, body));
+    const { r } = await setup(c);
+    expect(await r.refresh()).toMatchObject({ ok: false, permanent: true, status, refusal });
+    expect(r.dead).toBe(true);
+  });
+
+  it('keeps other invalid_dpop_proof answers retryable (a replayed jti, a clock outside the window)', async () => {
+    const c = clock();
+    srv = await scriptedServer((_req, res) => json(res, 401, { error: 'invalid_dpop_proof', error_description: 'DPoP proof jti was used before' }));
+    const { r } = await setup(c);
+    const out = await r.refresh();
+    expect(out).toMatchObject({ ok: false, permanent: false, status: 401 });
+    expect(out.ok === false && out.refusal).toBeFalsy();
   });
 
   it('does not fail over on a 4xx: invalid_grant from the instance in use is the answer', async () => {
