@@ -167,6 +167,22 @@ describe('container with bubblewrap and a test container (issue 22)', () => {
     expect(strict.result).toMatchObject({ status: 'fail', failure: 'WN_Resource' });
   });
 
+  it('a test container that never ends is stopped at the probe deadline: a warning, no HAS_SINGULARITY, nothing of it left', async (ctx) => {
+    if (skip || !userNamespacesHere) return ctx.skip();
+    // A real hang inside a real container: the image's /bin/true sleeps (a stuck image mount, say).
+    const hung = buildBusyboxImage(join(tmp, 'hung-image'));
+    rmSync(join(hung, 'bin', 'true'));
+    writeFileSync(join(hung, 'bin', 'true'), '#!/bin/sh\nexec sleep 987654\n', { mode: 0o755 });
+    const facts = await container.collect(collectContext(fixtureHost('bare', { PATH: `${bwrapDir}:/usr/bin:/bin` }, { cvmfsRoot: join(tmp, 'no-cvmfs') }), { requirements: {}, containerTestImage: hung, probeTimeoutMs: 1500 }));
+    const { result, attributes } = container.check(facts, {});
+    expect(facts.test).toMatchObject({ ok: false, detail: expect.stringContaining('did not finish within 1500 ms') });
+    expect(result.status).toBe('warn');
+    expect(attributes?.HAS_SINGULARITY).toBe(false);
+    const left = () => spawnSync('ps', ['-eo', 'stat=,args=']).stdout.toString().split('\n').filter((l) => l.includes('sleep 987654') && !l.trim().startsWith('Z'));
+    for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(left()).toEqual([]);
+  });
+
   it('with user namespaces off (max_user_namespaces = 0) an unprivileged bwrap is unusable and runs no test', async (ctx) => {
     if (skip) return ctx.skip();
     const { facts, attributes } = await collect({ PATH: `${bwrapDir}:/usr/bin:/bin` }, {}, image, 'cgroup-v2');
