@@ -27,6 +27,7 @@ import { DEFAULT_CONTAINER_ENTRY } from '../../shared/container-entry.ts';
 import { planContainer, type PlannedContainer } from './container-plan.ts';
 import { findContainerRuntime } from './container-find.ts';
 import { INSIDE_CREDENTIALS, INSIDE_WORKDIR } from './container-runtime.ts';
+import { toInside } from './container-paths.ts';
 import { armExpiryTimer, clearTimers, credentialDeadline, updateJobCredential } from './job-supervision.ts';
 
 const KILL_REASON_TEXT: Record<KillReason, string> = {
@@ -216,14 +217,17 @@ export class Job implements JobState {
     const env = buildPayloadEnv({ agentEnv: this.opts.agentEnv ?? process.env, user, jobEnv: this.spec.env, cwd: c ? INSIDE_WORKDIR : cwd, bearerTokenFile, tty: this.spec.tty, jobMark: this.jobMark });
     if (c) env['HOME'] = INSIDE_WORKDIR;
     if (this.opts.gpus && !this.opts.keepGpuEnv) Object.assign(env, gpuEnv(this.opts.gpus));
+    const argv = [this.spec.executable, ...this.spec.args];
+    // In a container the work dir is /srv: its host paths in the command and environment too.
+    const seen = c ? toInside(cwd, { executable: this.spec.executable, argv, env }) : { executable: this.spec.executable, argv, env };
     return {
       v: 1,
       jobId: this.spec.id,
       mode: policy.identity,
       user: this.account ? { name: this.account.name, uid: this.account.uid, gid: this.account.gid } : null,
-      executable: this.spec.executable,
-      argv: [this.spec.executable, ...this.spec.args],
-      env,
+      executable: seen.executable,
+      argv: seen.argv,
+      env: seen.env,
       cwd,
       umask: 0o077,
       stdio: this.spec.tty ? null : { stdin: this.spec.stdin, stdout: this.spec.stdout, stderr: this.spec.stderr },

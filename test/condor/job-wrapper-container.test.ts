@@ -4,7 +4,7 @@
 // would refuse (HoldReasonSubCode 4). Run as the starter runs them (wrapper-fixture.ts), with the
 // real bwrap and a busybox image, as real accounts.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
 import { skipWithoutTool } from '../helpers/system-tools.ts';
@@ -49,6 +49,19 @@ describe.skipIf(!IS_ROOT)('HTCondor jobs in containers', () => {
     expect(out[3]).toBe('token-readable');
     // The image's root, not the host's: busybox's /bin and the mount points only.
     expect(out.slice(4).join(' ')).not.toMatch(/\b(home|root|var|etc)\b/);
+  }, 60_000);
+
+  it('runs the transferred executable the starter names by its scratch-dir path, seen at /srv inside (found in the real HTCondor trial)', async (ctx) => {
+    if (!pilot) return ctx.skip();
+    const s = scratch(pilot, root, policy(), await fx.token({ sub: 'alice' }), { adLines: [`SingularityImage = "${join(images, 'busybox')}"`] });
+    // As HTCondor 25.14's starter gives it: the executable by its full path in the scratch dir,
+    // and _CONDOR_SCRATCH_DIR / _CONDOR_JOB_AD naming host paths there.
+    const exe = join(s.dir, 'job.sh');
+    writeFileSync(exe, '#!/bin/sh\necho "$0 $1"; echo "scratch=$_CONDOR_SCRATCH_DIR ad=$_CONDOR_JOB_AD"; test -r "$_CONDOR_JOB_AD" && echo ad-readable\n', { mode: 0o755 });
+    chownSync(exe, pilot.account.uid, pilot.account.gid);
+    const w = await runJob(pilot, s, [exe, join(s.dir, 'input.txt')], { _CONDOR_JOB_AD: join(s.dir, '.job.ad') });
+    expect(await w.done).toBe(0);
+    expect(s.stdout().split('\n').slice(0, 3)).toEqual(['/srv/job.sh /srv/input.txt', 'scratch=/srv ad=/srv/.job.ad', 'ad-readable']);
   }, 60_000);
 
   it("keeps the starter's GPU assignment through the identity switch and into the container (issue 23)", async (ctx) => {
