@@ -5,6 +5,7 @@
 // token dir (a daemon decides once, at start, whether it has a token) and starts condor_master.
 // retire() turns START false through the state config and the master's SIGHUP; refusals the job
 // wrapper records do the same for one job and its submitter. stop() stops the master only.
+import { INVENTORY_FILE, renderGpuInventory } from './gpu-inventory.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, renameSync, chmodSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +141,8 @@ export class CondorSource implements PayloadSource {
       siteWms: siteWms(ctx.env, hostname(), readJobAd(ctx.env)),
     });
     if (skipped.length) log.warn('validation attributes not advertised (unsafe in an HTCondor config)', { names: skipped });
+    const inventory = renderGpuInventory(ctx.validation.attributes ?? {});
+    if (inventory !== null) writeAtomic(join(dirs.root, INVENTORY_FILE), inventory);
     writeAtomic(join(dirs.root, CONFIG_FILE), text);
     this.#writeState();
     this.#checkToken(ctx.store.idtokenDir);

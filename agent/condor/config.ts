@@ -3,6 +3,7 @@
 // `glidein-state.config` (START's inputs: retired, refused jobs and users), rewritten on
 // retire or refusal and followed by SIGHUP to the master. No POOL signing key is ever named:
 // a process that can read one can mint its own tokens.
+import { INVENTORY_FILE, renderGpuInventory } from './gpu-inventory.ts';
 import { join } from 'node:path';
 import { GlideinError } from '../../shared/errors.ts';
 import type { CondorInstall } from './discover.ts';
@@ -114,6 +115,12 @@ function validationAttributes(report: ConfigValidation): { entries: [string, str
   return { entries, skipped };
 }
 
+/** The GPUs: the inventory (ids and property ads, gpu-inventory.ts) when validation gave one, else the bare ids. */
+function gpuEntries(gpus: string[], c: CondorConfigInput): [string, string][] {
+  if (renderGpuInventory(c.validation.attributes ?? {}) !== null) return [['MACHINE_RESOURCE_INVENTORY_GPUs', `/bin/cat ${configPath(join(c.dirs.root, INVENTORY_FILE), 'GPU inventory')}`]];
+  return gpus.length ? [['MACHINE_RESOURCE_GPUS', gpus.join(', ')]] : [];
+}
+
 /** The failure as attributes, so the VO sees why a drained slot is unusable (anti-black-hole). */
 function validationStatusEntries(report: ConfigValidation): [string, string][] {
   const failed = report.checks.filter((c) => c.status === 'fail');
@@ -201,7 +208,7 @@ export function renderCondorConfig(c: CondorConfigInput): { text: string; skippe
         ['MEMORY', String(res.memoryMiB)],
         ['DISK', String(res.diskKiB)],
         ['STARTD_DETECT_GPUS', 'false'],
-        ...(res.gpus.length ? ([['MACHINE_RESOURCE_GPUS', res.gpus.join(', ')]] as [string, string][]) : []),
+        ...gpuEntries(res.gpus, c),
         ['NUM_SLOTS', '1'],
         ['NUM_SLOTS_TYPE_1', '1'],
         ['SLOT_TYPE_1', '100%'],

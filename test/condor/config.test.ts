@@ -1,5 +1,6 @@
 // The private HTCondor config (issue 14, item 2): golden files for a passed and a failed
 // validation, and the checks that keep a bundle from reconfiguring HTCondor.
+import { renderGpuInventory } from '../../agent/condor/gpu-inventory.ts';
 import { siteWms, type GlideinWmsIdentity } from '../../agent/condor/glideinwms-attrs.ts';
 import { describe, it, expect } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -95,7 +96,12 @@ describe('HTCondor config generation', () => {
     const { text, skipped } = renderCondorConfig(input({ ...OK, attributes }));
     expect(text).not.toMatch(/AvailableGPUs|GPUs_GPU_0a1b2c3d|\[object Object\]/);
     expect(skipped).not.toContain('AvailableGPUs');
-    expect(text).toContain('MACHINE_RESOURCE_GPUS = GPU-0a1b2c3d, GPU-4e5f6a7b');
+    // With property ads the startd takes its GPUs from the inventory file, which carries them.
+    expect(text).toMatch(/^MACHINE_RESOURCE_INVENTORY_GPUs = \/bin\/cat \/\S+\/gpus\.inventory$/m);
+    expect(text).not.toContain('MACHINE_RESOURCE_GPUS =');
+    expect(renderGpuInventory(attributes)).toBe('DetectedGPUs = "GPU-0a1b2c3d, GPU-4e5f6a7b"\nGPUs_GPU_0a1b2c3d = [ Id = "GPU-0a1b2c3d" ]\n');
+    expect(renderGpuInventory({ DetectedGPUs: 0 })).toBeNull();
+    expect(renderGpuInventory({ DetectedGPUs: 'GPU-0a1b2c3d', GPUs_GPU_0a1b2c3d: { classad: '[ Id = "x"; E = $(SEC_TOKEN_DIRECTORY) ]' } })).toBeNull();
   });
 
   it('takes resources from validation: GPU ids from DetectedGPUs, memory in MiB, disk in KiB', () => {
