@@ -5,24 +5,14 @@
 // (job-reap.ts), and the result (start-job.ts).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { decodeJwt } from 'jose';
 import type { JobState } from '../sandbox/job-state.ts';
 import type { JobResult } from '../sandbox/result.ts';
-import type { MapRule } from '../sandbox/mapfile.ts';
 import { launchError, type LaunchError } from '../sandbox/launch-error.ts';
 import { sha256Hex, type AuditRecord, type AuditWhy } from './audit-record.ts';
+import { identityFields } from './identity-fields.ts';
 import type { JobAuditHooks, JobAuditOptions } from './job-audit-options.ts';
 import { AuditSink } from './audit-sink.ts';
 import { readCgroupUsage, ticksToMs, type JobUsage } from './job-usage.ts';
-
-const quote = (s: string) => (/[\s"]/.test(s) ? `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"` : s);
-
-/** A mapfile line as it would be written. */
-export function ruleText(rule: MapRule): string {
-  const m = rule.match;
-  if (m.method === 'SCITOKENS') return `SCITOKENS /${m.pattern.source}/${m.pattern.flags} ${rule.account}`;
-  return `${m.method} ${quote(m.issuer)} ${quote(m.value)} ${rule.account}`;
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -103,7 +93,7 @@ export class JobAudit implements JobAuditHooks {
       v: 1, event, time: new Date().toISOString(), run: this.run, job: job.spec.id, source: this.#o.source ?? 'exec', node: hostname(),
       pilot: this.#o.pilot ?? null,
       ...(this.#o.condor ? { condor: this.#o.condor } : {}),
-      ...this.#identity(),
+      ...identityFields(job.spec.identity, job.identity, job.opts.policy.mapfile),
       mode: job.opts.policy.identity,
       account: job.account?.name ?? null,
       uid: job.account?.uid ?? (job.opts.policy.identity === 'none' ? (process.getuid?.() ?? null) : null),
@@ -113,28 +103,6 @@ export class JobAudit implements JobAuditHooks {
       markSha256: sha256Hex(job.jobMark).slice(0, 32),
       executable: job.spec.executable,
       image: job.container?.image ?? null,
-    };
-  }
-
-  /** Who: verified claims and the mapfile line, or what an unverifiable token only claims. */
-  #identity(): Pick<AuditRecord, 'iss' | 'sub' | 'verified' | 'groups' | 'entitlements' | 'mapfile' | 'mapLine' | 'mapRule' | 'tokenSha256' | 'jti'> {
-    const token = this.#job.spec.identity;
-    const who = this.#job.identity;
-    const id = who?.identity;
-    const rule = who ? (who.ok ? who.rule : (who.rule ?? null)) : null;
-    let claimed: { iss?: unknown; sub?: unknown; jti?: unknown } = {};
-    try {
-      if (token !== null) claimed = decodeJwt(token);
-    } catch {
-      /* not a JWT: nothing claimed */
-    }
-    const str = (v: unknown) => (typeof v === 'string' ? v : null);
-    return {
-      iss: id?.iss ?? str(claimed.iss), sub: id?.sub ?? str(claimed.sub), verified: id !== undefined && id !== null,
-      ...(id && id.groups.length > 0 ? { groups: [...id.groups] } : {}),
-      ...(id && id.entitlements.length > 0 ? { entitlements: [...id.entitlements] } : {}),
-      mapfile: rule ? this.#job.opts.policy.mapfile : null, mapLine: rule?.line ?? null, mapRule: rule ? ruleText(rule) : null,
-      tokenSha256: token === null ? null : sha256Hex(token), jti: str(claimed.jti),
     };
   }
 }

@@ -116,6 +116,7 @@ export class CondorSource implements PayloadSource {
       events: join(dirs.root, 'wrapper-events'),
       logFile: join(dirs.log, 'JobWrapperLog'),
       ...(ctx.container ? { container: ctx.container } : {}),
+      ...(ctx.pilot ? { pilot: ctx.pilot } : {}),
     });
     if (!this.#o.policy || this.#o.policy.identity === 'none') log.warn('no identity switching configured: HTCondor jobs run as the pilot', { uid: process.getuid?.() });
     const lifetimeS = bundle.expiresAt - Date.now() / 1000;

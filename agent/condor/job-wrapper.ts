@@ -25,6 +25,7 @@ import { JOB_FACTS_VARIABLE, openFacts, readFactsKey, type JobFacts } from './jo
 import { identifyJob } from './job-token.ts';
 import { revokeScratchDir, shareScratchDir, type ShareTarget } from './sandbox-share.ts';
 import { scrubScratchDir } from './scratch-scrub.ts';
+import { auditCondorRefusal, condorAuditOptions } from '../audit/condor-audit.ts';
 import { jobKey, readJobAd, writeWrapperEvent, type JobAdFacts, type WrapperConfig } from './wrapper-config.ts';
 
 /** Variables the switched job does not get (DESIGN.md 7.3 and the wrapper's own). */
@@ -73,7 +74,7 @@ function exitCode(r: JobResult): number {
   return r.state === 'killed' ? 143 : 1;
 }
 
-async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: string): Promise<JobResult | LaunchError> {
+async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: string, ran: { job: boolean }): Promise<JobResult | LaunchError> {
   const who = await identifyJob({ scratchDir: facts.scratchDir, oauth: facts.oauth, fileName: policy.condorTokenFile }, policy);
   if ('stage' in who) return who;
   const cwd = process.cwd();
@@ -107,7 +108,8 @@ async function runSwitched(w: WrapperRun, policy: Policy, facts: JobFacts, key: 
     // The slot's GPUs as the starter assigned them: their nodes go into a container; the variables stay HTCondor's.
     const assigned = (w.env['_CONDOR_AssignedGPUs'] ?? '').split(',').map((s) => s.trim()).filter((s) => /^(GPU|MIG)-[A-Za-z0-9-]+$/.test(s));
     const gpus = assigned.length ? { gpus: assigned, keepGpuEnv: true } : {};
-    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env, ...gpus, ...(w.config.container ? { container: w.config.container } : {}) });
+    ran.job = true;
+    const handle = startJob(spec, { policy, store, log: w.log, agentEnv: w.env, ...gpus, audit: condorAuditOptions(facts, w.config.pilot), ...(w.config.container ? { container: w.config.container } : {}) });
     const forward = () => handle.kill('cancelled');
     for (const s of FORWARDED) process.on(s, forward);
     try {
@@ -149,7 +151,17 @@ function trustedFacts(w: WrapperRun): JobFacts | LaunchError {
 
 /** Run one HTCondor job; returns the wrapper's exit code (the job's, or 1 after a launch error). */
 export async function runCondorJob(w: WrapperRun): Promise<number> {
+  const refusals: Promise<void>[] = [];
+  const code = await runCondorJobOnce(w, refusals);
+  await Promise.all(refusals);
+  return code;
+}
+
+async function runCondorJobOnce(w: WrapperRun, refusals: Promise<void>[]): Promise<number> {
   const facts = trustedFacts(w);
+  // The sandbox records a job it ran; one turned away before gets its record here (issue 25).
+  const ran = { job: false };
+  let policy: Policy | undefined;
   // The job ad's facts from the hook when it ran; else the starter's file, for the record only.
   const ad: JobAdFacts = 'stage' in facts ? readJobAd(w.env['_CONDOR_JOB_AD']) : facts;
   const key = jobKey(ad, String(process.pid));
@@ -157,10 +169,11 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
     reportLaunchError(w.env, e);
     writeWrapperEvent(w.config, key, { event: 'end', state: 'held', reason: `${e.code}: ${e.message}`, ...(e.permanent ? { refuse: { job: ad.globalJobId, user: e.stage === 'identity' ? ad.user : null } } : {}) });
     w.log.warn('HTCondor job not started', { job: ad.globalJobId, code: e.code, reason: e.message, permanent: e.permanent });
+    const tokens = 'stage' in facts || !policy ? null : { scratchDir: facts.scratchDir, oauth: facts.oauth, fileName: policy.condorTokenFile };
+    if (policy && !ran.job) refusals.push(auditCondorRefusal({ policy, log: w.log, job: key, ad, pilot: w.config.pilot ?? null, tokens, error: e, executable: w.argv[0] ?? null }));
     return 1;
   };
   if (w.argv.length === 0) return fail(launchError('wrapper', 'BAD_SPEC', 'the starter gave the job wrapper no job command', true));
-  let policy: Policy;
   try {
     policy = await loadPolicy(w.config.policy ?? undefined);
   } catch (e) {
@@ -180,7 +193,7 @@ export async function runCondorJob(w: WrapperRun): Promise<number> {
   if ('stage' in facts) return fail(facts);
   let r: JobResult | LaunchError;
   try {
-    r = await runSwitched(w, policy, facts, key);
+    r = await runSwitched(w, policy, facts, key, ran);
   } catch (e) {
     // An error of ours, not the job's: the attempt fails, the job and its submitter stay welcome.
     r = launchError('wrapper', 'INTERNAL', (e as Error).message, false);

@@ -17,6 +17,7 @@ import { adHas, jobEnvironment } from './condor-env-syntax.ts';
 import { jobAdContainer } from './job-ad-container.ts';
 import { environmentUpdate, readFactsKey, sealFacts, type JobFacts } from './job-env.ts';
 import { identifyJob } from './job-token.ts';
+import { auditCondorRefusal } from '../audit/condor-audit.ts';
 import { jobKey, parseJobAd, writeWrapperEvent, type WrapperConfig } from './wrapper-config.ts';
 
 /** HoldReasonSubCode of a job held here: its identity will never be accepted on this node. */
@@ -76,9 +77,17 @@ async function identityRefusal(facts: JobFacts, policy: Policy): Promise<LaunchE
   return 'stage' in who && who.permanent ? who : null;
 }
 
-function hold(run: PrepareRun, subcode: number, refusal: LaunchError): string {
+/** A held job's record for the site (issue 25), written before the hook answers. */
+type Audited = { policy: Policy; facts: JobFacts | null; pending: Promise<void>[] };
+
+function hold(run: PrepareRun, subcode: number, refusal: LaunchError, audited?: Audited): string {
   const ad = parseJobAd(run.adText);
   const key = jobKey(ad, `hook-${process.pid}`);
+  if (audited) {
+    const f = audited.facts;
+    const tokens = f ? { scratchDir: f.scratchDir, oauth: f.oauth, fileName: audited.policy.condorTokenFile } : null;
+    audited.pending.push(auditCondorRefusal({ policy: audited.policy, log: run.log, job: key, ad, pilot: run.config.pilot ?? null, tokens, error: refusal, executable: null }));
+  }
   // Held, the job cannot come back; its submitter's other jobs may carry tokens that map, so
   // only the job is refused here (the wrapper refuses the submitter too: its refusals are not holds).
   writeWrapperEvent(run.config, key, { event: 'end', state: 'held', reason: `${refusal.code}: ${refusal.message}`, refuse: { job: ad.globalJobId, user: null } });
@@ -92,6 +101,13 @@ function hold(run: PrepareRun, subcode: number, refusal: LaunchError): string {
  * environment reaches the wrapper, which runs as the pilot.
  */
 export async function prepareCondorJob(run: PrepareRun): Promise<string> {
+  const pending: Promise<void>[] = [];
+  const out = await prepareOnce(run, pending);
+  await Promise.all(pending);
+  return out;
+}
+
+async function prepareOnce(run: PrepareRun, pending: Promise<void>[]): Promise<string> {
   const ad = parseJobAd(run.adText);
   let policy: Policy;
   let key: Buffer;
@@ -103,12 +119,13 @@ export async function prepareCondorJob(run: PrepareRun): Promise<string> {
     return holdOutput(HOLD_SUBCODE_POLICY, { stage: 'wrapper', code: 'BAD_SPEC', message: `the pilot's configuration cannot be loaded: ${(e as Error).message}`, permanent: true });
   }
   const facts = jobFacts(run);
-  if ('stage' in facts) return hold(run, facts.stage === 'container' ? HOLD_SUBCODE_CONTAINER : HOLD_SUBCODE_ENVIRONMENT, facts);
+  if ('stage' in facts) return hold(run, facts.stage === 'container' ? HOLD_SUBCODE_CONTAINER : HOLD_SUBCODE_ENVIRONMENT, facts, { policy, facts: null, pending });
+  const audited: Audited = { policy, facts, pending };
   const container = containerRefusal(run, facts, policy);
-  if (container) return hold(run, HOLD_SUBCODE_CONTAINER, container);
+  if (container) return hold(run, HOLD_SUBCODE_CONTAINER, container, audited);
   if (policy.identity !== 'none') {
     const refusal = await identityRefusal(facts, policy);
-    if (refusal !== null) return hold(run, HOLD_SUBCODE_IDENTITY, refusal);
+    if (refusal !== null) return hold(run, HOLD_SUBCODE_IDENTITY, refusal, audited);
   }
   return environmentUpdate(sealFacts(facts, key));
 }

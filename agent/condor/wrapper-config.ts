@@ -10,6 +10,7 @@ import { GlideinError } from '../../shared/errors.ts';
 import { shellQuote } from './config-values.ts';
 import { writeFactsKey } from './job-env.ts';
 import { parseContainerEntry, type ContainerEntry } from '../../shared/container-entry.ts';
+import type { AuditPilot } from '../audit/audit-record.ts';
 
 export interface WrapperConfig {
   v: 1;
@@ -25,6 +26,8 @@ export interface WrapperConfig {
   factsKey: string;
   /** The bundle's container entry (issue 22): mode and default image; absent: optional, none. */
   container?: ContainerEntry;
+  /** The pilot, for the site's audit records (issue 25): glidein id, entry, factory, batch job. */
+  pilot?: AuditPilot;
 }
 
 export interface WrapperEvent {
