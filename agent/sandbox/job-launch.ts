@@ -19,6 +19,7 @@ import type { PtyModule } from './pty.ts';
 import { helperLimiter } from './limiter.ts';
 import { selfAndAncestors, processIdentity } from './process-sweep.ts';
 import { JobCgroup } from './cgroup-job.ts';
+import { GpuDeviceCgroup, deniedMinors } from './gpu-cgroup.ts';
 import type { ChildProc, JobState } from './job-state.ts';
 import { adoptLaunchedProcesses, reapJob } from './job-reap.ts';
 import { armWallclockTimer } from './job-supervision.ts';
@@ -109,6 +110,18 @@ export async function attemptLaunch(job: JobState, wspec: WrapperSpec, ptyMod: P
   }
 }
 
+/** A job the pilot gave GPUs to (or none, on a GPU pilot): other GPUs' nodes closed to it where cgroup v1 devices allows. */
+function confineGpus(job: JobState, pid: number): void {
+  if (!job.opts.gpus || job.opts.keepGpuEnv) return;
+  const problems: string[] = [];
+  job.gpuCgroup ??= GpuDeviceCgroup.create(job.spec.id, deniedMinors(job.opts.gpus, job.opts.gpuPaths), problems);
+  if (!job.gpuCgroup) {
+    if (problems.length) job.log.debug('other GPUs not closed to the job by a devices cgroup', { reasons: problems });
+    return;
+  }
+  if (!job.gpuCgroup.adopt(pid)) job.log.warn('cannot move the wrapper into the GPU devices cgroup', { path: job.gpuCgroup.path });
+}
+
 /** Spawn the wrapper into the job cgroup and exchange the spec; no child when the spawn failed. */
 async function launch(l: Launch): Promise<{ child: ChildProc | null; outcome: LaunchOutcome }> {
   const { job } = l;
@@ -124,6 +137,7 @@ async function launch(l: Launch): Promise<{ child: ChildProc | null; outcome: La
   // Before any event-loop turn: the wrapper forks nothing until it has the spec (a helper may:
   // its launches are not taken as confined).
   const adopted = job.cgroup?.adopt(child.pid) ?? false;
+  confineGpus(job, child.pid);
   if (job.cgroup && !adopted) job.log.warn('cannot move the wrapper into the job cgroup', { path: job.cgroup.path });
   const uid = job.account?.uid ?? process.getuid?.() ?? null;
   job.cgroupConfines = adopted && !l.helper && uid !== null && job.cgroup!.confines(uid);

@@ -81,6 +81,8 @@ export async function cleanupJob(job: JobState): Promise<void> {
   // A cgroup made for a launch whose spawn failed was never reaped: it is empty.
   job.cgroup?.remove();
   job.cgroup = null;
+  job.gpuCgroup?.remove();
+  job.gpuCgroup = null;
   if (job.credentialsWritten) {
     await job.opts.store.wipe(job.spec.id).catch((e: unknown) => job.log.error('cannot wipe the job credentials', { error: e }));
   }

@@ -3,6 +3,7 @@
 // updates (job-supervision.ts) take it as an argument and import nothing back: the sandbox has no
 // import circle (test/sandbox/import-graph.test.ts).
 import type { GpuHostPaths } from './gpu-devices.ts';
+import type { GpuDeviceCgroup } from './gpu-cgroup.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Credential } from '../../shared/credential.ts';
 import type { ContainerEntry } from '../../shared/container-entry.ts';
@@ -67,6 +68,8 @@ export interface JobState {
   selector: JobSelector | null;
   /** The attempt's own cgroup, where one can be made: ends the job with nothing left behind. */
   cgroup: JobCgroup | null;
+  /** cgroup v1 devices: other GPUs' nodes closed to the job (issue 23, gpu-cgroup.ts); null where there is none. */
+  gpuCgroup: GpuDeviceCgroup | null;
   /** The attempt's wrapper went into its cgroup at spawn and the payload's account cannot move out of it (JobCgroup.confines): an empty cgroup is a finished job. */
   cgroupConfines: boolean;
   ended: boolean;

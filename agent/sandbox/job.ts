@@ -14,6 +14,7 @@ import type { Account } from './account.ts';
 import { buildPayloadEnv } from './environment.ts';
 import { gpuEnv } from './gpu-env.ts';
 import { gpuDeviceBinds, type DeviceBind } from './gpu-devices.ts';
+import type { GpuDeviceCgroup } from './gpu-cgroup.ts';
 import type { WrapperSpec } from './channel.ts';
 import { backoffMs, launchError, type LaunchError } from './launch-error.ts';
 import { loadPty, type PtyModule } from './pty.ts';
@@ -61,6 +62,7 @@ export class Job implements JobState {
   selector: JobSelector | null = null;
   /** The attempt's own cgroup, where one can be made: ends the job with nothing left behind. */
   cgroup: JobCgroup | null = null;
+  gpuCgroup: GpuDeviceCgroup | null = null;
   cgroupConfines = false;
   ended = false;
   /** Set while a launch waits (backoff, wrapper connection): a kill wakes it. */
