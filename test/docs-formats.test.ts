@@ -56,7 +56,7 @@ describe('docs/formats.md', () => {
     // The defaults the table states.
     writeFileSync(join(dir, 'empty.json'), '{}');
     expect(await loadPolicy(join(dir, 'empty.json'))).toMatchObject({
-      identity: 'none', helper: ['sudo', '-n', '-u', '{user}', '--'], credentialGraceSeconds: 300, killGraceSeconds: 20, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, allowPilotIdentity: false, condorTokenFile: null,
+      identity: 'none', helper: ['sudo', '-n', '-u', '{user}', '--'], credentialGraceSeconds: 300, killGraceSeconds: 20, helperConcurrency: 4, helperTimeoutSeconds: 30, launchAttempts: 3, allowPilotIdentity: false, condorTokenFile: null, strictMapfile: false,
     });
   });
 

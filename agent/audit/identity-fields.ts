@@ -8,13 +8,9 @@ import { sha256Hex, type AuditRecord } from './audit-record.ts';
 
 export type IdentityFields = Pick<AuditRecord, 'iss' | 'sub' | 'verified' | 'groups' | 'entitlements' | 'mapfile' | 'mapLine' | 'mapRule' | 'tokenSha256' | 'jti'>;
 
-const quote = (s: string) => (/[\s"]/.test(s) ? `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"` : s);
-
-/** A mapfile line as it would be written. */
+/** A mapfile line as it is written in the mapfile. */
 export function ruleText(rule: MapRule): string {
-  const m = rule.match;
-  if (m.method === 'SCITOKENS') return `SCITOKENS /${m.pattern.source}/${m.pattern.flags} ${rule.account}`;
-  return `${m.method} ${quote(m.issuer)} ${quote(m.value)} ${rule.account}`;
+  return rule.text;
 }
 
 /** `token`: the job's identity token; `who`: how it was decided (null: not looked at); `mapfile`: the policy's. */

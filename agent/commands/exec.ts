@@ -21,7 +21,7 @@ export async function run(argv: string[], ctx: CommandContext): Promise<number> 
   const args = parseCommandArgs('exec', argv, { job: { type: 'string' }, policy: { type: 'string' }, 'container-mode': { type: 'string' }, 'default-image': { type: 'string' } });
   const jobPath = requiredStringFlag('exec', args, 'job', 'the job spec file');
   const spec = await readJob(jobPath);
-  const policy = await loadCheckedPolicy(stringFlag(args, 'policy'));
+  const policy = await loadCheckedPolicy(stringFlag(args, 'policy'), ctx.log);
   // What a factory entry's bundle field `container` says for a pilot (issue 22), as flags.
   const mode = stringFlag(args, 'container-mode');
   const image = stringFlag(args, 'default-image');

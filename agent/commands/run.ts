@@ -38,7 +38,7 @@ export async function run(argvIn: string[], ctx: CommandContext): Promise<number
   const policyPath = stringFlag(args, 'policy');
   // Spool jobs come from whoever can write the directory: never run them without a site policy (issue 11 item 7).
   if (spoolDir !== undefined && policyPath === undefined) throw new UsageError('run: --spool needs --policy FILE (the site policy that decides which account runs each job)');
-  const policy = await loadPilotPolicy(policyPath, spoolDir !== undefined);
+  const policy = await loadPilotPolicy(policyPath, spoolDir !== undefined, ctx.log);
   const pilotIdentityWarning = spoolDir !== undefined && policy ? checkSpoolPolicy(policy) : null;
   if (pilotIdentityWarning) ctx.log.warn(pilotIdentityWarning, { policy: policy!.source });
   const idleTimeoutS = integerFlag('run', args, 'idle-timeout', { min: 1 }) ?? RUN_DEFAULTS.idleTimeoutS;

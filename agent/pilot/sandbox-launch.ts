@@ -8,11 +8,12 @@ import type { LaunchedJob, LaunchFn } from './spool.ts';
 import type { GpuLease } from './gpu-pool.ts';
 import { AuditSink } from '../audit/audit-sink.ts';
 import type { JobAuditOptions } from '../audit/job-audit-options.ts';
+import type { Logger } from '../../shared/log.ts';
 
 /** The site policy: always loaded for a spool (default policy when no file), optional otherwise. */
-export async function loadPilotPolicy(path: string | undefined, needed: boolean): Promise<Policy | undefined> {
+export async function loadPilotPolicy(path: string | undefined, needed: boolean, log?: Logger): Promise<Policy | undefined> {
   if (path === undefined && !needed) return undefined;
-  return loadCheckedPolicy(path);
+  return loadCheckedPolicy(path, log);
 }
 
 function killReason(reason: string): KillReason {

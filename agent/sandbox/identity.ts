@@ -95,12 +95,17 @@ export async function resolveIdentity(token: string | null, policy: Policy): Pro
   if (token === null) return { ok: false, error: launchError('identity', 'NO_IDENTITY', `the job has no identity token; policy mode '${policy.identity}' needs one`, true) };
   const v = await verifyIdentityToken(token, policy);
   if (!v.ok) return { ok: false, error: launchError('identity', 'UNVERIFIED', v.reason, true) };
-  const rules = await loadMapfile(policy.mapfile!);
-  const rule = mapClaims(rules, v.identity);
-  if (rule === null) {
+  const mapfile = await loadMapfile(policy.mapfile!, { strict: policy.strictMapfile });
+  const mapping = mapClaims(mapfile, v.identity);
+  if (mapping === null) {
     return { ok: false, identity: v.identity, error: launchError('identity', 'UNMAPPED', `identity ${v.identity.iss},${v.identity.sub} matches no line of the mapfile ${policy.mapfile}`, true) };
   }
-  const name = rule.account;
+  const { rule, account: name } = mapping;
+  if (name === null) {
+    const where = `${mapping.rule.file}:${mapping.rule.line}`;
+    const canonical = mapping.canonical === null ? 'an account field ending in a lone backslash' : JSON.stringify(mapping.canonical);
+    return { ok: false, identity: v.identity, rule, error: launchError('identity', 'NO_ACCOUNT', `identity ${v.identity.iss},${v.identity.sub} maps (${where}) to ${canonical}, which is not a local account name`, true) };
+  }
   const account = await lookupAccount(name);
   if (!account) return { ok: false, identity: v.identity, rule, error: launchError('identity', 'NO_ACCOUNT', `mapped account '${name}' does not exist on this node`, true) };
   const privileged = privilegedAccountReason(account);

@@ -3,7 +3,7 @@ export type { JobSpec } from './job-spec.ts';
 export { parseJobSpec, FORBIDDEN_JOB_ENV } from './job-spec.ts';
 export type { Policy, IdentityMode, IssuerPolicy } from './policy.ts';
 export { parsePolicy, loadPolicy, expandHelper, DEFAULT_HELPER } from './policy.ts';
-export type { MapRule } from './mapfile.ts';
+export type { MapRule, Mapfile, Mapping } from './mapfile.ts';
 export { parseMapfile, loadMapfile, mapIdentity } from './mapfile.ts';
 export type { VerifiedIdentity } from './identity.ts';
 export { verifyIdentityToken, resolveIdentity } from './identity.ts';

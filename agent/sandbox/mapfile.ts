@@ -1,24 +1,51 @@
-// HTCondor-style mapfile (INTEROP.md, README "Mapfile"): one rule per line, first match in file
-// order wins. `SCITOKENS /regex/ account` lines are HTCondor-CE's, matched against `iss + "," +
-// sub`. A multi-VO issuer (EGI Check-In) uses one `iss` for many communities, so glidein adds
-// lines matching a claim value of a given issuer (issue 15 part 2):
-//   GROUP <issuer> <group> <account>                 a `wlcg.groups` entry
-//   ENTITLEMENT <issuer> <entitlement> <account>     an `eduperson_entitlement` value
-//   SCOPE <issuer> <scope> <account>                 an item of the space-separated `scope`
-// Issuer and value compare exactly (no regex, no prefix). Fields are separated by blanks; a field
-// with blanks or starting with `"` is written in double quotes, where `\"` and `\\` are the only
-// escapes. Other methods' lines (GSI, CLAIMTOBE …) are skipped; a malformed line is an error.
-import { readFileSafely } from '../../shared/safe-open.ts';
+// HTCondor mapfile (INTEROP.md, README "Mapfile"), read as HTCondor 25.14's MapFile.cpp reads
+// CERTIFICATE_MAPFILE with CERTIFICATE_MAPFILE_ASSUME_HASH_KEYS = True (HTCondor-CE's setting);
+// the table in test/sandbox/htcondor-mapfile-table.ts holds HTCondor's own answers. One rule per
+// line, first match in file order wins:
+//   SCITOKENS /regex/flags account    PCRE2 (pcre.ts), unanchored, on the bytes of `iss,sub`
+//   SCITOKENS principal account       a literal `iss,sub` (quoted or not)
+//   @include PATH                     a file, or a directory's files (mapfile-include.ts)
+// Fields split as mapfile-fields.ts says; method names ignore case; text after the account is
+// ignored (so a trailing `# comment` is); `\1`… in the account take the regex's groups; the
+// local account is the part before the last '@'. A line HTCondor would skip (empty field, a
+// regex PCRE2 does not compile, a nested @include) is skipped with a warning naming it, or
+// refuses the file with `strictMapfile`. A regex construct glidein cannot translate exactly
+// refuses the file. glidein adds GROUP / ENTITLEMENT / SCOPE lines (mapfile-own.ts).
 import { GlideinError } from '../../shared/errors.ts';
+import { translatePcre, pcreSubject, PcreCompileError, PcreUnsupported, type TranslatedRegex } from './pcre.ts';
+import { parseField, mapfileLines, substitute, userPart } from './mapfile-fields.ts';
+import { CLAIM_METHODS, parseClaimLine, type ClaimMethod } from './mapfile-own.ts';
+import { includeTarget, readIncludes, readMapfileText, type Included } from './mapfile-include.ts';
 
-export type ClaimMethod = 'GROUP' | 'ENTITLEMENT' | 'SCOPE';
+export { splitFields, type ClaimMethod } from './mapfile-own.ts';
 
-export type MapMatch = { readonly method: 'SCITOKENS'; readonly pattern: RegExp } | { readonly method: ClaimMethod; readonly issuer: string; readonly value: string };
+export type MapMatch =
+  | { readonly method: 'SCITOKENS'; readonly regex: TranslatedRegex; readonly pattern: string }
+  | { readonly method: 'SCITOKENS'; readonly principal: string }
+  | { readonly method: ClaimMethod; readonly issuer: string; readonly value: string };
 
 export interface MapRule {
+  /** The file the line is in (an @include'd one or the mapfile) and its line number. */
+  readonly file: string;
   readonly line: number;
   readonly match: MapMatch;
+  /** The account field as written (latin1 bytes), before `\N` substitution and the '@' split. */
   readonly account: string;
+  /** The whole line as written (without its line end), for messages and the audit record. */
+  readonly text: string;
+}
+
+export interface Mapfile {
+  readonly rules: readonly MapRule[];
+  /** Lines skipped, each naming its file and line (HTCondor logs and skips them too). */
+  readonly warnings: readonly string[];
+}
+
+export interface ParseOptions {
+  /** `strictMapfile`: a line HTCondor would skip refuses the file instead. */
+  readonly strict?: boolean;
+  /** What the @include lines bring, by resolved path (loadMapfile reads them). */
+  readonly includes?: ReadonlyMap<string, Included>;
 }
 
 /** What a verified identity token offers the mapfile. */
@@ -33,136 +60,160 @@ export interface TokenClaims {
   readonly scopes: readonly string[];
 }
 
-/** A mapfile of a large VO is a few thousand lines; 4 MiB leaves room and still bounds the read. */
-const MAX_MAPFILE_BYTES = 4 * 1024 * 1024;
 const ACCOUNT = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
 
 /** A name the mapfile accepts as a local account (and `validate --as` too). */
 export function isAccountName(name: string): boolean {
   return ACCOUNT.test(name);
 }
-const CLAIM_METHODS: ReadonlySet<string> = new Set(['GROUP', 'ENTITLEMENT', 'SCOPE']);
 
-function lineError(where: string, n: number, message: string, cause?: unknown): GlideinError {
+const shown = (s: string): string => JSON.stringify(s);
+
+function refused(where: string, n: number, message: string, cause?: unknown): GlideinError {
   return new GlideinError('GLIDEIN_ERR_POLICY', `${where}:${n}: ${message}`, cause === undefined ? {} : { cause });
 }
 
-/** Blank-separated fields; `"…"` quotes a field, with `\"` and `\\` as its only escapes. */
-export function splitFields(text: string): string[] | { error: string } {
-  const fields: string[] = [];
-  let i = 0;
-  while (i < text.length) {
-    if (text[i] === ' ' || text[i] === '\t') {
-      i++;
-      continue;
-    }
-    let field = '';
-    if (text[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= text.length) return { error: 'unterminated quoted field' };
-        const c = text[i]!;
-        if (c === '"') break;
-        if (c === '\\') {
-          const next = text[i + 1];
-          if (next !== '"' && next !== '\\') return { error: `unknown escape '\\${next ?? ''}' in a quoted field (only \\" and \\\\)` };
-          field += next;
-          i += 2;
-          continue;
-        }
-        field += c;
-        i++;
-      }
-      i++;
-      if (i < text.length && text[i] !== ' ' && text[i] !== '\t') return { error: 'a quoted field must end at a blank or the end of the line' };
-      if (field === '') return { error: 'empty quoted field' };
-    } else {
-      while (i < text.length && text[i] !== ' ' && text[i] !== '\t') {
-        if (text[i] === '"') return { error: "a '\"' inside an unquoted field" };
-        field += text[i];
-        i++;
-      }
-    }
-    fields.push(field);
+class Reader {
+  readonly rules: MapRule[] = [];
+  readonly warnings: string[] = [];
+  private readonly opts: ParseOptions;
+  constructor(opts: ParseOptions) {
+    this.opts = opts;
   }
-  return fields;
-}
 
-function parseScitokens(rest: string, where: string, n: number): MapRule | null {
-  // HTCondor-CE's reading (CERTIFICATE_MAPFILE_ASSUME_HASH_KEYS = True): an empty `//` is an
-  // empty principal, so MapFile.cpp skips the line and it maps no one (checked with HTCondor
-  // 25.14's userMap, 2026-12-07). A JavaScript empty regex would match everyone (issue 24 part 3).
-  if (/^\/\/[iU]*(\s|$)/.test(rest)) return null;
-  // The regex runs from the first '/' to the last unescaped '/', then optional flags.
-  const r = /^\/((?:\\.|[^\\/])*)\/([i]*)\s+(\S+)\s*$/.exec(rest);
-  if (!r) throw lineError(where, n, "expected 'SCITOKENS /regex/ account'");
-  let pattern: RegExp;
-  try {
-    pattern = new RegExp(r[1]!, r[2]);
-  } catch (cause) {
-    throw lineError(where, n, `bad regular expression (${(cause as Error).message})`, cause);
+  private skip(where: string, n: number, why: string): void {
+    if (this.opts.strict) throw refused(where, n, `${why} (strictMapfile)`);
+    this.warnings.push(`${where}:${n}: ${why}; line skipped, as HTCondor skips it`);
   }
-  return { line: n, match: { method: 'SCITOKENS', pattern }, account: r[3]! };
+
+  file(text: string, where: string, allowInclude: boolean): void {
+    if (text.includes('\0')) throw refused(where, 1 + (text.slice(0, text.indexOf('\0')).match(/\n/g)?.length ?? 0), 'a NUL byte (HTCondor cuts the line there)');
+    mapfileLines(text).forEach((raw, i) => this.line(raw.replace(/\r(?=\n?$)/, ''), where, i + 1, allowInclude));
+  }
+
+  private line(line: string, where: string, n: number, allowInclude: boolean): void {
+    const text = Buffer.from(line.replace(/\n$/, ''), 'latin1').toString('utf8');
+    const method = parseField(line, 0, false);
+    if (method.overrun) throw refused(where, n, 'the line ends in a backslash inside a quoted field (HTCondor aborts reading it)');
+    if (method.text === '@include') return this.include(line, where, n, allowInclude);
+    if (method.text === '' || method.text.startsWith('#')) return;
+    const upper = method.text.toUpperCase();
+    if (CLAIM_METHODS.has(upper)) return this.claim(upper as ClaimMethod, line.slice(method.next), where, n, text);
+    const principal = parseField(line, method.next, true);
+    if (principal.overrun) throw refused(where, n, 'the line ends in a backslash inside a quoted or /regex/ field (HTCondor aborts reading it)');
+    const account = parseField(line, principal.next, false);
+    if (principal.text === '' || account.text === '') return this.skip(where, n, `expected 'METHOD principal account' (method ${shown(method.text)}, principal ${shown(principal.text)}, account ${shown(account.text)})`);
+    if (upper !== 'SCITOKENS') return; // GSI, CLAIMTOBE …: not a token's
+    if (principal.regex === null) {
+      this.rules.push({ file: where, line: n, match: { method: 'SCITOKENS', principal: principal.text }, account: account.text, text });
+      return;
+    }
+    let regex: TranslatedRegex;
+    try {
+      regex = translatePcre(principal.text, principal.regex);
+    } catch (e) {
+      if (e instanceof PcreUnsupported) throw refused(where, n, `regex ${shown(principal.text)}: ${e.message}; glidein matches only what it can translate exactly (README "Mapfile")`, e);
+      if (e instanceof PcreCompileError) return this.skip(where, n, `regex ${shown(principal.text)} does not compile in PCRE2 (${e.message})`);
+      throw e;
+    }
+    if ((regex.emptyLoop || regex.repeatedGroups.size > 0) && /\\[0-9]/.test(account.text)) {
+      const why = regex.emptyLoop ? 'a repeated group can match the empty string' : 'a group is inside a repeated part';
+      throw refused(where, n, `account ${shown(account.text)} uses \\N with a regex in which ${why}: PCRE2 and JavaScript may then take different groups, so glidein does not substitute them`);
+    }
+    this.rules.push({ file: where, line: n, match: { method: 'SCITOKENS', regex, pattern: principal.text }, account: account.text, text });
+  }
+
+  private claim(method: ClaimMethod, rest: string, where: string, n: number, text: string): void {
+    const c = parseClaimLine(method, rest);
+    if ('error' in c) return this.skip(where, n, c.error);
+    this.rules.push({ file: where, line: n, match: { method, issuer: c.issuer, value: c.value }, account: c.account, text });
+  }
+
+  private include(line: string, where: string, n: number, allowInclude: boolean): void {
+    if (!allowInclude) return this.skip(where, n, `@include is not allowed in an included file`);
+    const target = includeTarget(line, where);
+    if (target === null) return this.skip(where, n, '@include names no file');
+    const inc = this.opts.includes?.get(target);
+    if (inc === undefined) return this.skip(where, n, `@include ${target} was not read`);
+    if ('error' in inc) return this.skip(where, n, inc.error);
+    for (const f of inc.files) {
+      if ('error' in f) this.skip(where, n, `@include: ${f.error}`);
+      else this.file(f.text, f.path, false);
+    }
+  }
 }
 
-function parseClaimLine(method: ClaimMethod, rest: string, where: string, n: number): MapRule {
-  const fields = splitFields(rest);
-  const usage = `expected '${method} <issuer> <${method.toLowerCase()}> <account>'`;
-  if (!Array.isArray(fields)) throw lineError(where, n, `${fields.error}; ${usage}`);
-  if (fields.length !== 3) throw lineError(where, n, `${usage}, found ${fields.length} field${fields.length === 1 ? '' : 's'} after ${method}`);
-  return { line: n, match: { method, issuer: fields[0]!, value: fields[1]! }, account: fields[2]! };
+/** Parse a mapfile's text (latin1 bytes); `where` names it in warnings and errors (GLIDEIN_ERR_POLICY). */
+export function parseMapfile(text: string, where = 'mapfile', opts: ParseOptions = {}): Mapfile {
+  const r = new Reader(opts);
+  r.file(text, where, true);
+  return { rules: r.rules, warnings: r.warnings };
 }
 
-/** Parse a mapfile's text; `where` names it in errors (GLIDEIN_ERR_POLICY). */
-export function parseMapfile(text: string, where = 'mapfile'): MapRule[] {
-  const rules: MapRule[] = [];
-  text.split('\n').forEach((rawLine, i) => {
-    const line = rawLine.trim();
-    const n = i + 1;
-    if (line === '' || line.startsWith('#')) return;
-    const m = /^(\S+)\s+(.*)$/.exec(line);
-    if (!m) throw lineError(where, n, "expected 'METHOD … account'");
-    const method = m[1]!;
-    let rule: MapRule | null;
-    if (method === 'SCITOKENS') rule = parseScitokens(m[2]!, where, n);
-    else if (CLAIM_METHODS.has(method)) rule = parseClaimLine(method as ClaimMethod, m[2]!, where, n);
-    else return;
-    if (rule === null) return;
-    if (!isAccountName(rule.account)) throw lineError(where, n, `'${rule.account}' is not a valid account name`);
-    rules.push(rule);
-  });
-  return rules;
+/** Read and parse the mapfile at `path` and every file it @includes. */
+export async function loadMapfile(path: string, opts: { strict?: boolean } = {}): Promise<Mapfile> {
+  const text = await readMapfileText(path);
+  return parseMapfile(text, path, { ...opts, includes: await readIncludes(text, path) });
 }
 
-export async function loadMapfile(path: string): Promise<MapRule[]> {
-  const text = (await readFileSafely(path, { code: 'GLIDEIN_ERR_POLICY', what: 'mapfile', maxBytes: MAX_MAPFILE_BYTES })).toString('utf8');
-  return parseMapfile(text, path);
+export interface Mapping {
+  readonly rule: MapRule;
+  /** HTCondor's canonical name: the account field after `\N` substitution (null: HTCondor reads past its end). */
+  readonly canonical: string | null;
+  /** The local account (before the last '@'), or null when that is not an account name: the job is held. */
+  readonly account: string | null;
 }
 
-function matches(m: MapMatch, c: TokenClaims): boolean {
+function groupsOf(m: RegExpExecArray): string[] {
+  let rc = m.length;
+  while (rc > 1 && m[rc - 1] === undefined) rc--;
+  return m.slice(0, rc).map((g) => g ?? '');
+}
+
+/** The groups of a match, or null when the rule does not match. */
+function matchRule(rule: MapRule, subject: string, c: TokenClaims): string[] | null {
+  const m = rule.match;
   switch (m.method) {
-    case 'SCITOKENS':
-      return m.pattern.test(`${c.iss},${c.sub}`);
+    case 'SCITOKENS': {
+      if ('principal' in m) return m.principal === subject ? [subject] : null;
+      const r = m.regex.regex.exec(subject);
+      return r === null ? null : groupsOf(r);
+    }
     case 'GROUP':
-      return m.issuer === c.iss && c.groups.includes(m.value);
+      return m.issuer === pcreSubject(c.iss) && c.groups.some((g) => pcreSubject(g) === m.value) ? [] : null;
     case 'ENTITLEMENT':
-      return m.issuer === c.iss && c.entitlements.includes(m.value);
+      return m.issuer === pcreSubject(c.iss) && c.entitlements.some((g) => pcreSubject(g) === m.value) ? [] : null;
     case 'SCOPE':
-      return m.issuer === c.iss && c.scopes.includes(m.value);
+      return m.issuer === pcreSubject(c.iss) && c.scopes.some((g) => pcreSubject(g) === m.value) ? [] : null;
   }
 }
 
-/** The first rule in file order that the claims match, or null. */
-export function mapClaims(rules: readonly MapRule[], claims: TokenClaims): MapRule | null {
-  return rules.find((r) => matches(r.match, claims)) ?? null;
+/** An identity HTCondor would see cut or changed (a NUL, a lone surrogate) is mapped by no line. */
+function mappable(c: TokenClaims): boolean {
+  return [c.iss, c.sub].every((s) => s.isWellFormed() && !s.includes('\0'));
 }
 
-/** The account for `iss,sub` alone (SCITOKENS lines), or null when no rule matches. */
-export function mapIdentity(rules: readonly MapRule[], iss: string, sub: string): string | null {
-  return mapClaims(rules, { iss, sub, groups: [], entitlements: [], scopes: [] })?.account ?? null;
+/** The first rule in file order that the claims match, and the account it gives; null when none matches. */
+export function mapClaims(mapfile: Mapfile, claims: TokenClaims): Mapping | null {
+  if (!mappable(claims)) return null;
+  const subject = pcreSubject(`${claims.iss},${claims.sub}`);
+  for (const rule of mapfile.rules) {
+    const groups = matchRule(rule, subject, claims);
+    if (groups === null) continue;
+    const canonical = substitute(rule.account, groups);
+    const user = canonical === null ? null : userPart(canonical);
+    return { rule, canonical, account: user !== null && isAccountName(user) ? user : null };
+  }
+  return null;
 }
 
-/** Every account the mapfile can map to, in file order, each once (the self-test's accounts). */
-export function mappedAccounts(rules: readonly MapRule[]): string[] {
-  return [...new Set(rules.map((r) => r.account))];
+/** HTCondor's canonical name for `iss,sub` (SCITOKENS lines only), or null when no rule matches. */
+export function mapIdentity(mapfile: Mapfile, iss: string, sub: string): string | null {
+  return mapClaims(mapfile, { iss, sub, groups: [], entitlements: [], scopes: [] })?.canonical ?? null;
+}
+
+/** Every account the mapfile can map to without substitution, in file order, each once (the self-test's accounts). */
+export function mappedAccounts(mapfile: Mapfile): string[] {
+  const names = mapfile.rules.filter((r) => !r.account.includes('\\')).map((r) => userPart(r.account));
+  return [...new Set(names.filter(isAccountName))];
 }

@@ -33,6 +33,8 @@ export interface Policy {
   readonly allowPilotIdentity: boolean;
   /** HTCondor mode: the file (one name) holding a job's identity token, in _CONDOR_CREDS or the job's scratch dir; null: the one *.use file. */
   readonly condorTokenFile: string | null;
+  /** A mapfile line HTCondor would skip (with a warning) refuses the whole mapfile instead. */
+  readonly strictMapfile: boolean;
   /** Containers (issue 22): runtime, allowed image roots, forced and forbidden binds, test image. */
   readonly containers: ContainerPolicy;
   /** The site's audit records (issue 25): syslog socket, file, required. */
@@ -45,7 +47,7 @@ export const DEFAULT_HELPER = ['sudo', '-n', '-u', '{user}', '--'] as const;
 
 const KNOWN = new Set([
   'identity', 'helper', 'mapfile', 'issuers', 'credentialGraceSeconds', 'killGraceSeconds', 'helperConcurrency', 'helperTimeoutSeconds', 'launchAttempts',
-  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile', 'containers', 'audit',
+  'audience', 'requiredScope', 'allowPilotIdentity', 'condorTokenFile', 'containers', 'audit', 'strictMapfile',
 ]);
 const SCOPE_ITEM = /^[\x21-\x7e]{1,256}$/;
 
@@ -125,6 +127,8 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
   if (identity !== 'none' && Object.keys(issuers).length === 0) fail(where, 'issuers', `must name at least one issuer when identity is '${identity}'`);
   const allowPilotIdentity = raw['allowPilotIdentity'] ?? false;
   if (typeof allowPilotIdentity !== 'boolean') fail(where, 'allowPilotIdentity', 'must be true or false');
+  const strictMapfile = raw['strictMapfile'] ?? false;
+  if (typeof strictMapfile !== 'boolean') fail(where, 'strictMapfile', 'must be true or false');
   const condorTokenFile = raw['condorTokenFile'] ?? null;
   if (condorTokenFile !== null && (typeof condorTokenFile !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(condorTokenFile))) {
     fail(where, 'condorTokenFile', "must be one file name (letters, digits, '.', '_', '-'; no '/')");
@@ -144,6 +148,7 @@ export function parsePolicy(value: unknown, where = 'policy'): Policy {
     requiredScope: requiredScope(where, raw),
     allowPilotIdentity,
     condorTokenFile: condorTokenFile as string | null,
+    strictMapfile,
     containers: parseContainerPolicy(raw['containers'], where),
     audit: parseAuditPolicy(raw['audit'], where, identity !== 'none'),
     source: where,

@@ -19,8 +19,8 @@ export async function planIdentityChecks(policyPath: string, asNames: readonly s
   for (const n of asNames) {
     if (!isAccountName(n)) throw new UsageError(`validate: --as '${n}' is not valid; expected a local account name`);
   }
-  const policy = await loadCheckedPolicy(policyPath);
-  const names = asNames.length > 0 ? [...new Set(asNames)] : policy.mapfile ? mappedAccounts(await loadMapfile(policy.mapfile)) : [];
+  const policy = await loadCheckedPolicy(policyPath, log);
+  const names = asNames.length > 0 ? [...new Set(asNames)] : policy.mapfile ? mappedAccounts(await loadMapfile(policy.mapfile, { strict: policy.strictMapfile })) : [];
   const identityAccounts: IdentityAccount[] = [];
   if (policy.identity !== 'none') {
     for (const name of names) {

@@ -137,3 +137,32 @@ describe.skipIf(!IS_ROOT)('mapping on groups and entitlements (real accounts)', 
     expect(other.result).toMatchObject({ state: 'held', launchError: { code: 'UNVERIFIED', message: expect.stringContaining('aud claim "https://storage.example"') } });
   });
 });
+
+describe.skipIf(!IS_ROOT)('SCITOKENS lines as HTCondor reads them (real accounts, issue 24 part 3)', () => {
+  let pilot: TestAccount;
+  let biomed: TestAccount;
+  beforeAll(() => {
+    pilot = ensureAccount('glidmappilot');
+    biomed = ensureAccount('glidmapbiomed');
+    writeFileSync(mapfile, [
+      String.raw`scitokens /^https:\/\/cms-auth\.web\.cern\.ch\/,(glidmap[a-z]+)$/ \1@users.htcondor.org # lower-case method, \1, a domain, a comment`,
+      String.raw`SCITOKENS "https://cms-auth.web.cern.ch/,deadend" "not an account"`,
+      `SCITOKENS /.*/ ${biomed.name}`,
+    ].join('\r\n') + '\r\n');
+  });
+  afterAll(() => {
+    removeAccount(pilot.name);
+    removeAccount(biomed.name);
+  });
+
+  it('\\1 and the part before the last @ give the account', async () => {
+    const r = await resolveIdentity(await token({}, CMS, pilot.name), policy());
+    expect(r).toMatchObject({ ok: true, account: { name: pilot.name, uid: pilot.uid } });
+  });
+
+  it('a line whose account is no local name holds the job: the catch-all line after it is not used', async () => {
+    const r = await resolveIdentity(await token({}, CMS, 'deadend'), policy());
+    expect(r).toMatchObject({ ok: false, error: { code: 'NO_ACCOUNT', permanent: true, message: expect.stringMatching(/maps \(.*mapfile:2\) to "not an account", which is not a local account name/) } });
+    expect(await resolveIdentity(await token({}, CMS, 'someone'), policy())).toMatchObject({ ok: true, account: { name: biomed.name } });
+  });
+});

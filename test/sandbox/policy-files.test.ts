@@ -22,6 +22,7 @@ beforeAll(() => {
   job = join(dir, 'job.json');
   writeFileSync(job, JSON.stringify({ id: 'j1', executable: '/bin/true', args: [] }));
   writeFileSync(join(dir, 'mapfile'), `SCITOKENS /^https:\\/\\/iss\\.example,alice$/ nobody\n`);
+  writeFileSync(join(dir, 'bad-line.mapfile'), `SCITOKENS /[unclosed/ alice\nSCITOKENS /^https:\\/\\/iss\\.example,alice$/ nobody\n`);
   writeFileSync(join(dir, 'garbage.jwks'), 'this is not a key set\n');
   writeFileSync(join(dir, 'empty.jwks'), '{"keys": []}');
   writeFileSync(join(dir, 'private.jwks'), JSON.stringify({ keys: [generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' })] }));
@@ -56,4 +57,15 @@ describe('the files a policy names are checked up front', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ state: 'completed', exitCode: 0 });
   }, 30_000);
+
+  it('exec logs a mapfile line HTCondor would skip, naming it, and runs; with strictMapfile it refuses the policy (exit 2)', async () => {
+    const files = { mapfile: join(dir, 'bad-line.mapfile'), issuers: { [ISSUER]: { jwksFile: join(dir, 'good.jwks') } } };
+    const lenient = await runCli(['exec', '--job', job, '--policy', policyFile('p-badline.json', files)], { source: true });
+    expect(lenient.code, lenient.stderr).toBe(0);
+    expect(lenient.stderr).toMatch(/bad-line\.mapfile:1: regex \\?"\[unclosed\\?" does not compile in PCRE2 .*line skipped, as HTCondor skips it/);
+    const strict = await runCli(['exec', '--job', job, '--policy', policyFile('p-strict.json', { ...files, strictMapfile: true })], { source: true });
+    expect(strict.stdout).toBe('');
+    expect(strict.stderr).toMatch(/bad-line\.mapfile:1: .*\(strictMapfile\)/);
+    expect(strict.code).toBe(2);
+  }, 60_000);
 });
