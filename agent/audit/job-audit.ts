@@ -41,10 +41,12 @@ export class JobAudit implements JobAuditHooks {
 
   /** The payload runs (its session leader is `pid`): the start record. Under `required`, a failure stops the job. */
   async started(pid: number): Promise<void> {
-    this.#startedAt = new Date().toISOString();
     this.#pid = pid;
     this.#cgroup = this.#job.cgroup?.path ?? null;
-    const problems = await this.sink.write(this.#record('start'));
+    const record = this.#record('start');
+    // The end's startedAt is the start record's own time, to the millisecond.
+    this.#startedAt = record.time;
+    const problems = await this.sink.write(record);
     if (problems.length > 0 && this.sink.policy.required) {
       this.#job.killDetail = 'its site audit record could not be written (the policy requires audit records)';
       this.#job.kill('cancelled');

@@ -87,7 +87,7 @@ describe.skipIf(!IS_ROOT)('glidein audit', () => {
       await exited;
     }
     expect((await audit('--job', 'q-live')).runs).toMatchObject([{ why: 'drain', state: 'killed' }]);
-  });
+  }, 90_000);
 
   it('prints no token material', async () => {
     const r = await runCli(['audit', '--file', file, '--format', 'json'], { source: true });

@@ -53,6 +53,8 @@ describe('audit records from glidein run', () => {
     const r = await startAgent(['--bundle', bundle, '--workdir', work, '--spool', spool, '--policy', site.policyPath, '--idle-timeout', '2', '--failure-delay', '0'], { SLURM_JOB_ID: '4711' }).done;
     expect(r.code, r.stderr).toBe(0);
     const pilot = { glideinId: 'g-audit-spool', entry: 'TEST_ENTRY', factory: new URL(s.url).origin, batchJob: 'slurm:4711' };
+    const result = readFileSync(join(spool, 'job1.result.json'), 'utf8');
+    expect(JSON.parse(result), result).toMatchObject({ state: 'completed' });
     const [start, end] = records(file);
     expect(start).toMatchObject({ event: 'start', source: 'spool', job: 'job1', pilot, sub: 'alice', account: ACCOUNT, uid: account.uid, pid: Number(readFileSync(join(outDir, 'pid'), 'utf8')) });
     expect(end).toMatchObject({ event: 'end', source: 'spool', job: 'job1', pilot, state: 'completed', run: start!.run });
