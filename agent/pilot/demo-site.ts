@@ -10,6 +10,8 @@ export interface DemoSite {
   policyPath: string;
   jwksPath: string;
   mapfilePath: string;
+  /** The site's audit file (issue 25) in the site dir, when the site switches identity; else null. */
+  auditFile: string | null;
   /** An identity token naming `sub` (iss + sub decide the account). */
   identityToken(sub: string, lifetimeS: number): Promise<string>;
   /** A WLCG-profile storage token (a J-CRED) for `sub`. */
@@ -43,6 +45,8 @@ export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
   const lines = Object.entries(o.accounts).map(([sub, account]) => `SCITOKENS /^${escapeRegex(issuer)},${escapeRegex(sub)}$/ ${account}`);
   writeFileSync(mapfilePath, lines.join('\n') + '\n', { mode: 0o644 });
   const policyPath = join(o.dir, 'policy.json');
+  // The site's audit records go to a file of its own, not to this machine's syslog.
+  const auditFile = o.identity === 'none' ? null : join(o.dir, 'audit', 'audit.log');
   writeFileSync(
     policyPath,
     JSON.stringify({
@@ -54,6 +58,7 @@ export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
       issuers: { [issuer]: { jwksFile: jwksPath } },
       credentialGraceSeconds: o.credentialGraceSeconds ?? 5,
       killGraceSeconds: o.killGraceSeconds ?? 3,
+      ...(auditFile ? { audit: { syslog: false, file: auditFile } } : {}),
     }),
     { mode: 0o644 },
   );
@@ -74,6 +79,7 @@ export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
     policyPath,
     jwksPath,
     mapfilePath,
+    auditFile,
     identityToken: (sub, lifetimeS) => sign({ 'wlcg.ver': '1.0', aud: SITE_AUDIENCE }, sub, lifetimeS),
     storageToken: (sub, lifetimeS, scope = 'storage.read:/ storage.create:/demo') =>
       sign({ 'wlcg.ver': '1.0', aud: 'https://wlcg.cern.ch/jwt/v1/any', scope }, sub, lifetimeS),

@@ -13,6 +13,7 @@ import { createPoolKeyFile, loadServiceConfig, registerPilot, startRefreshServic
 import { lookupAccount } from '../sandbox/account.ts';
 import { loadPolicy } from '../sandbox/index.ts';
 import { createDemoSite } from './demo-site.ts';
+import { auditSummary } from '../audit/audit-summary.ts';
 import { runPilot, type PilotEvent, type PilotSummary } from './pilot.ts';
 import type { RefresherEvent } from './refresher.ts';
 import { makeValidate } from './validation.ts';
@@ -184,6 +185,7 @@ export async function runDemo(io: DemoIo): Promise<DemoOutcome> {
       validate: makeValidate(io.signal, identity),
       onEvent: eventPrinter(out, elapsed, outDir, counter),
     });
+    if (site.auditFile) out(`site audit:    ${auditSummary(site.auditFile)} in ${site.auditFile}, which 'glidein audit --file' reads`);
   } finally {
     await service?.close().catch(() => undefined);
     rmSync(root, { recursive: true, force: true, maxRetries: 2 });
