@@ -23,6 +23,8 @@ export interface LaunchContext {
   container?: ContainerEntry;
   /** The pilot's GPUs (issue 23), handed to jobs by their spec's `gpus`; absent: the pilot has none. */
   gpus?: GpuPool;
+  /** Aborted when the source stops taking work (retire, drain): a launch still waiting (for GPUs) gives up its job untaken. */
+  stopTaking?: AbortSignal;
   /** Who this pilot is, for the site's audit records (issue 25). */
   pilot?: AuditPilot;
 }

@@ -20,8 +20,8 @@ function killReason(reason: string): KillReason {
   return reason === 'credential-expired' || reason === 'timeout' || reason === 'cancelled' ? reason : 'pilot-shutdown';
 }
 
-/** A job that ends before it starts: held for GPUs it can never get here, or stopped while waiting. */
-function notStarted(spec: JobSpec, t0: number, r: { state: 'held' | 'killed'; reason: string; code?: string }): LaunchedJob {
+/** A job held before it starts: GPUs it can never get here. */
+function notStarted(spec: JobSpec, t0: number, r: { state: 'held'; reason: string; code?: string }): LaunchedJob {
   const result: JobResult = {
     id: spec.id, state: r.state, exitCode: null, signal: null, reason: r.reason, uid: null, durationMs: Date.now() - t0,
     launchError: r.code ? { stage: 'gpus', code: r.code, message: r.reason, permanent: true } : null,
@@ -29,17 +29,17 @@ function notStarted(spec: JobSpec, t0: number, r: { state: 'held' | 'killed'; re
   return { result: Promise.resolve(result), kill: () => undefined };
 }
 
-/** The GPUs for one job: granted, or the job's end (held: more than the pilot has; killed: drained while waiting). */
-async function gpusFor(spec: JobSpec, ctx: LaunchContext, t0: number): Promise<{ lease: GpuLease | null } | { ended: LaunchedJob }> {
+/** The GPUs for one job: granted, or the job's end (held: more than the pilot has), or not taken (the pilot stopped taking work while it waited). */
+async function gpusFor(spec: JobSpec, ctx: LaunchContext, t0: number): Promise<{ lease: GpuLease | null } | { ended: LaunchedJob | null }> {
   if (!ctx.gpus || (ctx.gpus.size === 0 && spec.gpus === 0)) return { lease: null };
-  const got = await ctx.gpus.acquire(spec.gpus, ctx.signal);
+  const got = await ctx.gpus.acquire(spec.gpus, ctx.stopTaking ? AbortSignal.any([ctx.signal, ctx.stopTaking]) : ctx.signal);
   if (got.kind === 'granted') return { lease: got.lease };
   if (got.kind === 'too-many') {
     const reason = `GPUS_UNAVAILABLE: the job asks for ${spec.gpus} GPU${spec.gpus === 1 ? '' : 's'}; this pilot has ${got.have}`;
     ctx.log.warn('job held', { jobId: spec.id, stage: 'gpus', code: 'GPUS_UNAVAILABLE', reason });
     return { ended: notStarted(spec, t0, { state: 'held', reason, code: 'GPUS_UNAVAILABLE' }) };
   }
-  return { ended: notStarted(spec, t0, { state: 'killed', reason: 'pilot-shutdown: the pilot is shutting down (the job was waiting for GPUs)' }) };
+  return { ended: null };
 }
 
 export function makeSandboxLaunch(policy: Policy): (ctx: LaunchContext) => LaunchFn {

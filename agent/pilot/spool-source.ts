@@ -30,6 +30,7 @@ export class SpoolSource implements PayloadSource {
   #spool: Spool | undefined;
   #retired = false;
   #cancelCheck: CancelTimer | undefined;
+  readonly #stopTaking = new AbortController();
 
   constructor(options: SpoolSourceOptions) {
     this.#o = options;
@@ -38,7 +39,7 @@ export class SpoolSource implements PayloadSource {
 
   async start(ctx: PayloadContext): Promise<void> {
     const gpus = new GpuPool(validatedGpus(ctx.validation));
-    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, gpus, ...(ctx.container ? { container: ctx.container } : {}), ...(ctx.pilot ? { pilot: ctx.pilot } : {}) });
+    const launch = await this.#o.makeLaunch({ store: ctx.store, log: ctx.log, signal: ctx.signal, workdir: ctx.workdir, env: ctx.env, gpus, stopTaking: this.#stopTaking.signal, ...(ctx.container ? { container: ctx.container } : {}), ...(ctx.pilot ? { pilot: ctx.pilot } : {}) });
     const slots = this.#o.slots ?? usableCores(ctx.validation) ?? 1;
     this.#spool = new Spool({
       dir: this.#o.dir,
@@ -68,12 +69,14 @@ export class SpoolSource implements PayloadSource {
 
   retire(): void {
     this.#retired = true;
+    this.#stopTaking.abort();
     this.#spool?.stopAccepting();
   }
 
   /** Kill every running job with the reason; the sandbox escalates SIGTERM → policy grace → SIGKILL. */
   async stop(reason: PayloadStopReason, _graceS: number): Promise<void> {
     this.#cancelCheck?.();
+    this.#stopTaking.abort();
     const spool = this.#spool;
     if (!spool) return;
     spool.stopAccepting();

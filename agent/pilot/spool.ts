@@ -27,8 +27,9 @@ export interface LaunchedJob {
   kill(reason: string): void;
 }
 
-/** Parse and start one spec (sandbox: parseJobSpec + startJob); throws on a bad spec. */
-export type LaunchFn = (value: unknown, where: string, name: string) => LaunchedJob | Promise<LaunchedJob>;
+/** Parse and start one spec (sandbox: parseJobSpec + startJob); throws on a bad spec. null: not taken
+ * after all (it waited for GPUs and the pilot stopped taking work): the spec stays for another pilot. */
+export type LaunchFn = (value: unknown, where: string, name: string) => LaunchedJob | null | Promise<LaunchedJob | null>;
 
 export interface SpoolOptions {
   dir: string;
@@ -188,12 +189,17 @@ export class Spool {
       return;
     }
     const value = read.value;
-    let job: LaunchedJob;
+    let job: LaunchedJob | null;
     try {
       job = await this.#o.launch(value, path, name);
     } catch (e) {
       const code = isGlideinError(e) ? e.code : 'GLIDEIN_ERR_LAUNCH';
       this.#finish(name, this.#heldResult(name, (e as Error).message, code, started, value));
+      return;
+    }
+    if (job === null) {
+      this.#seen.delete(name);
+      this.#o.log.info('job not taken: the pilot stopped taking work while it waited', { job: name });
       return;
     }
     this.#running.set(name, job);

@@ -89,6 +89,24 @@ describe('Spool', () => {
     expect(JSON.parse(readFileSync(join(dir, 'x.result.json'), 'utf8'))).toMatchObject({ state: 'held', launchError: { code, stage, permanent: true } });
   });
 
+  it('a spec the launcher gives up untaken (it waited for GPUs while the pilot stopped taking work) keeps its file and gets no result', async () => {
+    let calls = 0;
+    let s: Spool | undefined;
+    const untaken: LaunchFn = () => {
+      calls++;
+      s?.stopAccepting(); // as retire does, before the waiting launch answers
+      return null;
+    };
+    writeFileSync(join(dir, 'waiter.json'), JSON.stringify({ id: 'waiter', sleep: 0 }));
+    s = new Spool({ dir, slots: 2, launch: untaken, log: silentLogger, clock: systemClock, pollMs: 20 });
+    s.start();
+    await until(() => calls > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(['waiter.json']);
+    expect(s.counts).toMatchObject({ started: 0, held: 0, killed: 0, running: 0 });
+  });
+
   it('takes no new spec after stopAccepting, and killAll stops running jobs with the reason', async () => {
     kills.length = 0;
     writeFileSync(join(dir, 'long.json'), JSON.stringify({ id: 'long', sleep: 30 }));
