@@ -10,6 +10,7 @@ import { runCli } from '../helpers/run-cli.ts';
 import { CLI_TS, NODE } from '../helpers/paths.ts';
 import { skipWithout } from '../helpers/system-tools.ts';
 import { privateSyslogAvailable, withPrivateSyslog } from '../helpers/private-syslog.ts';
+import { credentialsSyslogAvailable, startCredentialsSyslog } from '../helpers/credentials-syslog.ts';
 import { makeFixture, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
 import { parseAuditLine, type AuditRecord } from '../../agent/audit/audit-record.ts';
 
@@ -128,6 +129,25 @@ describe.skipIf(!IS_ROOT)('site audit records of glidein exec (setuid)', () => {
     expect(existsSync(marker)).toBe(false);
     expect(r.stderr).toContain('site audit record not written');
     expect(readFileSync(file, 'utf8')).toBe('');
+  });
+
+  it("a payload's forged syslog line carries its own uid, glidein's records root's (the kernel's SCM_CREDENTIALS, as journald's _UID)", async (ctx) => {
+    if (skipWithout('python3 and logger', credentialsSyslogAvailable(), 'install python3 and util-linux')) return ctx.skip();
+    const dir = join(fx.dir, `creds-syslog-${++n}`);
+    mkdirSync(dir, { mode: 0o755 });
+    const syslog = await startCredentialsSyslog(dir);
+    try {
+      const forged = '{"v":1,"event":"end","time":"2026-12-07T00:00:00Z","job":"forged","sub":"someone-else"}';
+      const job = fx.job({ id: 'aud-forge-syslog', executable: '/usr/bin/logger', args: ['-u', syslog.socket, '-t', 'glidein-audit', forged], identity: await fx.token({ sub: 'alice' }) });
+      const r = await exec(job, fx.policy({ identity: 'setuid', audit: { syslog: syslog.socket } }));
+      expect(r.code, r.stderr).toBe(0);
+      const audit = (await syslog.messages()).filter((m) => m.msg.includes('glidein-audit'));
+      // Whatever the order: root sent exactly glidein's two records, the payload's account the forged one.
+      expect(audit.filter((m) => m.uid === 0).map((m) => parseAuditLine(m.msg)?.event)).toEqual(['start', 'end']);
+      expect(audit.filter((m) => m.uid !== 0).map((m) => [m.uid, parseAuditLine(m.msg)?.job])).toEqual([[fx.users.a.uid, 'forged']]);
+    } finally {
+      syslog.close();
+    }
   });
 
   it('by default (setuid, no audit key) the records go to syslog as authpriv, through a real syslogd on a private /dev/log', async (ctx) => {
