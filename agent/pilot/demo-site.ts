@@ -2,6 +2,7 @@
 // an HTCondor-style mapfile and a site policy, all in a private temporary directory.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exactIdentityLine } from '../sandbox/mapfile.ts';
 import { randomBytes } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 
@@ -30,10 +31,6 @@ export interface DemoSiteOptions {
 /** The audience of the demo site's identity tokens (policy key `audience`). */
 export const SITE_AUDIENCE = 'https://site.demo.glidein.invalid';
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
 export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
   const issuer = 'https://issuer.demo.glidein.invalid';
   const kid = `demo-${randomBytes(4).toString('hex')}`;
@@ -42,7 +39,7 @@ export async function createDemoSite(o: DemoSiteOptions): Promise<DemoSite> {
   const jwksPath = join(o.dir, 'jwks.json');
   writeFileSync(jwksPath, JSON.stringify({ keys: [jwk] }), { mode: 0o644 });
   const mapfilePath = join(o.dir, 'mapfile');
-  const lines = Object.entries(o.accounts).map(([sub, account]) => `SCITOKENS /^${escapeRegex(issuer)},${escapeRegex(sub)}$/ ${account}`);
+  const lines = Object.entries(o.accounts).map(([sub, account]) => exactIdentityLine(issuer, sub, account));
   writeFileSync(mapfilePath, lines.join('\n') + '\n', { mode: 0o644 });
   const policyPath = join(o.dir, 'policy.json');
   // The site's audit records go to a file of its own, not to this machine's syslog.

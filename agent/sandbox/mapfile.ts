@@ -217,3 +217,22 @@ export function mappedAccounts(mapfile: Mapfile): string[] {
   const names = mapfile.rules.filter((r) => !r.account.includes('\\')).map((r) => userPart(r.account));
   return [...new Set(names.filter(isAccountName))];
 }
+
+/**
+ * A `SCITOKENS /^…$/ account` line matching exactly `iss,sub` as HTCondor reads it: `/` as `\/`,
+ * a backslash as four (ParseField halves them, PCRE2 needs two), PCRE2 metacharacters escaped,
+ * control characters as `\xhh`, and `\z` at the end (`$` would also match before a final newline).
+ */
+export function exactIdentityLine(iss: string, sub: string, account: string): string {
+  const lit = (s: string): string =>
+    [...s]
+      .map((c) => {
+        if (c === '/') return '\\/';
+        if (c === '\\') return '\\\\\\\\';
+        if ('.*+?^$()[]{}|'.includes(c)) return `\\${c}`;
+        const code = c.codePointAt(0)!;
+        return code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : c;
+      })
+      .join('');
+  return `SCITOKENS /^${lit(iss)},${lit(sub)}\\z/ ${account}`;
+}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import type { Policy } from '../sandbox/policy.ts';
+import { exactIdentityLine } from '../sandbox/mapfile.ts';
 
 export interface SelfTestSite {
   /** The site policy with the self-test's issuer, audience and mapfile in place of the site's. */
@@ -20,10 +21,6 @@ export interface SelfTestSite {
 const ISSUER = 'https://identity-self-test.glidein.invalid';
 const AUDIENCE = 'glidein-identity-self-test';
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
 /** Write the issuer's key set and mapfile into `dir` (private to the agent) for `accounts`. */
 export async function createSelfTestSite(site: Policy, dir: string, accounts: readonly string[]): Promise<SelfTestSite> {
   const kid = `self-test-${randomBytes(4).toString('hex')}`;
@@ -31,7 +28,7 @@ export async function createSelfTestSite(site: Policy, dir: string, accounts: re
   const jwksFile = join(dir, 'self-test-jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] }), { mode: 0o600 });
   const mapfile = join(dir, 'self-test-mapfile');
-  const lines = accounts.map((a) => `SCITOKENS /^${escapeRegex(ISSUER)},${escapeRegex(a)}$/ ${a}`);
+  const lines = accounts.map((a) => exactIdentityLine(ISSUER, a, a));
   await writeFile(mapfile, lines.join('\n') + '\n', { mode: 0o600 });
   const policy: Policy = {
     ...site,

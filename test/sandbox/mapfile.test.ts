@@ -1,7 +1,7 @@
 // Mapfile: HTCondor-CE's SCITOKENS lines unchanged, plus GROUP / ENTITLEMENT / SCOPE lines that
 // match a claim of one issuer (issue 15 part 2); first match in file order wins.
 import { describe, it, expect } from 'vitest';
-import { parseMapfile, mapIdentity, mapClaims, mappedAccounts, splitFields, type TokenClaims } from '../../agent/sandbox/mapfile.ts';
+import { parseMapfile, mapIdentity, mapClaims, mappedAccounts, splitFields, exactIdentityLine, type TokenClaims } from '../../agent/sandbox/mapfile.ts';
 
 describe('SCITOKENS lines (HTCondor-CE)', () => {
   const rules = parseMapfile(
@@ -68,6 +68,20 @@ describe('SCITOKENS lines (HTCondor-CE)', () => {
     expect([account('alice'), account('bob'), account('carol')]).toEqual(['alice', null, 'carol']);
     expect(mappedAccounts(m)).toEqual(['alice']);
   });
+
+  it.each([['a\\b'], ['a/b'], ['a"b'], ['a.b'], ['x\\'], ['josé'], ['a b'], ['$^(*)'], ['a\nb'], ['[:alpha:]'], ['\\1']])(
+    'exactIdentityLine (the self-test and demo mapfiles) matches %j and nothing else',
+    (sub) => {
+      // As the self-test writes it (UTF-8) and a mapfile is read (its bytes).
+      const m = parseMapfile(Buffer.from(exactIdentityLine('https://iss.example/a.b', sub, 'acct'), 'utf8').toString('latin1'));
+      expect(m.warnings).toEqual([]);
+      expect(mapIdentity(m, 'https://iss.example/a.b', sub)).toBe('acct');
+      for (const other of [`${sub}\n`, `${sub}x`, sub.replace(/./, 'Z'), sub.replace(/\\/g, '')]) {
+        if (other !== sub) expect(mapIdentity(m, 'https://iss.example/a.b', other)).toBeNull();
+      }
+      expect(mapIdentity(m, 'https://iss.example/aXb', sub)).toBeNull();
+    },
+  );
 
   it('an identity with a NUL or a lone surrogate maps to no one (HTCondor would see it cut)', () => {
     const m = parseMapfile('SCITOKENS /.*/ catchall');
