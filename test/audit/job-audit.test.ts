@@ -101,6 +101,16 @@ describe.skipIf(!IS_ROOT)('site audit records of glidein exec (setuid)', () => {
     expect(end).toMatchObject({ event: 'end', state: 'killed', why: 'wallclock', signal: 'SIGTERM', account: fx.users.b.name, uid: fx.users.b.uid });
   });
 
+  it('a job stopped before its credential expires ends with why credential-expired', async () => {
+    const file = auditFile();
+    const storage = await fx.token({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 8 });
+    const job = fx.job({ id: 'aud-cred', executable: '/bin/sleep', args: ['30'], identity: await fx.token({ sub: 'alice' }), credentials: [{ purpose: 'storage', type: 'scitoken', token: storage }] });
+    const r = await exec(job, fx.policy({ identity: 'setuid', audit: { syslog: false, file } }));
+    expect(r.result).toMatchObject({ state: 'killed' });
+    expect(records(file)).toMatchObject([{ event: 'start' }, { event: 'end', state: 'killed', why: 'credential-expired' }]);
+    expect(readFileSync(file, 'utf8')).not.toContain(storage.split('.')[1]!);
+  });
+
   it('the payload cannot write into the audit file, nor replace it', async () => {
     const file = auditFile();
     const policy = fx.policy({ identity: 'setuid', audit: { syslog: false, file } });
