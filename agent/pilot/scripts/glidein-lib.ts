@@ -1,0 +1,65 @@
+// glidein's own implementation of the helpers a GlideinWMS custom script expects (issue 24
+// section 5), written for glidein: the file glidein_config's ADD_CONFIG_LINE_SOURCE names (the
+// functions gconfig_get, gconfig_add / add_config_line, add_condor_vars_line, warn) and the
+// program ERROR_GEN_PATH names (`-ok ID [NAME VALUE]...`, `-error ID FAILURE DETAIL [NAME VALUE]...`,
+// writing otrb_output.xml in the current directory in the layout GlideinWMS's error_augment.sh
+// reads: <result> on line 3, one metric per line). So a GlideinWMS script runs unchanged.
+
+export const CONFIG_LINE_SOURCE = String.raw`# glidein: the glidein_config helpers of GlideinWMS's custom-script protocol (sourced).
+warn() { echo "$(date)" "$@" 1>&2; }
+
+# KEY [FILE] [GREP-FLAG]: the value of the last KEY line (nothing when there is none).
+gconfig_get() {
+    local file="${"${"}2:-$glidein_config}"
+    [ -n "$file" ] || { warn "gconfig_get: glidein_config is not set"; exit 1; }
+    [ -r "$file" ] || return 0
+    awk -v k="$1" 'index($0, k " ") == 1 { v = substr($0, length(k) + 2); found = 1 } END { if (found) print v }' "$file"
+}
+
+# KEY VALUE...: every KEY line replaced by one "KEY VALUE..." line (the file replaced by rename).
+gconfig_add() {
+    [ -n "$glidein_config" ] || { warn "gconfig_add: glidein_config is not set"; exit 1; }
+    local tmp="$glidein_config.$$.tmp"
+    if awk -v k="$1" 'index($0, k " ") != 1' "$glidein_config" > "$tmp" && echo "$*" >> "$tmp" && mv "$tmp" "$glidein_config"; then
+        return 0
+    fi
+    rm -f "$tmp"
+    warn "gconfig_add: cannot update $glidein_config"
+    exit 1
+}
+add_config_line() { gconfig_add "$@"; }
+add_config_line_safe() { gconfig_add "$@"; }
+gconfig_add_safe() { gconfig_add "$@"; }
+gconfig_add_unsafe() { gconfig_add "$@"; }
+
+# NAME TYPE DEFAULT CONDORNAME REQUIRED EXPORT USERENV: the NAME line of $condor_vars_file replaced.
+add_condor_vars_line() {
+    [ -n "$condor_vars_file" ] || { warn "add_condor_vars_line: condor_vars_file is not set"; return 1; }
+    local tmp="$condor_vars_file.$$.tmp"
+    if awk -v k="$1" '{ n = split($0, f, /[ \t]+/); if (f[1] != k) print }' "$condor_vars_file" > "$tmp" && echo "$*" >> "$tmp" && mv "$tmp" "$condor_vars_file"; then
+        return 0
+    fi
+    rm -f "$tmp"
+    warn "add_condor_vars_line: cannot update $condor_vars_file"
+    exit 1
+}
+`;
+
+export const ERROR_GEN = String.raw`#!/bin/bash
+# glidein: writes a custom script's otrb_output.xml (GlideinWMS's error_gen.sh interface).
+esc() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g'; }
+ts=$(date +%Y-%m-%dT%H:%M:%S%:z)
+metric() { printf '    <metric name="%s" ts="%s" uri="local">%s</metric>\n' "$(printf %s "$1" | esc)" "$ts" "$(printf %s "$2" | tr '\r\n' '  ' | esc)"; }
+head() { echo '<?xml version="1.0"?>'; echo "<OSGTestResult id=\"$(printf %s "$1" | esc)\" version=\"4.3.1\">"; echo '  <result>'; echo "    <status>$2</status>"; }
+case "$1" in
+    -ok)
+        id=$2; shift 2
+        { head "$id" OK; while [ $# -gt 1 ]; do metric "$1" "$2"; shift 2; done; echo '  </result>'; echo '</OSGTestResult>'; } > otrb_output.xml ;;
+    -error)
+        id=$2; failure=$3; detail=$4; shift 4
+        { head "$id" ERROR; metric failure "$failure"; while [ $# -gt 1 ]; do metric "$1" "$2"; shift 2; done
+          echo '  </result>'; echo '  <detail>'; printf '%s\n' "$detail" | esc | sed 's/^/    /'; echo '  </detail>'; echo '</OSGTestResult>'; } > otrb_output.xml ;;
+    *)
+        echo "Usage: -error|-ok [params]" 1>&2; exit 1 ;;
+esac
+`;
