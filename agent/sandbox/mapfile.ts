@@ -116,9 +116,8 @@ class Reader {
       if (e instanceof PcreCompileError) return this.skip(where, n, `regex ${shown(principal.text)} does not compile in PCRE2 (${e.message})`);
       throw e;
     }
-    if ((regex.emptyLoop || regex.repeatedGroups.size > 0) && /\\[0-9]/.test(account.text)) {
-      const why = regex.emptyLoop ? 'a repeated group can match the empty string' : 'a group is inside a repeated part';
-      throw refused(where, n, `account ${shown(account.text)} uses \\N with a regex in which ${why}: PCRE2 and JavaScript may then take different groups, so glidein does not substitute them`);
+    if (regex.repeatedGroups.size > 0 && /\\[0-9]/.test(account.text)) {
+      throw refused(where, n, `account ${shown(account.text)} uses \\N with a regex in which a group is inside a repeated part: PCRE2 keeps its last value and JavaScript resets it, so glidein does not substitute them`);
     }
     this.rules.push({ file: where, line: n, match: { method: 'SCITOKENS', regex, pattern: principal.text }, account: account.text, text });
   }

@@ -93,6 +93,6 @@ export function jsClass(s: ByteSet): string {
 
 /** One byte as a JavaScript atom, both cases when caseless. */
 export function jsByte(b: number, caseless: boolean): string {
-  if (caseless && ALPHA[b]) return jsClass(foldCase(setOf([[b, b]])));
-  return hex(b);
+  if (caseless && ALPHA[b]) return `[${String.fromCharCode(b & ~0x20)}${String.fromCharCode(b | 0x20)}]`;
+  return ALNUM[b] ? String.fromCharCode(b) : hex(b);
 }

@@ -7,7 +7,8 @@
 //   . ^ $ \A \z \Z \G \b \B, \d \D \s \S \w \W, […] with ranges and [:posix:] classes,
 //   * + ? {n} {n,} {n,m} and their lazy forms, | ( ) (?: ) (?= ) (?! ), (?i) (?-i) (?i: ).
 // Anything else (back references, lookbehind, possessive or atomic forms, named groups, other
-// inline options, \p, \h, \R …) is PcreUnsupported: the caller refuses the mapfile, so no
+// inline options, \p, \h, \R …), a repeat of a group that holds a repeat (`(a+)+`) and a
+// repeated group that can match empty (`(a*)*`) are PcreUnsupported: the caller refuses the mapfile, so no
 // construct silently matches nothing or everything. What PCRE2 itself would not compile is a
 // PcreCompileError, and HTCondor skips such a line.
 import { DOT, jsByte, jsClass } from './pcre-sets.ts';
@@ -21,12 +22,6 @@ export interface TranslatedRegex {
   readonly groups: number;
   /** Groups inside a repeated part: PCRE2 keeps their last value, JavaScript resets them per iteration. */
   readonly repeatedGroups: ReadonlySet<number>;
-  /**
-   * A quantified group can match the empty string: PCRE2 takes an empty iteration, JavaScript
-   * rejects it and backtracks, so the same subject matches (or not) alike but the match's span
-   * and groups may differ (`\0`…`\9` in the account).
-   */
-  readonly emptyLoop: boolean;
 }
 
 interface Atom {
@@ -35,6 +30,8 @@ interface Atom {
   /** Can match the empty string. */
   nullable: boolean;
   group: boolean;
+  /** Holds a quantifier that repeats (max > 1). */
+  repeats: boolean;
   firstGroup: number;
   lastGroup: number;
 }
@@ -51,7 +48,6 @@ class Translator {
   private readonly p: string;
   private readonly ungreedy: boolean;
   readonly repeated = new Set<number>();
-  emptyLoop = false;
 
   constructor(p: string, caseless: boolean, ungreedy: boolean) {
     this.p = p;
@@ -73,21 +69,22 @@ class Translator {
     return this.groups;
   }
 
-  private alternation(): { js: string; nullable: boolean } {
+  private alternation(): { js: string; nullable: boolean; repeats: boolean } {
     const saved = this.caseless;
     const first = this.sequence();
-    let { js, nullable } = first;
+    let { js, nullable, repeats } = first;
     while (this.p[this.i] === '|') {
       this.i++;
       const next = this.sequence();
       js += `|${next.js}`;
       nullable ||= next.nullable;
+      repeats ||= next.repeats;
     }
     this.caseless = saved;
-    return { js, nullable };
+    return { js, nullable, repeats };
   }
 
-  private sequence(): { js: string; nullable: boolean } {
+  private sequence(): { js: string; nullable: boolean; repeats: boolean } {
     const atoms: Atom[] = [];
     let prev: Atom | null = null;
     while (this.i < this.p.length && this.p[this.i] !== '|' && this.p[this.i] !== ')') {
@@ -100,7 +97,12 @@ class Translator {
         }
         if (!prev.quantifiable) this.unsupported(start, this.i, 'a quantifier after an assertion, an option setting or another quantifier');
         if (q.max > 1) for (let g = prev.firstGroup; g <= prev.lastGroup; g++) this.repeated.add(g);
-        if (prev.group && prev.nullable) this.emptyLoop = true;
+        // HTCondor's pcre2_match gives up after 10,000,000 steps (PCRE2's default match limit)
+        // and takes that as no match; glidein's engine has no such limit. Nested repeats and
+        // repeated groups that can match empty are where backtracking can take that long.
+        if (prev.group && prev.nullable) this.unsupported(start, this.i, 'a repeated group that can match the empty string');
+        if (prev.group && prev.repeats && q.max > 1) this.unsupported(start, this.i, 'a repeat of a group that holds a repeat');
+        prev.repeats ||= q.max > 1;
         prev.js = `${prev.js}${q.js}`;
         prev.quantifiable = false;
         prev.nullable ||= q.min === 0;
@@ -108,13 +110,15 @@ class Translator {
       }
       const read = this.atom();
       atoms.push(...read);
-      prev = read.length > 0 ? read[read.length - 1]! : { js: '', quantifiable: false, nullable: true, group: false, firstGroup: 1, lastGroup: 0 };
+      prev = read.length > 0 ? read[read.length - 1]! : { js: '', quantifiable: false, nullable: true, group: false, repeats: false, firstGroup: 1, lastGroup: 0 };
     }
-    return { js: atoms.map((a) => a.js).join(''), nullable: atoms.every((a) => a.nullable) };
+    return { js: atoms.map((a) => a.js).join(''), nullable: atoms.every((a) => a.nullable), repeats: atoms.some((a) => a.repeats) };
   }
 
   /** A quantifier at the cursor (consumed), or null. */
   private quantifier(): { js: string; min: number; max: number; brace: boolean } | null {
+    const c = this.p[this.i];
+    if (c !== '*' && c !== '+' && c !== '?' && c !== '{') return null;
     const rest = this.p.slice(this.i);
     const m = QUANTIFIER.exec(rest);
     if (!m) {
@@ -144,11 +148,11 @@ class Translator {
   }
 
   private plain(js: string): Atom {
-    return { js, quantifiable: true, nullable: false, group: false, firstGroup: 1, lastGroup: 0 };
+    return { js, quantifiable: true, nullable: false, group: false, repeats: false, firstGroup: 1, lastGroup: 0 };
   }
 
   private assertion(js: string): Atom {
-    return { js, quantifiable: false, nullable: true, group: false, firstGroup: 1, lastGroup: 0 };
+    return { js, quantifiable: false, nullable: true, group: false, repeats: false, firstGroup: 1, lastGroup: 0 };
   }
 
   /** The atoms at the cursor: one, none (an option setting) or several (\Q…\E). */
@@ -230,7 +234,7 @@ class Translator {
     this.caseless = savedCase;
     if (this.p[this.i] !== ')') throw new PcreCompileError(`missing closing parenthesis for the group at offset ${start}`);
     this.i++;
-    return [{ js: `${open}${inner.js})`, quantifiable, nullable: inner.nullable || !quantifiable, group: true, firstGroup, lastGroup: this.groups }];
+    return [{ js: `${open}${inner.js})`, quantifiable, nullable: inner.nullable || !quantifiable, group: true, repeats: inner.repeats, firstGroup, lastGroup: this.groups }];
   }
 }
 
@@ -245,7 +249,7 @@ export function translatePcre(pattern: string, opts: { caseless: boolean; ungree
   } catch (cause) {
     throw new PcreUnsupported(pattern, 0, `its translation did not compile: ${(cause as Error).message}`);
   }
-  return { regex, groups: t.groupCount, repeatedGroups: t.repeated, emptyLoop: t.emptyLoop };
+  return { regex, groups: t.groupCount, repeatedGroups: t.repeated };
 }
 
 /** The subject HTCondor matches: the UTF-8 bytes of `text`, one latin1 character each. */

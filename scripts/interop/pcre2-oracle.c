@@ -2,7 +2,8 @@
  * "PATTERN_HEX FLAGS SUBJECT_HEX" (FLAGS: any of i U, or -), compile PATTERN with the options
  * HTCondor's MapFile uses (8-bit, no UTF; CASELESS for i, UNGREEDY for U), match SUBJECT
  * unanchored from offset 0 and print one line: "E <code>" (does not compile), "N" (no match) or
- * "M <rc> <start>,<end> ..." (the ovector pairs PCRE2 set; -1,-1 for an unset group). */
+ * "M <rc> <start>,<end> ..." (the ovector pairs PCRE2 set; -1,-1 for an unset group), or
+ * "X <rc>" for a match error (a limit hit), which HTCondor takes as no match. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdio.h>
@@ -31,7 +32,8 @@ int main(void) {
     if (!re) { printf("E %d\n", err); fflush(stdout); continue; }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     int rc = pcre2_match(re, subj, slen, 0, 0, md, NULL);
-    if (rc <= 0) { printf("N\n"); }
+    if (rc == PCRE2_ERROR_NOMATCH) { printf("N\n"); }
+    else if (rc <= 0) { printf("X %d\n", rc); }
     else {
       PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
       printf("M %d", rc);

@@ -116,5 +116,7 @@ export const TABLE: readonly TableRow[] = [
   { name: 'a back reference', mapfile: L(R`SCITOKENS /${P}(a)\1$/ double`), cases: [[ISS, 'aa', 'double']], glidein: { refuses: 'back references' } },
   { name: 'a lookbehind', mapfile: L(R`SCITOKENS /(?<=,)alice$/ alice`), cases: [[ISS, 'alice', 'alice']], glidein: { refuses: 'group kind not translated' } },
   { name: '{,n} (read differently across PCRE2 versions)', mapfile: L(R`SCITOKENS /${P}a{,2}$/ x`), cases: [[ISS, 'a{,2}', 'x'], [ISS, 'aa', null]], glidein: { refuses: 'PCRE2 versions read differently' } },
+  { name: 'nested repeats (PCRE2 stops at its match limit, glidein has none)', mapfile: L(R`SCITOKENS /${P}(a+)+$/ nested`), cases: [[ISS, 'aaaa', 'nested'], [ISS, `${'a'.repeat(40)}!`, null]], glidein: { refuses: 'a repeat of a group that holds a repeat' } },
+  { name: 'a repeated group that can match empty', mapfile: L(R`SCITOKENS /${P}(a*)*$/ empty`), cases: [[ISS, 'aa', 'empty'], [ISS, 'b', null]], glidein: { refuses: 'a repeated group that can match the empty string' } },
   { name: 'a possessive quantifier', mapfile: L(R`SCITOKENS /${P}a++$/ x`), cases: [[ISS, 'aa', 'x']], glidein: { refuses: 'possessive' } },
 ];
