@@ -129,16 +129,24 @@ export class JobCgroup {
     return this.pids().length === 0;
   }
 
-  /** Send `signal` to every process of the cgroup; SIGKILL ends them all at once (see kill). */
-  async signal(signal: NodeJS.Signals): Promise<void> {
-    if (signal === 'SIGKILL') return this.kill();
+  /** Send `signal` to every process of the cgroup (those `only` accepts, if given); SIGKILL ends
+   * them all at once (see kill). Returns the pids it signalled (none for SIGKILL). */
+  async signal(signal: NodeJS.Signals, only?: (pid: number) => boolean): Promise<number[]> {
+    if (signal === 'SIGKILL') {
+      await this.kill();
+      return [];
+    }
+    const done: number[] = [];
     for (const pid of this.pids()) {
+      if (only && !only(pid)) continue;
       try {
         process.kill(pid, signal);
+        done.push(pid);
       } catch {
         /* gone, or not ours to signal (a non-root agent): SIGKILL through the cgroup follows */
       }
     }
+    return done;
   }
 
   /** SIGKILL every process in the cgroup, including those forked meanwhile. */

@@ -7,19 +7,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { selfCommand } from '../../shared/self-command.ts';
 import { expandHelper } from './policy.ts';
 import { helperLimiter } from './limiter.ts';
-import { hasEnded, signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
+import { hasEnded, inOtherPidNamespace, signalJob, readProcTable, selectJobProcesses, type JobSelector } from './process-sweep.ts';
 import type { ChildProc, JobState } from './job-state.ts';
 
 /** Signal every process of the job, directly or (agent not root, helper mode) through the helper. */
 export async function signalJobProcesses(job: JobState, sig: NodeJS.Signals): Promise<void> {
   const sel = job.selector;
   if (!sel || !job.child) return;
-  await job.cgroup?.signal(sig).catch((e: unknown) => job.log.warn('cannot signal the job cgroup', { path: job.cgroup?.path, error: e }));
+  // A container job's SIGTERM (the kill's first step) goes to the processes inside it only: the
+  // wrapper and the runtime outside would end the whole container at once (bwrap's monitor
+  // takes its sandbox with it), and the payload would get no grace. SIGKILL goes to all.
+  const insideOnly = sig !== 'SIGKILL' && job.container !== null;
+  const only = insideOnly ? (pid: number) => inOtherPidNamespace(pid) : undefined;
+  const viaCgroup = new Set(await job.cgroup?.signal(sig, only).catch((e: unknown) => {
+    job.log.warn('cannot signal the job cgroup', { path: job.cgroup?.path, error: e });
+    return [];
+  }));
   if (!job.usesHelperForKills) {
-    signalJob(sel, sig);
+    // What the cgroup already signalled does not get it twice (a shell's trap would run twice).
+    signalJob(sel, sig, undefined, (pid) => !viaCgroup.has(pid) && (only?.(pid) ?? true));
     return;
   }
-  const argv = [...expandHelper(job.opts.policy, job.account!), ...(job.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(job.child.pid), ...(sel.leaderStart != null ? ['--start', String(sel.leaderStart)] : []), ...(sel.mark !== null ? ['--mark', sel.mark] : [])];
+  const argv = [...expandHelper(job.opts.policy, job.account!), ...(job.opts.wrapperCommand ?? selfCommand()), 'wrapper', 'kill', '--signal', sig, '--session', String(job.child.pid), ...(sel.leaderStart != null ? ['--start', String(sel.leaderStart)] : []), ...(sel.mark !== null ? ['--mark', sel.mark] : []), ...(insideOnly ? ['--inside-container'] : [])];
   await runHelper(job, argv);
 }
 

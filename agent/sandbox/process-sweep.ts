@@ -11,7 +11,7 @@
 // nothing; a session member born before the wrapper cannot be the job's. Right before each
 // signal the process's start time and uid are read again and must still be the ones selected.
 // Node has no pidfd_send_signal, so a window of a few microseconds remains; the cgroup has none.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ProcInfo {
@@ -141,10 +141,24 @@ export function processIdentity(pid: number, procRoot = '/proc'): { start: numbe
   }
 }
 
-/** Signal every selected process; returns how many were signalled. */
-export function signalJob(sel: JobSelector, signal: NodeJS.Signals, procRoot = '/proc'): number {
+/**
+ * True if `pid` lives in another pid namespace than this process: inside a container. A kill's
+ * SIGTERM goes to those only (job-reap.ts): the runtime's own processes outside (the wrapper,
+ * bwrap's monitor) would end the whole container at once on it, and take the payload's grace.
+ */
+export function inOtherPidNamespace(pid: number, procRoot = '/proc'): boolean {
+  try {
+    return readlinkSync(join(procRoot, String(pid), 'ns', 'pid')) !== readlinkSync(join(procRoot, 'self', 'ns', 'pid'));
+  } catch {
+    return false; // gone, or not ours to look at
+  }
+}
+
+/** Signal every selected process (those `only` accepts, if given); returns how many were signalled. */
+export function signalJob(sel: JobSelector, signal: NodeJS.Signals, procRoot = '/proc', only?: (pid: number) => boolean): number {
   let n = 0;
   for (const p of selectJobProcesses(readProcTable(procRoot), sel, procRoot)) {
+    if (only && !only(p.pid)) continue;
     // The pid may have been freed and reused since the table was read.
     const now = processIdentity(p.pid, procRoot);
     if (!now || now.start !== p.start || now.uid !== p.uid) continue;

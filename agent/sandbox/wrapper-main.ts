@@ -1,7 +1,8 @@
 // `glidein wrapper` (internal): what the sandbox starts under the target identity.
 //   glidein wrapper SOCKET                         receive the job over SOCKET and exec it
-//   glidein wrapper kill --signal SIG --session N [--start TICKS] [--mark MARK]
+//   glidein wrapper kill --signal SIG --session N [--start TICKS] [--mark MARK] [--inside-container]
 //                                                  (through the helper) signal the job's processes
+//                                                  (those inside its container's pid namespace only)
 //   glidein wrapper cleanup --job ID               (through the helper) remove the job's own credential dirs
 //   glidein wrapper tty-output PATH                (as the job account) copy stdin into a tty job's stdout file
 import { isJobId } from './job-spec.ts';
@@ -14,10 +15,10 @@ import { parseCommandArgs, requiredStringFlag, stringFlag } from '../../shared/c
 import type { CommandContext } from '../command.ts';
 import { runWrapper } from './wrapper.ts';
 import { runTtyOutputCopier } from './tty-output.ts';
-import { selfAndAncestors, signalJob } from './process-sweep.ts';
+import { inOtherPidNamespace, selfAndAncestors, signalJob } from './process-sweep.ts';
 
 function killCommand(argv: string[]): number {
-  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, start: { type: 'string' }, mark: { type: 'string' } });
+  const args = parseCommandArgs('wrapper kill', argv, { signal: { type: 'string' }, session: { type: 'string' }, start: { type: 'string' }, mark: { type: 'string' }, 'inside-container': { type: 'boolean' } });
   const sig = requiredStringFlag('wrapper kill', args, 'signal', 'SIGTERM or SIGKILL');
   if (!(sig in osConstants.signals)) throw new UsageError(`wrapper kill: --signal '${sig}' is not a signal name`);
   const session = Number(stringFlag(args, 'session'));
@@ -28,7 +29,8 @@ function killCommand(argv: string[]): number {
   if (mark !== null && !/^[0-9a-f]{32}$/.test(mark)) throw new UsageError('wrapper kill: --mark must be 32 hex digits');
   const start = stringFlag(args, 'start');
   if (start !== undefined && !/^\d{1,20}$/.test(start)) throw new UsageError("wrapper kill: --start must be the session leader's start time (clock ticks since boot)");
-  signalJob({ sessions: new Set([session]), leaderStart: start === undefined ? null : Number(start), mark, uid, exclude: selfAndAncestors() }, sig as NodeJS.Signals);
+  const only = args.values['inside-container'] === true ? (pid: number) => inOtherPidNamespace(pid) : undefined;
+  signalJob({ sessions: new Set([session]), leaderStart: start === undefined ? null : Number(start), mark, uid, exclude: selfAndAncestors() }, sig as NodeJS.Signals, undefined, only);
   return 0;
 }
 

@@ -116,6 +116,23 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
     expect(userProcesses(fx.users.b.name)).toEqual([]);
   });
 
+  it.for(['bare', 'in a container'])('a payload that traps SIGTERM gets the kill grace to clean up, then nothing of it is left (%s)', async (where, ctx) => {
+    if (skip) return ctx.skip();
+    const w = fx.workdir(fx.users.b);
+    const graceful = fx.policy({ identity: 'setuid', killGraceSeconds: 3, containers: { runtime: 'bwrap', allowedImageRoots: [images] } });
+    const script = 'trap "echo got-term; sleep 1; echo cleaned-up; exit 0" TERM; echo ready; while true; do sleep 1; done';
+    const job = fx.job({
+      id: `ctr-grace-${where === 'bare' ? 'bare' : 'ctr'}`, executable: '/bin/sh', args: ['-c', script], cwd: w, stdout: join(w, 'out'),
+      limits: { wallclockSeconds: 4 }, identity: await fx.token({ sub: 'bob' }), ...(where === 'bare' ? {} : { container: { image } }),
+    });
+    const r = await exec(job, graceful);
+    expect(r.result, r.stderr).toMatchObject({ state: 'killed' });
+    const out = readFileSync(join(w, 'out'), 'utf8');
+    expect(out).toContain('cleaned-up');
+    expect(out.match(/got-term/g)).toHaveLength(1);
+    expect(userProcesses(fx.users.b.name)).toEqual([]);
+  });
+
   it('a tty payload in the container has a terminal', async (ctx) => {
     if (skip) return ctx.skip();
     const w = fx.workdir(fx.users.a);
@@ -221,5 +238,23 @@ describe.skipIf(!IS_ROOT)('a non-root pilot in helper mode runs a container job'
     const r = await pilot.exec(job, pilot.policy({ containers: { runtime: 'bwrap', allowedImageRoots: [imgs] } }));
     expect(JSON.parse(r.stdout), r.stderr).toMatchObject({ state: 'completed', exitCode: 0, uid: f.users.a.uid });
     expect(readFileSync(join(w, 'out'), 'utf8')).toContain(`uid=${f.users.a.uid} cwd=/srv btf=/glidein/credentials/storage token=${jcred}`);
+  });
+
+  it('a kill through the helper gives a payload that traps SIGTERM its grace in the container', async (ctx) => {
+    const made = setup();
+    if (!made || noBwrap()) return ctx.skip();
+    const { fx: f, pilot } = made;
+    const imgs = join(f.dir, 'images-grace');
+    mkdirSync(imgs, { mode: 0o755 });
+    const img = buildImage(join(imgs, 'busybox'));
+    const w = f.workdir(f.users.a);
+    const script = 'trap "echo got-term; sleep 1; echo cleaned-up; exit 0" TERM; while true; do sleep 1; done';
+    const job = f.job({ id: 'ctr-nonroot-grace', executable: '/bin/sh', args: ['-c', script], cwd: w, stdout: join(w, 'out'), limits: { wallclockSeconds: 4 }, identity: await f.token({ sub: 'alice' }), container: { image: img } });
+    const r = await pilot.exec(job, pilot.policy({ killGraceSeconds: 3, containers: { runtime: 'bwrap', allowedImageRoots: [imgs] } }));
+    expect(JSON.parse(r.stdout), r.stderr).toMatchObject({ state: 'killed' });
+    const out = readFileSync(join(w, 'out'), 'utf8');
+    expect(out, r.stderr).toContain('cleaned-up');
+    expect(out.match(/got-term/g)).toHaveLength(1);
+    expect(userProcesses(f.users.a.name)).toEqual([]);
   });
 });
