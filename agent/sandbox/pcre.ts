@@ -7,11 +7,12 @@
 //   . ^ $ \A \z \Z \G \b \B, \d \D \s \S \w \W, […] with ranges and [:posix:] classes,
 //   * + ? {n} {n,} {n,m} and their lazy forms, | ( ) (?: ) (?= ) (?! ), (?i) (?-i) (?i: ).
 // Anything else (back references, lookbehind, possessive or atomic forms, named groups, other
-// inline options, \p, \h, \R …), a repeat of a group that holds a repeat (`(a+)+`) and a
-// repeated group that can match empty (`(a*)*`) are PcreUnsupported: the caller refuses the mapfile, so no
+// inline options, \p, \h, \R …), a repeat of a group that holds a repeat (`(a+)+`) or whose
+// alternatives can start alike (`(a|ab)+`), and a repeated group that can match empty (`(a*)*`),
+// where backtracking can reach PCRE2's match limit, are PcreUnsupported: the caller refuses the mapfile, so no
 // construct silently matches nothing or everything. What PCRE2 itself would not compile is a
 // PcreCompileError, and HTCondor skips such a line.
-import { DOT, jsByte, jsClass } from './pcre-sets.ts';
+import { DOT, jsByte, jsClass, emptySet, addAll, foldCase, type ByteSet } from './pcre-sets.ts';
 import { PcreCompileError, PcreUnsupported, readClass, readEscape } from './pcre-class.ts';
 
 export { PcreCompileError, PcreUnsupported } from './pcre-class.ts';
@@ -24,6 +25,13 @@ export interface TranslatedRegex {
   readonly repeatedGroups: ReadonlySet<number>;
 }
 
+interface Seq {
+  js: string;
+  nullable: boolean;
+  repeats: boolean;
+  first: ByteSet;
+}
+
 interface Atom {
   js: string;
   quantifiable: boolean;
@@ -32,9 +40,22 @@ interface Atom {
   group: boolean;
   /** Holds a quantifier that repeats (max > 1). */
   repeats: boolean;
+  /** The bytes it can start with (assertions: none). */
+  first: ByteSet;
+  /** A group whose alternatives can start with the same byte. */
+  overlap: boolean;
   firstGroup: number;
   lastGroup: number;
 }
+
+/** The one-byte sets, shared (never written to). */
+const BYTES: readonly ByteSet[] = Array.from({ length: 256 }, (_, b) => {
+  const set = emptySet();
+  set[b] = 1;
+  return set;
+});
+const FOLDED_BYTES: readonly ByteSet[] = BYTES.map(foldCase);
+const NONE = emptySet();
 
 const ASSERT_JS: Readonly<Record<string, string>> = { b: '\\b', B: '\\B', A: '^', G: '^', z: '$', Z: '(?=\\x0a?$)' };
 const QUANTIFIER = /^(?:[*+?]|\{(\d+)(?:(,)(\d*))?\})/;
@@ -69,22 +90,25 @@ class Translator {
     return this.groups;
   }
 
-  private alternation(): { js: string; nullable: boolean; repeats: boolean } {
+  private alternation(): Seq & { overlap: boolean } {
     const saved = this.caseless;
-    const first = this.sequence();
-    let { js, nullable, repeats } = first;
+    let { js, nullable, repeats, first } = this.sequence();
+    let overlap = false;
     while (this.p[this.i] === '|') {
       this.i++;
       const next = this.sequence();
       js += `|${next.js}`;
+      overlap ||= nullable || next.nullable || next.first.some((v, b) => v === 1 && first[b] === 1);
       nullable ||= next.nullable;
       repeats ||= next.repeats;
+      first = Uint8Array.from(first);
+      addAll(first, next.first);
     }
     this.caseless = saved;
-    return { js, nullable, repeats };
+    return { js, nullable, repeats, first, overlap };
   }
 
-  private sequence(): { js: string; nullable: boolean; repeats: boolean } {
+  private sequence(): Seq {
     const atoms: Atom[] = [];
     let prev: Atom | null = null;
     while (this.i < this.p.length && this.p[this.i] !== '|' && this.p[this.i] !== ')') {
@@ -102,6 +126,7 @@ class Translator {
         // repeated groups that can match empty are where backtracking can take that long.
         if (prev.group && prev.nullable) this.unsupported(start, this.i, 'a repeated group that can match the empty string');
         if (prev.group && prev.repeats && q.max > 1) this.unsupported(start, this.i, 'a repeat of a group that holds a repeat');
+        if (prev.group && prev.overlap && q.max > 1) this.unsupported(start, this.i, 'a repeat of a group whose alternatives can start with the same byte');
         prev.repeats ||= q.max > 1;
         prev.js = `${prev.js}${q.js}`;
         prev.quantifiable = false;
@@ -110,9 +135,17 @@ class Translator {
       }
       const read = this.atom();
       atoms.push(...read);
-      prev = read.length > 0 ? read[read.length - 1]! : { js: '', quantifiable: false, nullable: true, group: false, repeats: false, firstGroup: 1, lastGroup: 0 };
+      prev = read.length > 0 ? read[read.length - 1]! : this.assertion('');
     }
-    return { js: atoms.map((a) => a.js).join(''), nullable: atoms.every((a) => a.nullable), repeats: atoms.some((a) => a.repeats) };
+    let first = atoms[0]?.nullable === false ? atoms[0].first : null;
+    if (first === null) {
+      first = emptySet();
+      for (const a of atoms) {
+        addAll(first, a.first);
+        if (!a.nullable) break;
+      }
+    }
+    return { js: atoms.map((a) => a.js).join(''), nullable: atoms.every((a) => a.nullable), repeats: atoms.some((a) => a.repeats), first };
   }
 
   /** A quantifier at the cursor (consumed), or null. */
@@ -147,12 +180,16 @@ class Translator {
     return { js, min, max, brace: m[1] !== undefined };
   }
 
-  private plain(js: string): Atom {
-    return { js, quantifiable: true, nullable: false, group: false, repeats: false, firstGroup: 1, lastGroup: 0 };
+  private plain(js: string, first: ByteSet): Atom {
+    return { js, quantifiable: true, nullable: false, group: false, repeats: false, first, overlap: false, firstGroup: 1, lastGroup: 0 };
+  }
+
+  private byte(b: number): Atom {
+    return this.plain(jsByte(b, this.caseless), (this.caseless ? FOLDED_BYTES : BYTES)[b]!);
   }
 
   private assertion(js: string): Atom {
-    return { js, quantifiable: false, nullable: true, group: false, repeats: false, firstGroup: 1, lastGroup: 0 };
+    return { js, quantifiable: false, nullable: true, group: false, repeats: false, first: NONE, overlap: false, firstGroup: 1, lastGroup: 0 };
   }
 
   /** The atoms at the cursor: one, none (an option setting) or several (\Q…\E). */
@@ -165,10 +202,10 @@ class Translator {
       case '[': {
         const cls = readClass(this.p, this.i, this.caseless);
         this.i = cls.next;
-        return [this.plain(jsClass(cls.set))];
+        return [this.plain(jsClass(cls.set), cls.set)];
       }
       case '.':
-        return [this.plain(jsClass(DOT))];
+        return [this.plain(jsClass(DOT), DOT)];
       case '^':
         return [this.assertion('^')];
       case '$':
@@ -176,7 +213,7 @@ class Translator {
       case '\\':
         return this.escape();
       default:
-        return [this.plain(jsByte(c.charCodeAt(0), this.caseless))];
+        return [this.byte(c.charCodeAt(0))];
     }
   }
 
@@ -186,9 +223,9 @@ class Translator {
     this.i = e.next;
     switch (e.kind) {
       case 'byte':
-        return [this.plain(jsByte(e.byte, this.caseless))];
+        return [this.byte(e.byte)];
       case 'set':
-        return [this.plain(jsClass(e.set))];
+        return [this.plain(jsClass(e.set), e.set)];
       case 'assert':
         return [this.assertion(ASSERT_JS[e.name]!)];
       case 'quote': {
@@ -196,7 +233,7 @@ class Translator {
         const text = end < 0 ? this.p.slice(this.i) : this.p.slice(this.i, end);
         this.i = end < 0 ? this.p.length : end + 2;
         if (text === '') this.unsupported(start, this.i, 'an empty \\Q\\E');
-        return [...text].map((ch) => this.plain(jsByte(ch.charCodeAt(0), this.caseless)));
+        return [...text].map((ch) => this.byte(ch.charCodeAt(0)));
       }
     }
   }
@@ -234,7 +271,7 @@ class Translator {
     this.caseless = savedCase;
     if (this.p[this.i] !== ')') throw new PcreCompileError(`missing closing parenthesis for the group at offset ${start}`);
     this.i++;
-    return [{ js: `${open}${inner.js})`, quantifiable, nullable: inner.nullable || !quantifiable, group: true, repeats: inner.repeats, firstGroup, lastGroup: this.groups }];
+    return [{ js: `${open}${inner.js})`, quantifiable, nullable: inner.nullable || !quantifiable, group: true, repeats: inner.repeats, first: quantifiable ? inner.first : NONE, overlap: inner.overlap, firstGroup, lastGroup: this.groups }];
   }
 }
 

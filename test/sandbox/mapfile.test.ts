@@ -49,6 +49,7 @@ describe('SCITOKENS lines (HTCondor-CE)', () => {
     ['a lookbehind', 'SCITOKENS /(?<=x)a/ acct', "'(?<=' at offset 0"],
     ['\\p', 'SCITOKENS /\\p{L}/ acct', "'\\p' at offset 0"],
     ['a repeated group that can match empty', 'SCITOKENS /x(a|)?/ acct', "'?' at offset 5 is not supported (a repeated group that can match the empty string)"],
+    ['a repeat of a group whose alternatives overlap', 'SCITOKENS /,(a|ab)+c$/ acct', "'+' at offset 7 is not supported (a repeat of a group whose alternatives can start with the same byte)"],
     ['a repeat of a group holding a repeat', 'SCITOKENS /,(a+)+$/ acct', "'+' at offset 5 is not supported (a repeat of a group that holds a repeat)"],
     ['a group repeated and substituted', 'SCITOKENS /(a|b)+/ u_\\1', 'uses \\N with a regex in which a group is inside a repeated part'],
   ])('a construct glidein cannot translate exactly (%s) refuses the file, naming the line and the construct', (_what, line, text) => {
