@@ -14,10 +14,12 @@ import type { ChildProc, JobState } from './job-state.ts';
 export async function signalJobProcesses(job: JobState, sig: NodeJS.Signals): Promise<void> {
   const sel = job.selector;
   if (!sel || !job.child) return;
-  // A container job's SIGTERM (the kill's first step) goes to the processes inside it only: the
-  // wrapper and the runtime outside would end the whole container at once (bwrap's monitor
-  // takes its sandbox with it), and the payload would get no grace. SIGKILL goes to all.
-  const insideOnly = sig !== 'SIGKILL' && job.container !== null;
+  // A bwrap job's SIGTERM (the kill's first step) goes to the processes inside it only: the
+  // wrapper and bwrap's monitor outside would end the whole sandbox at once, and the payload
+  // would get no grace (bwrap's own init, pid 1 inside, passes nothing on: the payload gets the
+  // SIGTERM once, test/sandbox/container.test.ts). SIGKILL goes to all. Apptainer's starter, which forwards signals to
+  // its container (whose first process may be pid 1 there), gets it as before: not run here.
+  const insideOnly = sig !== 'SIGKILL' && job.container?.runtime.name === 'bwrap';
   const only = insideOnly ? (pid: number) => inOtherPidNamespace(pid) : undefined;
   const viaCgroup = new Set(await job.cgroup?.signal(sig, only).catch((e: unknown) => {
     job.log.warn('cannot signal the job cgroup', { path: job.cgroup?.path, error: e });
