@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/log.ts';
 import type { Clock } from './clock.ts';
+import { inOtherPidNamespace, processIdentity, selfAndAncestors, signalJob } from '../sandbox/process-sweep.ts';
 
 export interface CommandOutcome {
   exitCode: number | null;
@@ -34,6 +35,14 @@ export interface CommandOptions {
   cleanEnv?: boolean;
   /** A descriptor the runtime reports on (bwrap's --json-status-fd): a pipe, drained. */
   statusFd?: number | null;
+  /** A bwrap container: the stop's SIGTERM goes to the processes inside it only (bwrap itself
+   * would end the whole sandbox at once and take the command's grace); the SIGKILL to all. */
+  insideOnly?: boolean;
+}
+
+/** `sig` to the processes of the group led by `leader` that live in another pid namespace (a container's). */
+function signalInside(leader: number, sig: NodeJS.Signals): void {
+  signalJob({ sessions: new Set([leader]), leaderStart: processIdentity(leader)?.start ?? null, mark: null, uid: null, exclude: selfAndAncestors() }, sig, undefined, (pid) => inOtherPidNamespace(pid));
 }
 
 export function startCommand(o: CommandOptions): CommandPayload {
@@ -77,7 +86,8 @@ export function startCommand(o: CommandOptions): CommandPayload {
       if (exited) return done;
       killedFor ??= reason;
       o.log.info('stopping the payload', { pid: child.pid, reason, graceMs });
-      killGroup('SIGTERM');
+      if (o.insideOnly && child.pid !== undefined) signalInside(child.pid, 'SIGTERM');
+      else killGroup('SIGTERM');
       let cancel = () => {};
       const timedOut = new Promise<void>((r) => (cancel = o.clock.setTimer(r, graceMs)));
       await Promise.race([done, timedOut]);

@@ -80,6 +80,28 @@ describe('glidein run with a container entry', () => {
     expect(existsSync(work) ? readdirSync(work) : []).toEqual([]);
   }, 90_000);
 
+  it.concurrent('a drained pilot gives its -- COMMAND in a container its kill grace: the command traps SIGTERM and cleans up', async (ctx) => {
+    if (skipWithoutBwrap()) return ctx.skip();
+    const { s, dir, work } = await scenarios.setup(60);
+    const image = buildBusyboxImage(join(dir, 'image'));
+    const bundle = await containerBundle(s, 'g-ctr-grace', image);
+    const policy = join(dir, 'policy.json');
+    writeFileSync(policy, JSON.stringify({ killGraceSeconds: 20, containers: { runtime: 'bwrap' } }));
+    // /srv is <pilot work dir>/srv outside: the test waits for the command's own word that it is ready.
+    const script = 'trap "echo got-term; sleep 1; echo cleaned-up; exit 0" TERM; touch /srv/ready; while true; do sleep 1; done';
+    const agent = startAgent(['--bundle', bundle, '--workdir', work, '--policy', policy, '--failure-delay', '0', '--', '/bin/sh', '-c', script]);
+    // The pilot's work dir is a glide_* dir under --workdir.
+    const ready = () => (existsSync(work) ? readdirSync(work) : []).some((d) => existsSync(join(work, d, 'srv', 'ready')));
+    for (let i = 0; i < 1200 && !ready(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(ready(), agent.log()).toBe(true);
+    agent.child.kill('SIGTERM');
+    const r = await agent.done;
+    expect(r.stdout, r.stderr).toContain('cleaned-up');
+    expect(r.stdout.match(/got-term/g)).toHaveLength(1);
+    // It ended by its own exit within the grace, not by the SIGKILL after it.
+    expect(r.stderr).not.toContain('agent killed by the test watchdog');
+  }, 90_000);
+
   it.runIf(IS_ROOT).concurrent('a container runtime that fails before the sandbox exists ends the pilot as a node problem and it stays for the anti-black-hole delay', async (ctx) => {
     if (skipWithoutBwrap()) return ctx.skip();
     const account = ensureAccount(ACCOUNT);
