@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, mkdirSync, writeFileSync, rmSync, statSync, existsSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSplit } from './build-split.mjs';
+import { LEAN_AGENT_V8_FLAGS } from '../agent/pilot/lean-runtime.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -30,28 +32,30 @@ const bundleTmp = join(dist, `glidein.${tag}.cjs`);
 const blobTmp = join(dist, `sea-prep.${tag}.blob`);
 const configTmp = join(dist, `sea-config.${tag}.json`);
 
-await build({
-  entryPoints: [join(root, 'agent', 'cli.ts')],
-  outfile: bundleTmp,
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  minifySyntax: true,
-  legalComments: 'none',
-  sourcemap: false,
-  logLevel: 'warning',
+const esbuildBase = {
   define: { __GLIDEIN_BUNDLE__: 'true', 'import.meta.url': '__glidein_import_meta_url' },
   banner: { js: 'const __glidein_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-  plugins: [{
-    name: 'node-pty-native',
-    setup(b) {
-      // node-pty finds its addon relative to its own files; point it at the SEA-aware loader.
-      b.onResolve({ filter: /^\.\/utils$/ }, (args) =>
-        /node-pty[\\/]lib/.test(args.importer) ? { path: ptyShim } : undefined);
-    },
-  }],
-});
+};
+const plugins = [{
+  name: 'node-pty-native',
+  setup(b) {
+    // node-pty finds its addon relative to its own files; point it at the SEA-aware loader.
+    b.onResolve({ filter: /^\.\/utils$/ }, (args) =>
+      /node-pty[\\/]lib/.test(args.importer) ? { path: ptyShim } : undefined);
+  },
+}];
+// --bundle-only: one bundle of everything (runs under plain `node`). The executable: the dispatch
+// as its main script and each command as an asset compiled when it runs (scripts/build-split.mjs).
+const chunkTmp = join(dist, `chunks.${tag}`);
+let chunkAssets = {};
+if (bundleOnly) {
+  await build({ entryPoints: [join(root, 'agent', 'cli.ts')], outfile: bundleTmp, bundle: true, platform: 'node', target: 'node24', format: 'cjs', minifySyntax: true, legalComments: 'none', sourcemap: false, logLevel: 'warning', ...esbuildBase, plugins });
+} else {
+  rmSync(chunkTmp, { recursive: true, force: true });
+  mkdirSync(chunkTmp);
+  // `glidein run` compiles its code after switching V8 to the lean runtime: its cache is made under those flags.
+  chunkAssets = await buildSplit({ root, entry: join(root, 'agent', 'cli.ts'), mainOut: bundleTmp, chunkDir: chunkTmp, base: esbuildBase, plugins, cacheFlags: (id) => (id === 'agent-commands-run' ? [...LEAN_AGENT_V8_FLAGS] : []) });
+}
 console.error(`built dist/glidein.cjs (${(statSync(bundleTmp).size / 1024).toFixed(0)} KiB)`);
 if (bundleOnly) {
   renameSync(bundleTmp, join(dist, 'glidein.cjs'));
@@ -102,7 +106,7 @@ const seaConfig = {
   // environment, so a job's NODE_OPTIONS='--require ./evil.js' would otherwise run as the pilot.
   // 'none' makes the executable take its options from execArgv above and nothing else.
   execArgvExtension: 'none',
-  assets: existsSync(ptyAddon) ? { 'pty.node': ptyAddon } : {},
+  assets: { ...(existsSync(ptyAddon) ? { 'pty.node': ptyAddon } : {}), ...chunkAssets },
 };
 writeFileSync(configTmp, JSON.stringify(seaConfig, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', configTmp], { stdio: ['ignore', 'ignore', 'ignore'] });
@@ -127,6 +131,8 @@ if (tooNew(newest)) {
 rmSync(blobTmp, { force: true });
 renameSync(tmpExe, exe);
 renameSync(bundleTmp, join(dist, 'glidein.cjs'));
+rmSync(join(dist, 'chunks'), { recursive: true, force: true });
+renameSync(chunkTmp, join(dist, 'chunks'));
 const size = statSync(exe).size;
 writeFileSync(join(dist, 'build-info.json'), JSON.stringify({ glibcMax: newest.join('.'), size, node: process.versions.node, ptyAsset: existsSync(ptyAddon), ptyGlibcMax: ptyGlibc, ptyCompat: Boolean(compatPty) }) + '\n');
 console.error(`built dist/glidein (${(size / 1048576).toFixed(1)} MiB, needs GLIBC ${newest.join('.')})`);
