@@ -427,7 +427,10 @@ export class Refresher {
     // Bound to another key: no proof this node can make will ever do (the other key stays on its node).
     const refusal: Refusal | undefined = name === 'invalid_dpop_proof' && body?.error_description === WRONG_KEY_DESCRIPTION ? 'wrong-key' : res.status === 404 ? 'not-found' : undefined;
     const permanent = refusal !== undefined || !lostRace && (name === 'invalid_grant' || !this.#retry.retryableStatuses.includes(res.status) && res.status < 500);
-    const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : undefined;
+    // A stale proof is one of the same second as the answered one (iat has whole seconds): the
+    // retry waits for the next second, else its proof is stale again.
+    const nextSecondMs = 1000 - (this.#clock.now() % 1000) + 50;
+    const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers['retry-after'], this.#clock.now()) : lostRace ? nextSecondMs : undefined;
     return { ok: false, seq, error, status: res.status, permanent, retryAfterMs, ...(refusal ? { refusal } : {}) };
   }
 }

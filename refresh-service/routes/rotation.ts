@@ -47,11 +47,21 @@ function mayRotate(peek: TokenPeek, proof: VerifiedProof, graceSeconds: number):
  * token again and again cannot store what it is given (a full disk) or is not the pilot.
  */
 function limitRegrants(ctx: RequestContext, tokenHash: string, jkt: string): void {
-  const wait = ctx.service.limits.regrant.take(`${tokenHash} ${jkt}`);
+  // Only real re-grants are charged (chargeRegrant, after the store said 'regranted'): a
+  // presentation refused as stale_proof or revoked as reuse minted nothing, and charging it let
+  // a pilot's same-second retries of a lost answer use up its re-grants before it got one.
+  const wait = ctx.service.limits.regrant.check(regrantKey(tokenHash, jkt));
   if (wait === 0) return;
   ctx.service.metrics.regrantsLimited++;
   ctx.security('re-grant storm: a spent refresh token presented again and again by the bound key; refused (rate limited)', { jkt, remote: ctx.remote });
   throw new HttpRefusal(429, 'rate_limited', 'too many re-grants of a spent refresh token for this glidein: keep the refresh token each answer gives', 'regrant_limited', wait);
+}
+
+const regrantKey = (tokenHash: string, jkt: string) => `${tokenHash} ${jkt}`;
+
+/** One re-grant of `tokenHash` to `jkt` was made: it counts against REGRANT_LIMIT. */
+function chargeRegrant(ctx: RequestContext, tokenHash: string, jkt: string): void {
+  ctx.service.limits.regrant.take(regrantKey(tokenHash, jkt));
 }
 
 /**
@@ -81,6 +91,7 @@ export async function rotate(ctx: RequestContext, token: unknown, path: string, 
     case 'regranted': {
       if (outcome.kind === 'rotated' && outcome.bound) log.info('refresh family bound to DPoP key', { glidein_id: outcome.family.glideinId, entry: outcome.family.entry, jkt: proof.jkt });
       if (outcome.kind === 'regranted') {
+        chargeRegrant(ctx, oldHash, proof.jkt);
         metrics.regrants++;
         log.warn('spent refresh token presented again by the bound key within the grace window: successor replaced (lost answer)', { glidein_id: outcome.family.glideinId, entry: outcome.family.entry });
       }

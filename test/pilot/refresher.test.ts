@@ -263,6 +263,8 @@ describe('Refresher', () => {
     expect(r.dead).toBe(false);
     expect(events.at(-1)).toMatchObject({ type: 'refresh-failed', permanent: false });
     expect((events.at(-1) as { retryInMs: number | null }).retryInMs).toBeGreaterThan(0);
+    // Not before the next whole second: a proof of this one would be stale again.
+    expect(out.ok === false && out.retryAfterMs).toBe(1000 - (c.now() % 1000) + 50);
     r.stop();
   });
 

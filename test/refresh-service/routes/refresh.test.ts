@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { generateDpopKey, type DpopKey } from '../../../shared/dpop.ts';
 import { registerPilot, startRefreshService, type RunningService } from '../../../refresh-service/index.ts';
 import { makeSandbox, refresh, type Sandbox } from '../fixture.ts';
+import { STALE_PROOF_DESCRIPTION } from '../../../shared/protocol.ts';
 
 let sb: Sandbox;
 let svc: RunningService;
@@ -140,6 +141,22 @@ describe('a re-grant storm from one key (issue 26 item 2)', () => {
     expect(metrics).toMatch(/^glidein_refresh_regrants_limited_total 3$/m);
     expect(metrics).toMatch(/^glidein_refresh_requests_total\{route="\/v1\/refresh",outcome="regrant_limited"\} 3$/m);
     expect(await consoleOverview(svc.url, sb.stateDir)).toContain('re-grant storm: a spent refresh token presented again and again by the bound key');
+  });
+
+  it('charges only real re-grants: retries refused as stale_proof (a lost answer retried in the same second) leave the re-grant allowance whole', async () => {
+    const p = await boundPilot();
+    const now = Math.floor(Date.now() / 1000);
+    // The answer for this proof is "lost": its successor was made for iat now + 3.
+    expect((await refresh(svc.url, p.current, p.key, { iat: now + 3 })).status).toBe(200);
+    // Five retries with proofs of that same second: each is stale, nothing spent or minted.
+    for (let i = 0; i < 5; i++) {
+      const r = await refresh(svc.url, p.current, p.key, { iat: now + 3 });
+      expect(r).toMatchObject({ status: 401, body: { error: 'invalid_grant', error_description: STALE_PROOF_DESCRIPTION } });
+    }
+    // The next second's retry is the re-grant the pilot needs (charged before: 429).
+    const regrant = await refresh(svc.url, p.current, p.key, { iat: now + 4 });
+    expect(regrant.status).toBe(200);
+    expect((await refresh(svc.url, tokenOf(regrant), p.key, { iat: now + 5 })).status).toBe(200);
   });
 });
 
