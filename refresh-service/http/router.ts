@@ -79,8 +79,10 @@ export class Router {
   #refuse(ctx: RequestContext, routes: readonly Route[], refusal: HttpRefusal): void {
     const e = routes[0]?.refusal?.(refusal) ?? refusal;
     ctx.info.outcome = e.outcome;
-    // Every refusal but a rate limit costs the address one token of its bucket.
-    if (e.status !== 429) this.#service.limits.client.take(clientKey(ctx.remote));
+    // Every refusal but a rate limit costs the address one token of its bucket; so does not a
+    // stale proof: a valid proof from the bound key for a real token that lost a race (retried
+    // the next second), which only the pilot itself can make: nothing an attacker probes with.
+    if (e.status !== 429 && e.outcome !== 'stale_proof') this.#service.limits.client.take(clientKey(ctx.remote));
     const body: ErrorBody = { error: e.error, error_description: e.message };
     // After a refused body the rest of it is not read: close the connection.
     const headers: Record<string, string> = { ...(e.status === 413 ? { connection: 'close' } : {}), ...e.headers };

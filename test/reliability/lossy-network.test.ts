@@ -70,7 +70,8 @@ async function drive(p: PilotRun): Promise<void> {
       p.lost = out.error.message;
       return;
     }
-    await sleep(20 + Math.random() * 80);
+    // As the agent waits: what the answer asks (Retry-After, a stale proof's next second), else a little.
+    await sleep(out.retryAfterMs ?? 20 + Math.random() * 80);
   }
 }
 

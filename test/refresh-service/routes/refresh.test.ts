@@ -158,5 +158,23 @@ describe('a re-grant storm from one key (issue 26 item 2)', () => {
     expect(regrant.status).toBe(200);
     expect((await refresh(svc.url, tokenOf(regrant), p.key, { iat: now + 5 })).status).toBe(200);
   });
+
+  it("does not charge stale proofs to the address's refusal bucket: a node's pilots retrying lost answers are not rate-limited as an attacker", async () => {
+    const small = await makeSandbox();
+    const own = await startRefreshService({ stateDir: small.stateDir, config: small.config({ rotationGraceSeconds: 60, rateLimit: { clientPerSecond: 1, clientBurst: 3 } }), listen: '127.0.0.1:0' });
+    try {
+      const p = await boundPilot(own, small);
+      const now = Math.floor(Date.now() / 1000);
+      expect((await refresh(own.url, p.current, p.key, { iat: now + 3 })).status).toBe(200);
+      const stale = [];
+      for (let i = 0; i < 6; i++) stale.push((await refresh(own.url, p.current, p.key, { iat: now + 3 })).status);
+      expect(stale).toEqual([401, 401, 401, 401, 401, 401]);
+      // Six refusals in well under a second against a burst of 3: none charged, and the re-grant follows.
+      expect((await refresh(own.url, p.current, p.key, { iat: now + 4 })).status).toBe(200);
+    } finally {
+      await own.close();
+      await small.cleanup();
+    }
+  });
 });
 
