@@ -8,9 +8,8 @@ import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
-import { skipWithoutTool } from '../helpers/system-tools.ts';
-import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
-import { lastJob, prepareHook, runJob, sealedAsHook, scratch as scratchOf, startWrapper, type Scratch } from '../condor/wrapper-fixture.ts';
+import type { NonRootPilot, SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { lastJob, prepareHook, runJob, sealedAsHook, scratch as scratchOf, starterSide, startWrapper, type Scratch } from '../condor/wrapper-fixture.ts';
 import { parseAuditLine, type AuditRecord } from '../../agent/audit/audit-record.ts';
 
 let fx: SandboxFixture;
@@ -34,12 +33,8 @@ function records(file: string): AuditRecord[] {
 
 describe.skipIf(!IS_ROOT)('audit records in HTCondor mode', () => {
   beforeAll(async () => {
-    if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
-    if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return;
-    fx = await makeFixture(['glcaalice', 'glcabob']);
-    pilot = nonRootPilot(fx, 'glcapilot');
-    root = join(fx.dir, 'condor');
-    mkdirSync(root, { mode: 0o711 });
+    const side = await starterSide(['glcaalice', 'glcabob'], 'glcapilot');
+    if (side) ({ fx, pilot, root } = side);
   }, 60_000);
   afterAll(() => {
     pilot?.cleanup();

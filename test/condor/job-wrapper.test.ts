@@ -7,9 +7,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chownSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
-import { skipWithoutTool } from '../helpers/system-tools.ts';
-import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
-import { events, lastJob, prepareHook as hookOf, runJob, scratch as scratchOf, type Scratch, type ScratchOptions } from './wrapper-fixture.ts';
+import type { NonRootPilot, SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { events, lastJob, prepareHook as hookOf, runJob, scratch as scratchOf, starterSide, type Scratch, type ScratchOptions } from './wrapper-fixture.ts';
 
 let fx: SandboxFixture;
 let pilot: NonRootPilot | undefined;
@@ -24,12 +23,8 @@ const prepareHook = (s: Scratch) => hookOf(pilot!, s);
 
 describe.skipIf(!IS_ROOT)('the HTCondor job wrapper', () => {
   beforeAll(async () => {
-    if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
-    if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return;
-    fx = await makeFixture(['glcwalice', 'glcwbob']);
-    pilot = nonRootPilot(fx, 'glcwpilot');
-    root = join(fx.dir, 'condor');
-    mkdirSync(root, { mode: 0o711 });
+    const side = await starterSide(['glcwalice', 'glcwbob'], 'glcwpilot');
+    if (side) ({ fx, pilot, root } = side);
   }, 60_000);
   afterAll(() => {
     pilot?.cleanup();

@@ -9,7 +9,8 @@ import { chownSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync,
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI_TS, NODE } from '../helpers/paths.ts';
-import type { NonRootPilot } from '../sandbox/sandbox-fixture.ts';
+import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { skipWithoutTool } from '../helpers/system-tools.ts';
 import { JOB_FACTS_VARIABLE, readFactsKey, sealFacts, writeFactsKey, type JobFacts } from '../../agent/condor/job-env.ts';
 import { parseJobAd } from '../../agent/condor/wrapper-config.ts';
 import { jobAdContainer } from '../../agent/condor/job-ad-container.ts';
@@ -146,4 +147,22 @@ export async function runJob(pilot: NonRootPilot, s: Scratch, job: string[], sta
 
 export function events(s: Scratch): Record<string, unknown>[] {
   return readdirSync(s.events).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(s.events, f), 'utf8')) as Record<string, unknown>);
+}
+
+/** The starter's side of a test file: mapped accounts, a non-root pilot, and the condor dir. */
+export interface StarterSide {
+  fx: SandboxFixture;
+  pilot: NonRootPilot;
+  root: string;
+}
+
+/** Set it up (root only); undefined, after saying why, without sudo (the helper) or setfacl. */
+export async function starterSide(accounts: [string, string], pilotName: string): Promise<StarterSide | undefined> {
+  if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return undefined;
+  if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return undefined;
+  const fx = await makeFixture(accounts);
+  const pilot = nonRootPilot(fx, pilotName);
+  const root = join(fx.dir, 'condor');
+  mkdirSync(root, { mode: 0o711 });
+  return { fx, pilot, root };
 }

@@ -13,6 +13,7 @@ import { startSilentService, type SilentService } from '../fixtures/pilot/silent
 import { startTestService } from '../fixtures/pilot/service.ts';
 import { bundleWire, writeBundle } from '../fixtures/pilot/support.ts';
 import { DRAIN_MARGIN_S } from '../../agent/pilot/pilot-run.ts';
+import { isRunning } from '../helpers/process-alive.ts';
 
 const scenarios = pilotScenarios();
 const silents: SilentService[] = [];
@@ -36,14 +37,6 @@ function logLines(stderr: string): Record<string, unknown>[] {
 
 const line = (stderr: string, msg: string) => logLines(stderr).find((l) => l['msg'] === msg);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(what: string, agent: Agent, ok: () => boolean, ms = 40_000): Promise<void> {
   const end = Date.now() + ms;
@@ -114,7 +107,7 @@ describe('a drain is bounded when the refresh service never answers', () => {
     expect(exited!['drainMs'] as number).toBeLessThan(10_000);
     expect(exited!['drainMs'] as number).toBeLessThanOrEqual(exited!['drainLimitMs'] as number);
     expect(wallMs).toBeLessThan(WALL_BOUND_MS);
-    expect(alive(Number(readFileSync(`${started}.pid`, 'utf8')))).toBe(false);
+    expect(isRunning(Number(readFileSync(`${started}.pid`, 'utf8')))).toBe(false);
     expect(readdirSync(p.work)).toEqual([]);
     console.info(`[figure] SIGTERM with a refresh in flight to a silent service, payload obeys SIGTERM: drain ${String(exited!['drainMs'])} ms (agent), ${wallMs} ms to exit`);
     await p.cleanup();
@@ -137,7 +130,7 @@ describe('a drain is bounded when the refresh service never answers', () => {
     expect(exited, r.stderr).toMatchObject({ drainLimitMs: (2 + DRAIN_MARGIN_S) * 1000 });
     expect(exited!['drainMs'] as number).toBeLessThanOrEqual(exited!['drainLimitMs'] as number);
     expect(wallMs).toBeLessThan(WALL_BOUND_MS);
-    expect(alive(Number(readFileSync(`${started}.pid`, 'utf8')))).toBe(false);
+    expect(isRunning(Number(readFileSync(`${started}.pid`, 'utf8')))).toBe(false);
     expect(readdirSync(p.work)).toEqual([]);
     console.info(`[figure] SIGTERM, payload ignores SIGTERM (grace 2 s), silent service: drain ${String(exited!['drainMs'])} ms (agent, limit ${String(exited!['drainLimitMs'])}), ${wallMs} ms to exit`);
     await p.cleanup();

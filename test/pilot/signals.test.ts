@@ -9,18 +9,11 @@ import { join } from 'node:path';
 import { pilotScenarios, startAgent, summaryOf, waitFor, waitForLog } from '../fixtures/pilot/agent.ts';
 import { DRAIN_SIGNALS } from '../../agent/pilot/signals.ts';
 import { FAST_DRAIN_GRACE_S } from '../../agent/pilot/pilot-run.ts';
+import { isRunning } from '../helpers/process-alive.ts';
 
 const scenarios = pilotScenarios();
 afterAll(() => scenarios.cleanup());
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The agent's JSON log line for the start of the drain. */
 function drainLine(stderr: string): Record<string, unknown> | undefined {
@@ -58,7 +51,7 @@ describe('glidein run signals', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'signal', jobs: { killed: 1, running: 0 } });
     expect(drainLine(r.stderr)).toMatchObject({ signal: sig, fast: false });
-    expect(alive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     expect(readdirSync(work)).toEqual([]);
     console.info(`[figure] ${sig} drain (payload obeys SIGTERM): ${drainMs} ms`);
   }, 90_000);
@@ -68,7 +61,7 @@ describe('glidein run signals', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'signal', jobs: { killed: 1, running: 0 } });
     expect(drainLine(r.stderr)).toMatchObject({ signal: 'SIGQUIT', fast: true, graceS: FAST_DRAIN_GRACE_S });
-    expect(alive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     expect(readdirSync(work)).toEqual([]);
     console.info(`[figure] SIGQUIT fast drain (payload ignores SIGTERM): ${drainMs} ms`);
   }, 90_000);
@@ -79,7 +72,7 @@ describe('glidein run signals', () => {
     expect(drainLine(r.stderr)).toMatchObject({ signal: 'SIGTERM', fast: false, graceS: 20 });
     expect(r.stderr).toMatch(new RegExp(`"stopping the payload".*"graceMs":${FAST_DRAIN_GRACE_S * 1000}`));
     expect(summaryOf(r.stdout)).toMatchObject({ reason: 'signal', jobs: { killed: 1 } });
-    expect(alive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     expect(readdirSync(work)).toEqual([]);
     console.info(`[figure] SIGTERM then SIGQUIT during the drain (payload ignores SIGTERM): ${drainMs} ms`);
   }, 90_000);
@@ -89,7 +82,7 @@ describe('glidein run signals', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`"stopping the payload".*"graceMs":${FAST_DRAIN_GRACE_S * 1000}`));
     expect(summaryOf(r.stdout)).toMatchObject({ exitCode: 0, reason: 'signal', jobs: { killed: 1 } });
-    expect(alive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
     expect(readdirSync(work)).toEqual([]);
     console.info(`[figure] SIGTERM twice (payload ignores SIGTERM): ${drainMs} ms`);
   }, 90_000);
