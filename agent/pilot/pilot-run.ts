@@ -112,12 +112,17 @@ export class PilotRun {
    */
   #drainSignalled(): void {
     this.#drainStartedAt ??= this.#clock.now();
-    this.#parts.refresher?.close();
-    this.#requests.abort();
+    this.#abandonRequests();
     if (this.#state === 'starting' || this.#state === 'validation-failed') {
       const request = this.#o.signal.reason as DrainRequest | undefined;
       this.#log.info('draining', { reason: 'signal', signal: request?.signal, stage: this.#state === 'starting' ? 'before payloads' : 'anti-black-hole delay' });
     }
+  }
+
+  /** No more refreshes, heartbeats or reports: those in flight are abandoned (the final report is its own). */
+  #abandonRequests(): void {
+    this.#parts.refresher?.close();
+    this.#requests.abort();
   }
 
   #emit(e: PilotEvent): void {
@@ -331,8 +336,7 @@ export class PilotRun {
   async #drain(parts: Parts, end: PilotEnd): Promise<void> {
     this.#drainStartedAt ??= this.#clock.now();
     this.#setState('draining', end.reason);
-    parts.refresher.close();
-    this.#requests.abort();
+    this.#abandonRequests();
     await removeRefreshSecrets(parts.store, this.#log);
     this.#drainController.abort();
     const source = this.#o.source;
@@ -359,8 +363,7 @@ export class PilotRun {
     this.#supervisor.stop();
     this.#o.signal.removeEventListener('abort', this.#onDrainSignal);
     const { refresher, status, http, store } = this.#parts;
-    refresher?.close();
-    this.#requests.abort();
+    this.#abandonRequests();
     this.#drainController.abort();
     if (status && this.#state !== 'validation-failed') {
       this.#state = 'exited';
