@@ -16,16 +16,21 @@ gconfig_get() {
     awk -v k="$1" 'index($0, k " ") == 1 { v = substr($0, length(k) + 2); found = 1 } END { if (found) print v }' "$file"
 }
 
-# KEY VALUE...: every KEY line replaced by one "KEY VALUE..." line (the file replaced by rename).
-gconfig_add() {
-    [ -n "$glidein_config" ] || { warn "gconfig_add: glidein_config is not set"; exit 1; }
-    local tmp="$glidein_config.$$.tmp"
-    if awk -v k="$1" 'index($0, k " ") != 1' "$glidein_config" > "$tmp" && echo "$*" >> "$tmp" && mv "$tmp" "$glidein_config"; then
+# FILE FILTER KEY LINE...: FILE without the lines awk FILTER drops (k is KEY), then LINE; by rename.
+_glidein_replace_line() {
+    local file=$1 filter=$2 key=$3; shift 3
+    local tmp="$file.$$.tmp"
+    if awk -v k="$key" "$filter" "$file" > "$tmp" && echo "$*" >> "$tmp" && mv "$tmp" "$file"; then
         return 0
     fi
     rm -f "$tmp"
-    warn "gconfig_add: cannot update $glidein_config"
-    exit 1
+    return 1
+}
+
+# KEY VALUE...: every KEY line replaced by one "KEY VALUE..." line (the file replaced by rename).
+gconfig_add() {
+    [ -n "$glidein_config" ] || { warn "gconfig_add: glidein_config is not set"; exit 1; }
+    _glidein_replace_line "$glidein_config" 'index($0, k " ") != 1' "$1" "$@" || { warn "gconfig_add: cannot update $glidein_config"; exit 1; }
 }
 add_config_line() { gconfig_add "$@"; }
 add_config_line_safe() { gconfig_add "$@"; }
@@ -35,13 +40,7 @@ gconfig_add_unsafe() { gconfig_add "$@"; }
 # NAME TYPE DEFAULT CONDORNAME REQUIRED EXPORT USERENV: the NAME line of $condor_vars_file replaced.
 add_condor_vars_line() {
     [ -n "$condor_vars_file" ] || { warn "add_condor_vars_line: condor_vars_file is not set"; return 1; }
-    local tmp="$condor_vars_file.$$.tmp"
-    if awk -v k="$1" '{ n = split($0, f, /[ \t]+/); if (f[1] != k) print }' "$condor_vars_file" > "$tmp" && echo "$*" >> "$tmp" && mv "$tmp" "$condor_vars_file"; then
-        return 0
-    fi
-    rm -f "$tmp"
-    warn "add_condor_vars_line: cannot update $condor_vars_file"
-    exit 1
+    _glidein_replace_line "$condor_vars_file" '{ n = split($0, f, /[ \t]+/); if (f[1] != k) print }' "$1" "$@" || { warn "add_condor_vars_line: cannot update $condor_vars_file"; exit 1; }
 }
 `;
 
