@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { SqliteStateStore } from '../../refresh-service/state/sqlite-store.ts';
-import { pilotScenarios, startAgent, summaryOf, waitFor } from '../fixtures/pilot/agent.ts';
+import { pilotScenarios, startAgent, summaryOf, waitFor, logLines } from '../fixtures/pilot/agent.ts';
 import { skipWithout } from '../helpers/system-tools.ts';
 import { mountSmallTmpfs, type SmallTmpfs } from '../helpers/tmpfs.ts';
 
@@ -19,15 +19,6 @@ afterAll(async () => {
   await scenarios.cleanup();
 });
 
-function logLines(stderr: string): Record<string, unknown>[] {
-  return stderr.split('\n').flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-}
 
 const counter = (metrics: string, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
 

@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pilotScenarios, startAgent, summaryOf, waitFor, type Agent } from '../fixtures/pilot/agent.ts';
+import { pilotScenarios, startAgent, summaryOf, waitFor, type Agent, logLines } from '../fixtures/pilot/agent.ts';
 import { startSilentService, type SilentService } from '../fixtures/pilot/silent-service.ts';
 import { startTestService } from '../fixtures/pilot/service.ts';
 import { bundleWire, writeBundle } from '../fixtures/pilot/support.ts';
@@ -25,15 +25,6 @@ afterAll(async () => {
 /** Well under the 30 s HTTP timeout each hung request used to cost (twice). */
 const WALL_BOUND_MS = 20_000;
 
-function logLines(stderr: string): Record<string, unknown>[] {
-  return stderr.split('\n').flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
-}
 
 const line = (stderr: string, msg: string) => logLines(stderr).find((l) => l['msg'] === msg);
 
