@@ -3,10 +3,13 @@
 import { GlideinError, type ErrorCode } from './errors.ts';
 import { parseCredential, type Credential } from './credential.ts';
 import { parseContainerEntry, type ContainerEntry } from './container-entry.ts';
+import { parseScriptSpecs, type ScriptSpec } from './script-spec.ts';
 
 export const BUNDLE_VERSION = 1;
 export const REFRESH_PATH = '/v1/refresh';
 export const STATUS_PATH = '/v1/status';
+/** POST {glidein_id, sha256}: one of the entry's scripts (issue 24 section 5), DPoP from the bound key. */
+export const SCRIPTS_PATH = '/v1/scripts';
 export const MAX_BODY_BYTES = 64 * 1024;
 /**
  * The error_description of the one invalid_grant a pilot retries (issue 26 item 7): its request
@@ -37,6 +40,8 @@ export interface BundleWire {
   requirements?: string[];
   /** The factory entry's container use (issue 22): {mode, defaultImage}. */
   container?: { mode?: string; defaultImage?: string };
+  /** The entry's VO/factory scripts (issue 24 section 5): {name, sha256, stage, period, deadline}. */
+  scripts?: { name: string; sha256: string; stage: string; period?: number; deadline: number }[];
 }
 
 export interface Bundle {
@@ -57,6 +62,8 @@ export interface Bundle {
   parameters: Readonly<Record<string, string>>;
   /** The entry's container mode and default image (GlideinWMS GLIDEIN_Singularity_Use). */
   container: ContainerEntry;
+  /** The entry's VO/factory scripts, fetched from the refresh service by sha256 (SCRIPTS_PATH). */
+  scripts: ScriptSpec[];
 }
 
 export interface RefreshResponseWire {
@@ -177,6 +184,7 @@ export function parseBundle(value: unknown, where = 'bundle'): Bundle {
     requirements: reqs as string[],
     parameters: parameterMap(b['parameters'], code, where),
     container: parseContainerEntry(b['container'], code, where),
+    scripts: parseScriptSpecs(b['scripts'], where, code),
   };
 }
 

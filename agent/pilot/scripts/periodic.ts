@@ -2,7 +2,7 @@
 // ended, until a run fails (the pilot then retires: START false in condor mode, no new spool
 // jobs) or the pilot stops it.
 import { runScript, type ScriptRoot, type ScriptRunResult } from './run-script.ts';
-import type { ScriptSpec } from './script-spec.ts';
+import type { ScriptSpec } from '../../../shared/script-spec.ts';
 
 export interface PeriodicHandle {
   /** The failing run, or null once stopped. */

@@ -12,7 +12,7 @@ import { parseGlideinConfig } from '../../validate/glidein-config.ts';
 import type { AttributeValue, FailureCategory } from '../../validate/types.ts';
 import { CONFIG_LINE_SOURCE, ERROR_GEN } from './glidein-lib.ts';
 import { readScriptXml, type ScriptXml } from './script-result.ts';
-import type { ScriptSpec } from './script-spec.ts';
+import type { ScriptSpec } from '../../../shared/script-spec.ts';
 
 export interface ScriptAccount {
   uid: number;

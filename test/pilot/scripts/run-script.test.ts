@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseScriptSpecs, type ScriptSpec } from '../../../agent/pilot/scripts/script-spec.ts';
+import { parseScriptSpecs, type ScriptSpec } from '../../../shared/script-spec.ts';
 import { prepareScriptRoot, runScript, type ScriptAccount, type ScriptRoot } from '../../../agent/pilot/scripts/run-script.ts';
 import { startPeriodic } from '../../../agent/pilot/scripts/periodic.ts';
 import { IS_ROOT, ensureAccount, removeAccount } from '../../helpers/accounts.ts';

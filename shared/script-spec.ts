@@ -1,7 +1,7 @@
 // The VO's and the factory's own scripts an entry declares (issue 24 section 5), bundle field
 // `scripts`: each a name, the sha256 of its content, a stage (`validate` and `setup` run once
 // before payloads; `periodic` every `period` seconds while the pilot runs) and a deadline.
-import { GlideinError } from '../../../shared/errors.ts';
+import { GlideinError, type ErrorCode } from './errors.ts';
 
 export type ScriptStage = 'validate' | 'setup' | 'periodic';
 
@@ -20,9 +20,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const MAX_SCRIPTS = 32;
 
-export function parseScriptSpecs(value: unknown, where: string): ScriptSpec[] {
+export function parseScriptSpecs(value: unknown, where: string, code: ErrorCode = 'GLIDEIN_ERR_BUNDLE'): ScriptSpec[] {
   const fail = (key: string, expected: string): never => {
-    throw new GlideinError('GLIDEIN_ERR_BUNDLE', `${where}: scripts${key}: expected ${expected}`);
+    throw new GlideinError(code, `${where}: scripts${key}: expected ${expected}`);
   };
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || value.length > MAX_SCRIPTS) fail('', `a list of at most ${MAX_SCRIPTS} scripts`);
