@@ -92,6 +92,8 @@ export interface RequestLimits {
   timeoutMs?: number;
   /** Aborting it ends the request at once (a drain: issue 26 item 3). */
   signal?: AbortSignal;
+  /** A larger answer than MAX_BODY_BYTES this request may take (a script: issue 24 section 5). */
+  maxBodyBytes?: number;
 }
 
 export interface HttpClient {
@@ -138,12 +140,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         signal,
       }, (res) => {
         const chunks: Buffer[] = [];
+        const maxBytes = limits.maxBodyBytes ?? MAX_BODY_BYTES;
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_BODY_BYTES) {
+          if (size > maxBytes) {
             res.destroy();
-            reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: response body larger than ${MAX_BODY_BYTES} bytes`));
+            reject(new GlideinError('GLIDEIN_ERR_HTTP', `${url}: response body larger than ${maxBytes} bytes`));
             return;
           }
           chunks.push(chunk);

@@ -12,6 +12,7 @@ import type { ValidateFn, ValidationOutcome } from './validation.ts';
 import type { PayloadSource } from './payload-source.ts';
 import type { BatchEnd } from './batch-end.ts';
 import type { AuditPilot } from '../audit/audit-record.ts';
+import type { ScriptAccount } from './scripts/run-script.ts';
 
 export interface LaunchContext {
   store: CredStore;
@@ -44,6 +45,8 @@ export type PilotEndReason =
   /** The credential store could not keep a refresh (issue 26 item 2): ENOSPC/EDQUOT, else any write failure. */
   | 'disk-full'
   | 'store-unwritable'
+  /** A periodic VO/factory script failed (issue 24 section 5): retired, ended when its jobs were done. */
+  | 'periodic-script-failed'
   /** The refresh family is bound to another pilot's key: a used copy of the bundle (exit 2; issue 26 item 4). */
   | 'bundle-of-another-pilot'
   /** The bundle's refresh_url answered 404: a wrong URL (exit 2). */
@@ -97,6 +100,8 @@ export interface PilotOptions {
   /** Bundle credentials with less validity than this are refreshed before anything else (default 30 s). */
   minUsableS?: number;
   onEvent?: (e: PilotEvent) => void;
+  /** Whom the entry's scripts run as (issue 24 section 5); default the pilot's own account. */
+  scriptAccount?: ScriptAccount;
 }
 
 export interface PilotSummary {

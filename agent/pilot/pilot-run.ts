@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isGlideinError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import { generateDpopKey, exportDpopKey } from '../../shared/dpop.ts';
+import { generateDpopKey, exportDpopKey, type DpopKey } from '../../shared/dpop.ts';
 import type { Bundle } from '../../shared/protocol.ts';
 import { CredStore, removeTree } from '../store/index.ts';
 import type { WorkdirChoice } from './workdir.ts';
@@ -25,6 +25,9 @@ import type { ValidationOutcome } from './validation.ts';
 import { parameterEnv } from './bundle-parameters.ts';
 import type { DrainRequest, PilotEvent, PilotOptions, PilotSummary } from './pilot-options.ts';
 import { auditStatus } from '../audit/audit-sink.ts';
+import { pilotScripts, withStartScripts } from './scripts/pilot-scripts.ts';
+import type { VoScripts } from './scripts/vo-scripts.ts';
+import type { ScriptRunResult } from './scripts/run-script.ts';
 import { pilotFacts } from '../audit/pilot-facts.ts';
 
 /** Grace of a fast drain (SIGQUIT): payloads get SIGTERM and, this long after, SIGKILL. */
@@ -49,6 +52,8 @@ interface Parts {
   http: HttpClient;
   refresher: Refresher;
   status: StatusClient;
+  key: DpopKey;
+  endpoints: Endpoints;
 }
 
 function stopReason(end: PilotEnd): PayloadStopReason {
@@ -79,6 +84,8 @@ export class PilotRun {
   #validation = 'not run';
   #readyMs: number | null = null;
   #jobs: JobCounts = emptyCounts();
+  /** The entry's VO/factory scripts; null when the bundle lists none. */
+  #scripts: VoScripts | null = null;
 
   constructor(o: PilotOptions, bundle: Bundle, workdir: WorkdirChoice, clock: Clock, log: Logger) {
     this.#o = o;
@@ -148,6 +155,7 @@ export class PilotRun {
       jobs: { ...this.#jobs },
       refresh: { refreshes: r?.stats.refreshes ?? 0, failures: r?.stats.failures ?? 0, last_error: r?.stats.lastError ?? null },
       audit: auditStatus(),
+      ...(this.#scripts ? { scripts: this.#scripts.rows() } : {}),
       ...extra,
     };
   }
@@ -156,7 +164,7 @@ export class PilotRun {
     try {
       const parts = await this.#setup();
       if (!(await this.#validCredentials(parts, 'before-validation'))) return this.#summary();
-      const outcome = await this.#o.validate(this.#bundle.requirements, this.#workdir.dir, { ...this.#o.env, ...parameterEnv(this.#bundle.parameters) }, this.#bundle.container.defaultImage);
+      const outcome = await this.#validate(parts);
       this.#validation = outcome.report.status;
       this.#emit({ type: 'validation', outcome });
       // A drain signal during validation: an interrupted check is no verdict on the node.
@@ -173,6 +181,24 @@ export class PilotRun {
     } finally {
       await this.#teardown();
     }
+  }
+
+  /** The node's checks, then (when they pass) the entry's validate and setup scripts. */
+  async #validate(parts: Parts): Promise<ValidationOutcome> {
+    const dir = this.#workdir.dir;
+    const outcome = await this.#o.validate(this.#bundle.requirements, dir, { ...this.#o.env, ...parameterEnv(this.#bundle.parameters) }, this.#bundle.container.defaultImage);
+    const { http, endpoints, key } = parts;
+    const options = { bundle: this.#bundle, workdir: dir, env: this.#o.env, http, endpoints, key, clock: this.#clock, log: this.#log, account: this.#o.scriptAccount, signal: this.#requests.signal };
+    this.#scripts = pilotScripts(options, outcome.report as Parameters<typeof pilotScripts>[1]);
+    if (!this.#scripts || this.#o.signal.aborted) return outcome;
+    return withStartScripts(this.#scripts, outcome, dir, this.#requests.signal);
+  }
+
+  /** A periodic script failed: no new work; the pilot ends (exit 1) once what runs is done. */
+  #periodicFailed(r: ScriptRunResult): void {
+    this.#log.error('a periodic script failed: retiring the pilot', { code: 'GLIDEIN_ERR_VALIDATION', script: r.name, outcome: r.outcome, failure: r.failure, detail: r.detail.slice(0, 200) });
+    this.#supervisor.retire(`periodic script ${r.name} failed`, { reason: 'periodic-script-failed', code: 1 });
+    void this.#parts.status?.post(this.#report(), { signal: this.#requests.signal });
   }
 
   /** Store, node key, refresher (bundle token moved into the store), status reporter. */
@@ -201,7 +227,7 @@ export class PilotRun {
     await refresher.install();
     await scrubBundleRefreshToken(this.#o.bundlePath, Math.floor(this.#clock.now() / 1000), log);
     const status = (this.#parts.status = new StatusClient({ endpoints, key, http, log, clock: this.#clock }));
-    return { store, http, refresher, status };
+    return { store, http, refresher, status, key, endpoints };
   }
 
   /**
@@ -294,6 +320,7 @@ export class PilotRun {
     if (refresher.ccredExpired) this.#supervisor.end('ccred-expired', 1);
     this.#supervisor.start(this.#o.source);
     if (!this.#supervisor.endedWith) await this.#o.source.start(this.#payloadContext(parts, outcome));
+    if (!this.#supervisor.endedWith) this.#scripts?.startPeriodic((r) => this.#periodicFailed(r));
     this.#result = await this.#supervisor.ended;
     await this.#drain(parts, this.#result);
     if (this.#result.reason === 'container-runtime-failed' && this.#o.failureDelayS > 0) {
@@ -337,6 +364,7 @@ export class PilotRun {
     this.#drainStartedAt ??= this.#clock.now();
     this.#setState('draining', end.reason);
     this.#abandonRequests();
+    this.#scripts?.stop();
     await removeRefreshSecrets(parts.store, this.#log);
     this.#drainController.abort();
     const source = this.#o.source;
@@ -361,6 +389,7 @@ export class PilotRun {
   async #teardown(): Promise<void> {
     for (const cancel of this.#timers.splice(0)) cancel();
     this.#supervisor.stop();
+    this.#scripts?.stop();
     this.#o.signal.removeEventListener('abort', this.#onDrainSignal);
     const { refresher, status, http, store } = this.#parts;
     this.#abandonRequests();

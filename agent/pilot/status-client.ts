@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { Endpoints } from './endpoints.ts';
 import type { HttpClient, RequestLimits } from './http-client.ts';
 import type { Clock } from './clock.ts';
+import type { ScriptRow } from './scripts/vo-scripts.ts';
 
 export type PilotState = 'starting' | 'validation-failed' | 'running' | 'retiring' | 'draining' | 'exited';
 
@@ -31,6 +32,8 @@ export interface StatusReport {
   exit?: { code: number; reason: string } | undefined;
   /** The site's audit records (issue 25): written, failed, the latest problem; absent before any. */
   audit?: { written: number; failed: number; problem: string | null } | undefined;
+  /** The entry's VO/factory scripts (issue 24 section 5): each one's latest result; absent when it lists none. */
+  scripts?: ScriptRow[] | undefined;
 }
 
 export interface StatusClientOptions {

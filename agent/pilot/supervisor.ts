@@ -42,6 +42,9 @@ export class Supervisor {
   #resolve!: (e: PilotEnd) => void;
   #end: PilotEnd | undefined;
   #deadlineReason: 'max-lifetime' | 'batch-end' = 'max-lifetime';
+  #retired = false;
+  /** How a pilot retired early ends once its work is done (a failing periodic script: exit 1). */
+  #retiredEnd: PilotEnd | null = null;
   #onAbort = () => this.end('signal', 0);
 
   constructor(options: SupervisorOptions) {
@@ -54,6 +57,14 @@ export class Supervisor {
     if (this.#end) return;
     this.#end = { reason, code };
     this.#resolve(this.#end);
+  }
+
+  /** Take no new work, once; `end`: how the pilot then ends when its work is done (default: the deadline's). */
+  retire(why: string, end?: PilotEnd): void {
+    if (this.#retired) return;
+    this.#retired = true;
+    this.#retiredEnd = end ?? null;
+    this.#o.onRetire(why);
   }
 
   get endedWith(): PilotEnd | undefined {
@@ -70,14 +81,14 @@ export class Supervisor {
     const leftS = deadline.atS - clock.now() / 1000;
     const retireMarginS = this.#o.retireMarginS ?? Math.min(600, Math.max(0, leftS * 0.1));
     if (this.#o.batchEnd) log.info('batch system end known', { source: this.#o.batchEnd.source, endsAt: this.#o.batchEnd.endsAt, drainAt: Math.floor(deadline.atS), reason: deadline.reason });
-    this.#timers.push(clock.setTimer(() => this.#o.onRetire(deadline.reason === 'batch-end' ? 'batch system end near' : 'max lifetime near'), Math.max(0, (leftS - retireMarginS) * 1000)));
+    this.#timers.push(clock.setTimer(() => this.retire(deadline.reason === 'batch-end' ? 'batch system end near' : 'max lifetime near'), Math.max(0, (leftS - retireMarginS) * 1000)));
     this.#timers.push(clock.setTimer(() => this.end(deadline.reason, 0), Math.max(0, leftS * 1000)));
     void source.done.then((e) => this.#sourceEnded(e));
   }
 
   #sourceEnded(e: PayloadEnd): void {
     if (e.kind === 'idle-timeout') this.end('idle-timeout', 0);
-    else if (e.kind === 'retired-and-empty') this.end(this.#deadlineReason, 0);
+    else if (e.kind === 'retired-and-empty') this.end(this.#retiredEnd?.reason ?? this.#deadlineReason, this.#retiredEnd?.code ?? 0);
     else if (e.kind === 'launch-failed') this.end('launch-failed', 3);
     else this.end('command-exited', e.exitCode === 0 ? 0 : 1);
   }

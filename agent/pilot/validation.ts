@@ -3,6 +3,7 @@
 import { GlideinError, isGlideinError } from '../../shared/errors.ts';
 import { parseRequirements, runValidation, formatXml, formatTable } from '../validate/index.ts';
 import type { RunValidationOptions } from '../validate/runner.ts';
+import type { ValidationReport as FullReport } from '../validate/types.ts';
 
 /** The validation report of `glidein validate --format json` (DESIGN.md section 5). */
 export interface ValidationReport {
@@ -48,10 +49,11 @@ export function makeValidate(signal?: AbortSignal, identity?: Pick<RunValidation
   return async (requirements, workdir, env, defaultImage) => {
     const containerTestImage = testImage ?? defaultImage ?? null;
     const report = await runValidation({ requirements: parseRequirements(requirements), workdir, env, ...(signal ? { signal } : {}), ...identity, ...(containerTestImage ? { containerTestImage } : {}) });
-    return {
-      report,
-      xml: formatXml(report, { cwd: workdir, clientName: 'glidein', cmd: 'glidein run' }),
-      table: formatTable(report),
-    };
+    return renderOutcome(report, workdir);
   };
+}
+
+/** The report in the pilot's formats: the factory's XML and the table. */
+export function renderOutcome(report: FullReport, workdir: string): ValidationOutcome {
+  return { report, xml: formatXml(report, { cwd: workdir, clientName: 'glidein', cmd: 'glidein run' }), table: formatTable(report) };
 }

@@ -28,7 +28,8 @@ export function tableHeader(): string {
 
 export function tableRow(r: CheckResult, durationMs?: number): string {
   const values = [r.name, r.status.toUpperCase(), show(r.name, r.value), show(r.name, r.required), durationMs === undefined ? '' : `${durationMs}ms`];
-  return values.map((v, i) => cell(v, COLUMNS[i]![1])).join('') + r.detail + '\n';
+  // A check's name is never cut (a script's `script/<name>` is longer than the column): the row shifts instead.
+  return values.map((v, i) => (i === 0 && v.length > COLUMNS[0][1] - 1 ? `${v} ` : cell(v, COLUMNS[i]![1]))).join('') + r.detail + '\n';
 }
 
 export function tableFooter(report: ValidationReport): string {

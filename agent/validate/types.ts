@@ -8,7 +8,9 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
 export type CheckName = 'cores' | 'memory' | 'disk' | 'gpu' | 'cvmfs' | 'container' | 'os' | 'permissions' | 'identity'
   /** Not a check of the node: as a GlideinWMS custom script, what stopped it before the checks (glidein_config, a requirement, publishing). */
-  | 'config';
+  | 'config'
+  /** One of the factory entry's VO/factory scripts the pilot ran (issue 24 section 5). */
+  | `script/${string}`;
 
 /** One check's result, exactly as it appears in the JSON report's `checks` array. */
 export interface CheckResult {

@@ -43,7 +43,8 @@ export async function prepareScriptRoot(dir: string, base: Readonly<Record<strin
   return { dir, configPath, varsPath, account };
 }
 
-export type ScriptOutcome = 'ok' | 'failed' | 'deadline' | 'hash-mismatch' | 'as-root';
+/** 'fetch-failed' and 'skipped' never ran (vo-scripts.ts): the service refused it, or an earlier script failed. */
+export type ScriptOutcome = 'ok' | 'failed' | 'deadline' | 'hash-mismatch' | 'as-root' | 'fetch-failed' | 'skipped';
 
 export interface ScriptRunResult {
   name: string;
@@ -113,11 +114,20 @@ function execute(path: string, args: string[], cwd: string, env: NodeJS.ProcessE
   });
 }
 
-export async function runScript(root: ScriptRoot, spec: ScriptSpec, content: Buffer, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ScriptRunResult> {
+/** Why SPEC's CONTENT must not run (a hash other than the declared one, a root account), or null. */
+export function refuseScript(root: Pick<ScriptRoot, 'account'>, spec: ScriptSpec, content: Buffer): ScriptRunResult | null {
   const base = { name: spec.name, stage: spec.stage, exitCode: null, xml: null, attributes: {} };
   const digest = createHash('sha256').update(content).digest('hex');
   if (digest !== spec.sha256) return { ...base, outcome: 'hash-mismatch', failure: 'Config', detail: `${spec.name}: sha256 ${digest} is not the declared ${spec.sha256}; not run` };
   if (root.account.uid === 0) return { ...base, outcome: 'as-root', failure: 'Config', detail: `${spec.name}: scripts never run as root; not run` };
+  return null;
+}
+
+export async function runScript(root: ScriptRoot, spec: ScriptSpec, content: Buffer, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ScriptRunResult> {
+  const base = { name: spec.name, stage: spec.stage, exitCode: null, xml: null, attributes: {} };
+  const refused = refuseScript(root, spec, content);
+  if (refused) return refused;
+  if (signal?.aborted) return { ...base, outcome: 'skipped', failure: null, detail: `${spec.name}: not run: the pilot is stopping` };
   const runDir = await mkdtemp(join(root.dir, `run-${spec.name}-`));
   const script = join(runDir, spec.name);
   await writeFile(script, content, { mode: 0o700 });
