@@ -44,19 +44,44 @@ add_condor_vars_line() {
 }
 `;
 
+/** The file GET_ID_SELECTORS_SOURCE names: get_prefix and get_signature for a script's dir id
+ * (main, entry, client, client_group), as GlideinWMS scripts source it (check_blacklist.sh). */
+export const ID_SELECTORS_SOURCE = String.raw`# glidein: the dir-id selectors of GlideinWMS's custom-script protocol (sourced).
+get_prefix() {
+    case "$1" in
+        main) echo "" ;;
+        entry) echo "ENTRY_" ;;
+        client) echo "GLIDECLIENT_" ;;
+        client_group) echo "GLIDECLIENT_GROUP_" ;;
+        *) echo "[get_prefix] Invalid id: $1" 1>&2; return 1 ;;
+    esac
+}
+get_signature() {
+    local key
+    case "$1" in
+        main) key=GLIDEIN_Signature ;;
+        entry) key=GLIDEIN_Entry_Signature ;;
+        client) key=GLIDECLIENT_Signature ;;
+        client_group) key=GLIDECLIENT_Group_Signature ;;
+        *) echo "[get_signature] Invalid id: $1" 1>&2; return 1 ;;
+    esac
+    gconfig_get "$key" "$glidein_config"
+}
+`;
+
 export const ERROR_GEN = String.raw`#!/bin/bash
 # glidein: writes a custom script's otrb_output.xml (GlideinWMS's error_gen.sh interface).
 esc() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g'; }
 ts=$(date +%Y-%m-%dT%H:%M:%S%:z)
 metric() { printf '    <metric name="%s" ts="%s" uri="local">%s</metric>\n' "$(printf %s "$1" | esc)" "$ts" "$(printf %s "$2" | tr '\r\n' '  ' | esc)"; }
-head() { echo '<?xml version="1.0"?>'; echo "<OSGTestResult id=\"$(printf %s "$1" | esc)\" version=\"4.3.1\">"; echo '  <result>'; echo "    <status>$2</status>"; }
+xml_head() { echo '<?xml version="1.0"?>'; echo "<OSGTestResult id=\"$(printf %s "$1" | esc)\" version=\"4.3.1\">"; echo '  <result>'; echo "    <status>$2</status>"; }
 case "$1" in
     -ok)
         id=$2; shift 2
-        { head "$id" OK; while [ $# -gt 1 ]; do metric "$1" "$2"; shift 2; done; echo '  </result>'; echo '</OSGTestResult>'; } > otrb_output.xml ;;
+        { xml_head "$id" OK; while [ $# -gt 1 ]; do metric "$1" "$2"; shift 2; done; echo '  </result>'; echo '</OSGTestResult>'; } > otrb_output.xml ;;
     -error)
         id=$2; failure=$3; detail=$4; shift 4
-        { head "$id" ERROR; metric failure "$failure"; while [ $# -gt 1 ]; do metric "$1" "$2"; shift 2; done
+        { xml_head "$id" ERROR; metric failure "$failure"; while [ $# -gt 1 ]; do metric "$1" "$2"; shift 2; done
           echo '  </result>'; echo '  <detail>'; printf '%s\n' "$detail" | esc | sed 's/^/    /'; echo '  </detail>'; echo '</OSGTestResult>'; } > otrb_output.xml ;;
     *)
         echo "Usage: -error|-ok [params]" 1>&2; exit 1 ;;

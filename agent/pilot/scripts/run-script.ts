@@ -10,7 +10,7 @@ import { chmod, chown, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { parseGlideinConfig } from '../../validate/glidein-config.ts';
 import type { AttributeValue, FailureCategory } from '../../validate/types.ts';
-import { CONFIG_LINE_SOURCE, ERROR_GEN } from './glidein-lib.ts';
+import { CONFIG_LINE_SOURCE, ERROR_GEN, ID_SELECTORS_SOURCE } from './glidein-lib.ts';
 import { readScriptXml, type ScriptXml } from './script-result.ts';
 import type { ScriptSpec } from '../../../shared/script-spec.ts';
 
@@ -31,12 +31,14 @@ export async function prepareScriptRoot(dir: string, base: Readonly<Record<strin
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const lib = join(dir, 'add_config_line.source');
   const errorGen = join(dir, 'error_gen.sh');
+  const selectors = join(dir, 'get_id_selectors.source');
   const configPath = join(dir, 'glidein_config');
   const varsPath = join(dir, 'condor_vars.lst');
   await writeFile(lib, CONFIG_LINE_SOURCE, { mode: 0o644 });
   await writeFile(errorGen, ERROR_GEN, { mode: 0o755 });
+  await writeFile(selectors, ID_SELECTORS_SOURCE, { mode: 0o644 });
   const lines = Object.entries(base).filter(([k, v]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !/[\r\n]/.test(v)).map(([k, v]) => `${k} ${v}`);
-  lines.push(`ADD_CONFIG_LINE_SOURCE ${lib}`, `ERROR_GEN_PATH ${errorGen}`, `CONDOR_VARS_FILE ${varsPath}`, `GLIDEIN_WORK_DIR ${dir}`);
+  lines.push(`ADD_CONFIG_LINE_SOURCE ${lib}`, `GET_ID_SELECTORS_SOURCE ${selectors}`, `ERROR_GEN_PATH ${errorGen}`, `CONDOR_VARS_FILE ${varsPath}`, `GLIDEIN_WORK_DIR ${dir}`);
   await writeFile(configPath, lines.join('\n') + '\n', { mode: 0o600 });
   await writeFile(varsPath, '# VarName Type Default CondorName Req. ExportCondor UserJobEnvName\n', { mode: 0o600 });
   if (account.uid !== process.getuid?.()) for (const p of [dir, configPath, varsPath]) await chown(p, account.uid, account.gid);

@@ -89,6 +89,25 @@ add_condor_vars_line VO_PRIVATE "S" "-" "+" "N" "N" "-"
     expect(await endsWithin(pid)).toBe(true);
   });
 
+  it('gives GET_ID_SELECTORS_SOURCE: get_prefix of the entry dir id is ENTRY_, so a blacklist check like GlideinWMS check_blacklist.sh finds ENTRY_BLACKLIST_FILE', async () => {
+    const r0 = await root();
+    // Written the way GlideinWMS's check_blacklist.sh reads its file (its code is not copied here).
+    const writer = script(`echo "'$(uname -n)'" > "$PWD/bl"; chmod 644 "$PWD/bl"; add_config_line ENTRY_BLACKLIST_FILE "$PWD/bl"\n"$error_gen" -ok w.sh\n`);
+    const check = script(`. "$(gconfig_get GET_ID_SELECTORS_SOURCE "$glidein_config")"
+prefix=$(get_prefix "$2") || exit 5
+[ "$(get_prefix main)" = "" ] && [ "$(get_prefix client_group)" = GLIDECLIENT_GROUP_ ] || exit 6
+get_prefix nonsense 2>/dev/null && exit 7
+bl=$(gconfig_get "\${prefix}BLACKLIST_FILE" "$glidein_config")
+[ -n "$bl" ] || exit 8
+if grep -q -e "^'$(uname -n)'" "$bl"; then "$error_gen" -error c.sh WN_Resource "My name is in blacklist"; exit 1; fi
+"$error_gen" -ok c.sh
+`);
+    expect((await runScript(r0, spec('w.sh', writer), writer, process.env)).outcome).toBe('ok');
+    const r = await runScript(r0, spec('c.sh', check), check, process.env);
+    expect(r).toMatchObject({ outcome: 'failed', exitCode: 1, failure: 'WN_Resource' });
+    expect(r.detail).toContain('My name is in blacklist');
+  });
+
   it('never runs as root', async () => {
     const r0: ScriptRoot = { ...(await root()), account: { uid: 0, gid: 0 } };
     const content = script('exit 0\n');
