@@ -109,6 +109,10 @@ payloads from a spool directory or one command, then clean up.
   --keep-workdir           keep the work dir at exit (the credential store is always wiped)
 
 A bundle whose credentials expired in the queue is refreshed before anything else.
+The entry's scripts (bundle field "scripts") are fetched from the refresh service, their
+sha256 checked, and run as the pilot (never as root): validate and setup scripts after the
+node's checks (a failure fails validation), periodic ones while payloads run (a failure
+retires the pilot; it exits 1 once its jobs are done).
 Signals: SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 and SIGXCPU drain (payloads get SIGTERM,
 SIGKILL after the kill grace: the policy's killGraceSeconds, else 20 s); SIGQUIT, or a second
 signal, drains fast (2 s grace). A drain takes at most the kill grace plus 5 s, even
@@ -118,7 +122,7 @@ with 'exec glidein run ...' from a wrapper script, so signals reach it.
 Prints a JSON summary on stdout. Exit: 0 the pilot ran as intended (idle timeout, signal
 drain, max lifetime, batch end, the command exited 0); 1 validation failed, the C-CRED expired,
 no valid credentials could be obtained, the credential store could not be written (disk-full),
-or the command failed; 2 bad flag or bundle (also a
+a periodic script failed, or the command failed; 2 bad flag or bundle (also a
 bundle already used by a pilot, bound to another pilot's key, or whose refresh_url answers
 404); 3 the command could not be started.
 `,
