@@ -35,7 +35,7 @@ export interface CommandContainerInput {
 export type CommandContainer =
   | { kind: 'bare' }
   | { kind: 'held'; error: string }
-  | { kind: 'container'; argv: string[]; env: Record<string, string>; cwd: string; statusFd: number | null; runtime: string; image: string };
+  | { kind: 'container'; argv: string[]; env: Record<string, string>; cwd: string; statusFd: number | null; argsPipe: { fd: number; data: string } | null; runtime: string; image: string };
 
 const PASS = ['LANG', 'LC_ALL', 'TZ', 'TERM'];
 
@@ -58,5 +58,6 @@ export function commandContainer(i: CommandContainerInput): CommandContainer {
   if (gpus.length) Object.assign(env, gpuEnv(gpus));
   const rt = runtimeFor(c.runtime.name, c.runtime.path);
   const cmd = rt.command({ image: c.image, workdir: srv, credentialDir: null, binds, env, argv: [...i.argv], uid: process.getuid!(), gid: process.getgid!(), devices: gpuDeviceBinds(gpus), gpus: gpus.length > 0 });
-  return { kind: 'container', argv: cmd.argv, env: cmd.env, cwd: srv, statusFd: cmd.statusFd, runtime: rt.name, image: c.image };
+  const argsPipe = cmd.argsPipe ? { fd: cmd.argsPipe.fd, data: cmd.argsPipe.data } : null;
+  return { kind: 'container', argv: cmd.argsPipe?.argv ?? cmd.argv, env: cmd.env, cwd: srv, statusFd: cmd.statusFd, argsPipe, runtime: rt.name, image: c.image };
 }

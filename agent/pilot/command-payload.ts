@@ -35,6 +35,8 @@ export interface CommandOptions {
   cleanEnv?: boolean;
   /** A descriptor the runtime reports on (bwrap's --json-status-fd): a pipe, drained. */
   statusFd?: number | null;
+  /** The runtime's options on a pipe (bwrap's --args): written and closed at the start. */
+  argsPipe?: { fd: number; data: string } | null;
   /** A bwrap container: the stop's SIGTERM goes to the processes inside it only (bwrap itself
    * would end the whole sandbox at once and take the command's grace); the SIGKILL to all. */
   insideOnly?: boolean;
@@ -49,9 +51,10 @@ export function startCommand(o: CommandOptions): CommandPayload {
   const env: NodeJS.ProcessEnv = {};
   if (!o.cleanEnv) for (const [k, v] of Object.entries(o.env)) if (v !== undefined && !DROP_ENV.test(k)) env[k] = v;
   const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit'];
-  if (o.statusFd) {
-    while (stdio.length < o.statusFd) stdio.push('ignore');
-    stdio.push('pipe');
+  for (const fd of [o.statusFd, o.argsPipe?.fd]) {
+    if (!fd) continue;
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = 'pipe';
   }
   Object.assign(env, o.extraEnv);
   let child: ChildProcess;
@@ -60,6 +63,8 @@ export function startCommand(o: CommandOptions): CommandPayload {
   const done = new Promise<CommandOutcome>((resolve) => {
     child = spawn(o.argv[0]!, o.argv.slice(1), { cwd: o.cwd, env, stdio, detached: true });
     if (o.statusFd) (child.stdio[o.statusFd] as NodeJS.ReadableStream | null)?.resume();
+    // A runtime that dies before reading its options (EPIPE) fails by its exit status, not here.
+    if (o.argsPipe) (child.stdio[o.argsPipe.fd] as NodeJS.WritableStream | null)?.on('error', () => undefined).end(o.argsPipe.data);
     child.once('error', (e) => {
       exited = true;
       resolve({ exitCode: null, signal: null, launchError: `${o.argv[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, killedFor });

@@ -53,7 +53,7 @@ export class CommandSource implements PayloadSource {
       extraEnv: c.kind === 'container' ? c.env : extraEnv,
       log: ctx.log,
       clock: ctx.clock,
-      ...(c.kind === 'container' ? { cleanEnv: true, statusFd: c.statusFd, insideOnly: c.runtime === 'bwrap' } : {}),
+      ...(c.kind === 'container' ? { cleanEnv: true, statusFd: c.statusFd, argsPipe: c.argsPipe, insideOnly: c.runtime === 'bwrap' } : {}),
     });
     this.#counts.started++;
     this.#counts.running = 1;

@@ -38,6 +38,12 @@ export interface RuntimeCommand {
   env: Record<string, string>;
   /** bwrap: the descriptor (3) its --json-status-fd writes {"child-pid"} to once the sandbox exists. */
   statusFd: number | null;
+  /**
+   * bwrap: the same command with its options on a pipe (`--args FD`, NUL-terminated), so its
+   * command line (/proc/PID/cmdline: `ps` on the host, and pid 1 inside the container) names no
+   * host path, only `bwrap --args 4 -- PAYLOAD…`. A launcher that can pass the descriptor uses it.
+   */
+  argsPipe?: { argv: string[]; fd: number; data: string };
 }
 
 export interface ContainerRuntime {

@@ -113,9 +113,15 @@ export async function startInContainer(s: ContainerStart): Promise<LaunchError |
     }
   }
   const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit'];
-  while (stdio.length < cmd.statusFd!) stdio.push('inherit');
-  stdio.push('pipe');
-  const child = spawn(cmd.argv[0]!, cmd.argv.slice(1), { stdio, env: cmd.env, cwd: s.workdir });
+  const fds = [cmd.statusFd!, ...(cmd.argsPipe ? [cmd.argsPipe.fd] : [])];
+  for (const fd of fds) {
+    while (stdio.length < fd) stdio.push('inherit');
+    stdio[fd] = 'pipe';
+  }
+  const argv = cmd.argsPipe?.argv ?? cmd.argv;
+  const child = spawn(argv[0]!, argv.slice(1), { stdio, env: cmd.env, cwd: s.workdir });
+  // A runtime that dies before reading its options (EPIPE) fails below by its exit, not here.
+  if (cmd.argsPipe) (child.stdio[cmd.argsPipe.fd] as NodeJS.WritableStream | null)?.on('error', () => undefined).end(cmd.argsPipe.data);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((r) => {
     child.once('error', (error) => r({ code: null, signal: null, error }));
     child.once('exit', (code, signal) => r({ code, signal }));

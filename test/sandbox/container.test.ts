@@ -61,6 +61,7 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
       `test -e ${fx.dir} && echo SEES-PILOT-DIR`,
       'echo "root=$(ls / | tr "\\n" " ")"',
       'echo "procs=$(ls /proc | grep -c "^[0-9]")"',
+      'echo "pid1=$(tr "\\0" "\\n" < /proc/1/cmdline | head -4 | tr "\\n" " ")"',
       'env | sort',
     ].join('; ');
     const job = fx.job({
@@ -83,6 +84,10 @@ describe.skipIf(!IS_ROOT)('payloads in a bubblewrap container', () => {
     expect(procs).toBeLessThan(6);
     expect(out).toMatch(/root=.*bin/);
     expect(out).not.toMatch(/root=.*(etc|home|root|var) /);
+    // bwrap's init (pid 1 here, and bwrap on the host) has its options on a pipe: no host path
+    // (the image, the job's dir, its credential dir) on a command line anyone can read.
+    const pid1 = /^pid1=(.*)$/m.exec(out)?.[1] ?? '';
+    expect(pid1).toMatch(/^\S*bwrap --args 4 -- $/);
   });
 
   it.for([
