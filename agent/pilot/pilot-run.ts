@@ -163,7 +163,8 @@ export class PilotRun {
   async execute(): Promise<PilotSummary> {
     try {
       const parts = await this.#setup();
-      if (!(await this.#validCredentials(parts, 'before-validation'))) return this.#summary();
+      // The entry's scripts are fetched with the bound key: the binding refresh comes first then.
+      if (!(await this.#validCredentials(parts, this.#bundle.scripts.length > 0 ? 'after-validation' : 'before-validation'))) return this.#summary();
       const outcome = await this.#validate(parts);
       this.#validation = outcome.report.status;
       this.#emit({ type: 'validation', outcome });

@@ -114,10 +114,10 @@ function source(onStart?: () => void) {
   return { s, seen };
 }
 
-async function run(scripts: Declared[], o: { drainAtStart?: boolean; asAccount?: boolean } = {}) {
+async function run(scripts: Declared[], o: { drainAtStart?: boolean; asAccount?: boolean; freshBundle?: boolean } = {}) {
   for (const d of scripts) held.set(sha(d.content), d.content);
   const nowS = Math.floor(Date.now() / 1000);
-  const wire = { ...bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: -60 }), scripts: scripts.map((d) => ({ name: d.name, sha256: sha(d.content), stage: d.stage, ...(d.period ? { period: d.period } : {}), deadline: d.deadline ?? 20 })) };
+  const wire = { ...bundleWire({ refreshUrl: srv.url, nowS, ccredLifetimeS: o.freshBundle ? 600 : -60, scredLifetimeS: 600 }), scripts: scripts.map((d) => ({ name: d.name, sha256: sha(d.content), stage: d.stage, ...(d.period ? { period: d.period } : {}), deadline: d.deadline ?? 20 })) };
   const bundlePath = writeBundle(join(dir, 'b.json'), wire);
   const abort = new AbortController();
   const { s, seen } = source(o.drainAtStart ? () => abort.abort({ signal: 'SIGTERM', fast: false }) : undefined);
@@ -142,8 +142,13 @@ add_condor_vars_line HAS_VO_REPO "C" "-" "+" "N" "Y" "-"
 "$error_gen" -ok "vo_check.sh" "repo" "ok"
 `);
     const setup = script(`[ "$(gconfig_get VO_SW_VERSION)" = 1.2 ] || exit 9\n"$error_gen" -ok "vo_setup.sh"\n`);
-    const r = await run([{ name: 'vo_check.sh', content: check, stage: 'validate' }, { name: 'vo_setup.sh', content: setup, stage: 'setup' }], { drainAtStart: true });
+    const r = await run([{ name: 'vo_check.sh', content: check, stage: 'validate' }, { name: 'vo_setup.sh', content: setup, stage: 'setup' }], { drainAtStart: true, freshBundle: true });
     expect(r.summary).toMatchObject({ validation: 'OK', reason: 'signal' });
+    // A fresh bundle needs no refresh before validation, but the scripts are fetched with the
+    // bound key: the binding refresh comes first (the service refuses an unbound family's key).
+    const urls = srv.requests.map((q) => q.url);
+    expect(urls.indexOf('/v1/refresh')).toBeGreaterThanOrEqual(0);
+    expect(urls.indexOf('/v1/refresh')).toBeLessThan(urls.indexOf('/v1/scripts'));
     expect(r.seen.started).toBe(true);
     expect(proofs).toHaveLength(2);
     expect(proofs.every((p) => p.ok)).toBe(true);
