@@ -9,9 +9,9 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
-import { findExecutable, skipWithoutTool } from '../helpers/system-tools.ts';
-import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
-import { environmentAfterHook, prepareHook, runJob, scratch, startWrapper, type Scratch, type ScratchOptions } from './wrapper-fixture.ts';
+import { findExecutable } from '../helpers/system-tools.ts';
+import type { NonRootPilot, SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { environmentAfterHook, prepareHook, runJob, scratch, starterSide, startWrapper, type Scratch, type ScratchOptions } from './wrapper-fixture.ts';
 
 let fx: SandboxFixture;
 let pilot: NonRootPilot | undefined;
@@ -30,13 +30,10 @@ function markers(dir: string): Record<string, string> {
 
 describe.skipIf(!IS_ROOT)('HTCondor mode against a hostile job (issue 21)', () => {
   beforeAll(async () => {
-    if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
-    if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return;
-    fx = await makeFixture(['glcaalice', 'glcabob']);
-    pilot = nonRootPilot(fx, 'glcapilot');
+    const side = await starterSide(['glcaalice', 'glcabob'], 'glcapilot');
+    if (!side) return;
+    ({ fx, pilot, root } = side);
     writeFileSync(bobSudoers, `${pilot.account.name} ALL=(${fx.users.b.name}) NOPASSWD: ALL\n`, { mode: 0o440 });
-    root = join(fx.dir, 'condor');
-    mkdirSync(root, { mode: 0o711 });
     // Attacker code: a library whose constructor, and a Node module, record the uid they ran as.
     const evil = join(fx.dir, 'evil');
     mkdirSync(evil, { mode: 0o777 });

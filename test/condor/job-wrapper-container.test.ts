@@ -7,10 +7,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IS_ROOT } from '../helpers/accounts.ts';
-import { skipWithoutTool } from '../helpers/system-tools.ts';
 import { buildBusyboxImage, skipWithoutBwrap } from '../helpers/container-image.ts';
-import { makeFixture, nonRootPilot, type NonRootPilot, type SandboxFixture } from '../sandbox/sandbox-fixture.ts';
-import { prepareHook, runJob, scratch } from './wrapper-fixture.ts';
+import type { NonRootPilot, SandboxFixture } from '../sandbox/sandbox-fixture.ts';
+import { prepareHook, runJob, scratch, starterSide } from './wrapper-fixture.ts';
 
 let fx: SandboxFixture;
 let pilot: NonRootPilot | undefined;
@@ -19,13 +18,10 @@ let images: string;
 
 describe.skipIf(!IS_ROOT)('HTCondor jobs in containers', () => {
   beforeAll(async () => {
-    if (skipWithoutTool('sudo', 'the non-root pilot needs sudo as its helper (apt-get install sudo)')) return;
-    if (skipWithoutTool('setfacl', 'a non-root pilot hands the scratch dir to the mapped account with POSIX ACLs (apt-get install acl)')) return;
     if (skipWithoutBwrap()) return;
-    fx = await makeFixture(['glccalice', 'glccbob']);
-    pilot = nonRootPilot(fx, 'glccpilot');
-    root = join(fx.dir, 'condor');
-    mkdirSync(root, { mode: 0o711 });
+    const side = await starterSide(['glccalice', 'glccbob'], 'glccpilot');
+    if (!side) return;
+    ({ fx, pilot, root } = side);
     images = join(fx.dir, 'images');
     mkdirSync(images, { mode: 0o755 });
     buildBusyboxImage(join(images, 'busybox'));
