@@ -7,7 +7,7 @@ import { createDpopProof, htuOf, type DpopKey } from '../../../shared/dpop.ts';
 import { SCRIPTS_PATH, parseErrorBody } from '../../../shared/protocol.ts';
 import type { Endpoints } from '../endpoints.ts';
 import type { HttpClient } from '../http-client.ts';
-import type { Clock } from '../clock.ts';
+import { sleep, type Clock } from '../clock.ts';
 import type { FailureCategory } from '../../validate/types.ts';
 
 export interface ScriptFetchOptions {
@@ -24,7 +24,22 @@ const MAX_ANSWER_BYTES = 1_500_000;
 
 export type FetchedScript = { ok: true; content: Buffer } | { ok: false; failure: FailureCategory; detail: string };
 
+/** A 429 (the family's request budget: an entry with many scripts) is waited out, this long at most. */
+const MAX_RATE_WAIT_MS = 120_000;
+
+/** One script, waiting out the service's rate limit (its Retry-After) within MAX_RATE_WAIT_MS. */
 export async function fetchScript(o: ScriptFetchOptions, name: string, sha256: string): Promise<FetchedScript> {
+  let waitedMs = 0;
+  for (;;) {
+    const got = await fetchOnce(o, name, sha256);
+    const waitMs = got.retryAfterMs;
+    if (waitMs === undefined || waitedMs + waitMs > MAX_RATE_WAIT_MS || o.signal?.aborted) return got;
+    await sleep(o.clock, waitMs, o.signal);
+    waitedMs += waitMs;
+  }
+}
+
+async function fetchOnce(o: ScriptFetchOptions, name: string, sha256: string): Promise<FetchedScript & { retryAfterMs?: number }> {
   const url = o.endpoints.url(SCRIPTS_PATH);
   let res;
   try {
@@ -42,6 +57,11 @@ export async function fetchScript(o: ScriptFetchOptions, name: string, sha256: s
   if (res.status !== 200) {
     const err = parseErrorBody(body);
     const why = err ? `${err.error}${err.error_description ? `: ${err.error_description}` : ''}` : `HTTP ${res.status}`;
+    const retryAfterS = Number(res.headers['retry-after']);
+    if (res.status === 429) {
+      const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS >= 0 ? Math.max(1, retryAfterS) * 1000 : 2000;
+      return { ok: false, failure: 'Network', detail: `${name}: the refresh service refused it (429 ${why})`, retryAfterMs };
+    }
     // 404: the service does not hold the script this bundle names (the entry changed): a
     // configuration problem; anything else may pass.
     return { ok: false, failure: res.status === 404 ? 'Config' : 'Network', detail: `${name}: the refresh service refused it (${res.status} ${why})` };

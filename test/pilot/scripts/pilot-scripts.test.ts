@@ -30,6 +30,8 @@ let held: Map<string, Buffer>;
 /** Bytes served instead of the held ones (a tampered copy). */
 let served: Map<string, Buffer>;
 let proofs: { ok: boolean; jkt?: string }[];
+/** Script requests answered 429 (Retry-After: 1) before the service serves again. */
+let limited: number;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const PREAMBLE = `#!/bin/bash
@@ -58,6 +60,7 @@ beforeEach(async () => {
   held = new Map();
   served = new Map();
   proofs = [];
+  limited = 0;
   srv = await scriptedServer(async (req, res) => {
     if (req.url === '/v1/status') return json(res, 200, {});
     if (req.url === '/v1/scripts') {
@@ -66,6 +69,10 @@ beforeEach(async () => {
       const { sha256 } = JSON.parse(req.body) as { sha256: string };
       const bytes = served.get(sha256) ?? held.get(sha256);
       if (!verdict.ok) return json(res, 401, { error: 'invalid_dpop_proof', error_description: verdict.reason });
+      if (limited > 0) {
+        limited--;
+        return json(res, 429, { error: 'rate_limited', error_description: 'too many requests for this glidein' }, { 'retry-after': '1' });
+      }
       if (!bytes) return json(res, 404, { error: 'unknown_script', error_description: 'not one of this entry\'s scripts' });
       return json(res, 200, { sha256, content: bytes.toString('base64') });
     }
@@ -209,6 +216,15 @@ add_condor_vars_line HAS_VO_REPO "C" "-" "+" "N" "Y" "-"
     const rows = r.reports.filter((x) => x.scripts).at(-1)!.scripts!;
     expect(rows[0]).toMatchObject({ name: 'vo_periodic.sh', stage: 'periodic', status: 'ERROR', runs: 3, exit_code: 1 });
     expect(rows[0]!.detail).toContain('repository gone after run 3');
+  });
+
+  it('a fetch the service rate-limits (429, Retry-After) is retried after the wait, not failed', async () => {
+    limited = 2;
+    const s = script('"$error_gen" -ok vo_check.sh\n');
+    const r = await run([{ name: 'vo_check.sh', content: s, stage: 'validate' }], { drainAtStart: true });
+    expect(r.summary).toMatchObject({ validation: 'OK', reason: 'signal' });
+    expect(r.checks.find((c) => c.name === 'script/vo_check.sh')).toMatchObject({ status: 'pass' });
+    expect(proofs).toHaveLength(3);
   });
 
   it('a script the service does not hold (404) fails validation as Config', async () => {
