@@ -195,11 +195,11 @@ export class PilotRun {
     return withStartScripts(this.#scripts, outcome, dir, this.#requests.signal);
   }
 
-  /** A periodic script failed: no new work; the pilot ends (exit 1) once what runs is done. */
+  /** A periodic script failed: no new work; the pilot ends (exit 1) once what runs is done. The
+   * next heartbeat and the final report carry its row (one report in flight at a time). */
   #periodicFailed(r: ScriptRunResult): void {
     this.#log.error('a periodic script failed: retiring the pilot', { code: 'GLIDEIN_ERR_VALIDATION', script: r.name, outcome: r.outcome, failure: r.failure, detail: r.detail.slice(0, 200) });
     this.#supervisor.retire(`periodic script ${r.name} failed`, { reason: 'periodic-script-failed', code: 1 });
-    void this.#parts.status?.post(this.#report(), { signal: this.#requests.signal });
   }
 
   /** Store, node key, refresher (bundle token moved into the store), status reporter. */

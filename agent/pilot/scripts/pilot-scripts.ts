@@ -13,7 +13,7 @@ import type { HttpClient } from '../http-client.ts';
 import { parameterEnv } from '../bundle-parameters.ts';
 import { renderOutcome, type ValidationOutcome } from '../validation.ts';
 import { fetchScript } from './script-fetch.ts';
-import type { ScriptAccount } from './run-script.ts';
+import { notRun, type ScriptAccount } from './run-script.ts';
 import { withScripts } from './script-checks.ts';
 import { VoScripts } from './vo-scripts.ts';
 
@@ -68,7 +68,7 @@ export function pilotScripts(o: PilotScriptsOptions, report: FullReport): VoScri
 export async function withStartScripts(scripts: VoScripts, outcome: ValidationOutcome, workdir: string, signal: AbortSignal): Promise<ValidationOutcome> {
   const report = outcome.report as FullReport;
   if (report.status !== 'OK') {
-    const skipped = scripts.specs.map((s) => VoScripts.notRun(s, 'skipped', null, 'not run: the node failed validation'));
+    const skipped = scripts.specs.map((s) => notRun(s, 'skipped', null, 'not run: the node failed validation'));
     return renderOutcome(withScripts(report, skipped), workdir);
   }
   return renderOutcome(withScripts(report, await scripts.runStartStages(signal)), workdir);

@@ -116,12 +116,16 @@ function execute(path: string, args: string[], cwd: string, env: NodeJS.ProcessE
   });
 }
 
+/** A result that did not come from a run: refused, not fetched, or skipped. */
+export function notRun(spec: ScriptSpec, outcome: ScriptOutcome, failure: string | null, detail: string): ScriptRunResult {
+  return { name: spec.name, stage: spec.stage, outcome, exitCode: null, failure, detail, xml: null, attributes: {} };
+}
+
 /** Why SPEC's CONTENT must not run (a hash other than the declared one, a root account), or null. */
 export function refuseScript(root: Pick<ScriptRoot, 'account'>, spec: ScriptSpec, content: Buffer): ScriptRunResult | null {
-  const base = { name: spec.name, stage: spec.stage, exitCode: null, xml: null, attributes: {} };
   const digest = createHash('sha256').update(content).digest('hex');
-  if (digest !== spec.sha256) return { ...base, outcome: 'hash-mismatch', failure: 'Config', detail: `${spec.name}: sha256 ${digest} is not the declared ${spec.sha256}; not run` };
-  if (root.account.uid === 0) return { ...base, outcome: 'as-root', failure: 'Config', detail: `${spec.name}: scripts never run as root; not run` };
+  if (digest !== spec.sha256) return notRun(spec, 'hash-mismatch', 'Config', `${spec.name}: sha256 ${digest} is not the declared ${spec.sha256}; not run`);
+  if (root.account.uid === 0) return notRun(spec, 'as-root', 'Config', `${spec.name}: scripts never run as root; not run`);
   return null;
 }
 
@@ -129,7 +133,7 @@ export async function runScript(root: ScriptRoot, spec: ScriptSpec, content: Buf
   const base = { name: spec.name, stage: spec.stage, exitCode: null, xml: null, attributes: {} };
   const refused = refuseScript(root, spec, content);
   if (refused) return refused;
-  if (signal?.aborted) return { ...base, outcome: 'skipped', failure: null, detail: `${spec.name}: not run: the pilot is stopping` };
+  if (signal?.aborted) return notRun(spec, 'skipped', null, `${spec.name}: not run: the pilot is stopping`);
   const runDir = await mkdtemp(join(root.dir, `run-${spec.name}-`));
   const script = join(runDir, spec.name);
   await writeFile(script, content, { mode: 0o700 });

@@ -7,7 +7,7 @@ import type { Logger } from '../../../shared/log.ts';
 import type { ScriptSpec } from '../../../shared/script-spec.ts';
 import type { AttributeValue } from '../../validate/types.ts';
 import { startPeriodic, type PeriodicHandle } from './periodic.ts';
-import { prepareScriptRoot, refuseScript, runScript, type ScriptAccount, type ScriptRoot, type ScriptRunResult } from './run-script.ts';
+import { notRun, prepareScriptRoot, refuseScript, runScript, type ScriptAccount, type ScriptRoot, type ScriptRunResult } from './run-script.ts';
 import type { FetchedScript } from './script-fetch.ts';
 
 /** One script's row in the status report (`scripts`, snake_case like the rest of the wire protocol). */
@@ -59,11 +59,6 @@ export class VoScripts {
     return this.#o.specs;
   }
 
-  /** A result that did not come from a run (fetch failed, not run because another failed). */
-  static notRun(spec: ScriptSpec, outcome: ScriptRunResult['outcome'], failure: string | null, detail: string): ScriptRunResult {
-    return { name: spec.name, stage: spec.stage, outcome, exitCode: null, failure, detail, xml: null, attributes: {} };
-  }
-
   /** Fetch every script, then run the validate and setup stages; a result per listed script, in order. */
   async runStartStages(signal?: AbortSignal): Promise<ScriptRunResult[]> {
     const { specs } = this.#o;
@@ -73,14 +68,14 @@ export class VoScripts {
       if (failed === null) {
         const got = await this.#o.fetch(spec.name, spec.sha256);
         if (got.ok) this.#contents.set(spec.name, got.content);
-        else failed = this.#record(VoScripts.notRun(spec, 'fetch-failed', got.failure, got.detail), results);
-      } else results.push(VoScripts.notRun(spec, 'skipped', null, `not fetched: ${failed} failed`));
+        else failed = this.#record(notRun(spec, 'fetch-failed', got.failure, got.detail), results);
+      } else results.push(notRun(spec, 'skipped', null, `not fetched: ${failed} failed`));
     }
     if (failed === null) this.#root = await prepareScriptRoot(this.#o.dir, this.#o.config, this.#o.account);
     for (const stage of ['validate', 'setup'] as const) {
       for (const spec of specs.filter((s) => s.stage === stage)) {
         if (failed !== null || signal?.aborted) {
-          if (!results.some((r) => r.name === spec.name)) results.push(VoScripts.notRun(spec, 'skipped', null, signal?.aborted ? 'not run: the pilot is draining' : `not run: ${failed} failed`));
+          if (!results.some((r) => r.name === spec.name)) results.push(notRun(spec, 'skipped', null, signal?.aborted ? 'not run: the pilot is draining' : `not run: ${failed} failed`));
           continue;
         }
         const r = await runScript(this.#root!, spec, this.#contents.get(spec.name)!, this.#o.env, signal);
@@ -95,7 +90,7 @@ export class VoScripts {
       if (mismatch) {
         failed = spec.name;
         this.#record(mismatch, results);
-      } else results.push(VoScripts.notRun(spec, 'skipped', null, failed === null ? `periodic, every ${spec.period} s once payloads run` : `not run: ${failed} failed`));
+      } else results.push(notRun(spec, 'skipped', null, failed === null ? `periodic, every ${spec.period} s once payloads run` : `not run: ${failed} failed`));
     }
     return specs.map((s) => results.find((r) => r.name === s.name)!);
   }
