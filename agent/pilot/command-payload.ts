@@ -1,6 +1,7 @@
 // `glidein run -- COMMAND [ARG...]`: one payload as the pilot's own identity (typically the
 // HTCondor startd). It finds the C-CRED through _CONDOR_SEC_TOKEN_DIRECTORY (refreshed in
 // place) and the S-CRED through BEARER_TOKEN_FILE: paths only, never a secret in its environment.
+import { sendRuntimeArgs, withRuntimePipes } from '../sandbox/container-runtime.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/log.ts';
 import type { Clock } from './clock.ts';
@@ -50,12 +51,7 @@ function signalInside(leader: number, sig: NodeJS.Signals): void {
 export function startCommand(o: CommandOptions): CommandPayload {
   const env: NodeJS.ProcessEnv = {};
   if (!o.cleanEnv) for (const [k, v] of Object.entries(o.env)) if (v !== undefined && !DROP_ENV.test(k)) env[k] = v;
-  const stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit'];
-  for (const fd of [o.statusFd, o.argsPipe?.fd]) {
-    if (!fd) continue;
-    while (stdio.length < fd) stdio.push('ignore');
-    stdio[fd] = 'pipe';
-  }
+  const stdio = withRuntimePipes<'ignore' | 'inherit'>(['ignore', 'inherit', 'inherit'], [o.statusFd, o.argsPipe?.fd], 'ignore');
   Object.assign(env, o.extraEnv);
   let child: ChildProcess;
   let killedFor: string | null = null;
@@ -63,8 +59,7 @@ export function startCommand(o: CommandOptions): CommandPayload {
   const done = new Promise<CommandOutcome>((resolve) => {
     child = spawn(o.argv[0]!, o.argv.slice(1), { cwd: o.cwd, env, stdio, detached: true });
     if (o.statusFd) (child.stdio[o.statusFd] as NodeJS.ReadableStream | null)?.resume();
-    // A runtime that dies before reading its options (EPIPE) fails by its exit status, not here.
-    if (o.argsPipe) (child.stdio[o.argsPipe.fd] as NodeJS.WritableStream | null)?.on('error', () => undefined).end(o.argsPipe.data);
+    sendRuntimeArgs(child, o.argsPipe);
     child.once('error', (e) => {
       exited = true;
       resolve({ exitCode: null, signal: null, launchError: `${o.argv[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, killedFor });

@@ -2,6 +2,7 @@
 // with these binds, this work dir and this environment". One file per backend implements it:
 // container-bwrap.ts (bubblewrap, run for real in the tests), container-apptainer.ts (Apptainer
 // and Singularity, built from their documented command line). Which one is present: container-find.ts.
+import type { ChildProcess } from 'node:child_process';
 import type { BindSpec } from '../../shared/container-entry.ts';
 
 export type RuntimeName = 'bwrap' | 'apptainer' | 'singularity';
@@ -52,4 +53,20 @@ export interface ContainerRuntime {
   /** Whether it runs .sif files (bubblewrap: directory images only). */
   readonly runsSif: boolean;
   command(run: ContainerRun): RuntimeCommand;
+}
+
+/** STDIO with a pipe at each of FDS (a runtime's status and options descriptors), the gaps filled with FILL. */
+export function withRuntimePipes<T extends string>(stdio: T[], fds: readonly (number | null | undefined)[], fill: T): (T | 'pipe')[] {
+  const out: (T | 'pipe')[] = [...stdio];
+  for (const fd of fds) {
+    if (!fd) continue;
+    while (out.length < fd) out.push(fill);
+    out[fd] = 'pipe';
+  }
+  return out;
+}
+
+/** The runtime's options to its options pipe, then closed; a runtime that dies before reading them (EPIPE) fails by its exit. */
+export function sendRuntimeArgs(child: ChildProcess, pipe: { fd: number; data: string } | null | undefined): void {
+  if (pipe) (child.stdio[pipe.fd] as NodeJS.WritableStream | null)?.on('error', () => undefined).end(pipe.data);
 }

@@ -14,7 +14,7 @@ import { errnoCode } from '../../shared/errors.ts';
 import type { BindSpec } from '../../shared/container-entry.ts';
 import { launchError, type LaunchError } from './launch-error.ts';
 import { runtimeFor } from './container-find.ts';
-import { INSIDE_WORKDIR, type RuntimeName } from './container-runtime.ts';
+import { INSIDE_WORKDIR, sendRuntimeArgs, withRuntimePipes, type RuntimeName } from './container-runtime.ts';
 import type { DeviceBind } from './gpu-devices.ts';
 
 /** The container part of the wrapper spec (decided by the agent, container-plan.ts). */
@@ -112,16 +112,10 @@ export async function startInContainer(s: ContainerStart): Promise<LaunchError |
       return launchError('container', errnoCode(e) ?? 'EIO', `cannot start ${rt.name} ${cmd.argv[0]}: ${(e as Error).message}`, false);
     }
   }
-  const stdio: ('inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit'];
-  const fds = [cmd.statusFd!, ...(cmd.argsPipe ? [cmd.argsPipe.fd] : [])];
-  for (const fd of fds) {
-    while (stdio.length < fd) stdio.push('inherit');
-    stdio[fd] = 'pipe';
-  }
+  const stdio = withRuntimePipes(['inherit', 'inherit', 'inherit'], [cmd.statusFd, cmd.argsPipe?.fd], 'inherit');
   const argv = cmd.argsPipe?.argv ?? cmd.argv;
   const child = spawn(argv[0]!, argv.slice(1), { stdio, env: cmd.env, cwd: s.workdir });
-  // A runtime that dies before reading its options (EPIPE) fails below by its exit, not here.
-  if (cmd.argsPipe) (child.stdio[cmd.argsPipe.fd] as NodeJS.WritableStream | null)?.on('error', () => undefined).end(cmd.argsPipe.data);
+  sendRuntimeArgs(child, cmd.argsPipe);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((r) => {
     child.once('error', (error) => r({ code: null, signal: null, error }));
     child.once('exit', (code, signal) => r({ code, signal }));
